@@ -1,0 +1,9 @@
+//! Tensors and layers for facestyle, on burn (Flex CPU backend by default, CUDA with the
+//! `cuda` feature).
+
+pub use burn;
+
+pub mod conv;
+pub mod conv_ref;
+pub mod conv_shape;
+pub mod device;
