@@ -47,8 +47,7 @@ pub fn conv_nd_naive(
                         flat = flat * n[axis] + pos as usize;
                     }
                     if inside {
-                        acc += input[c * in_spatial + flat]
-                            * weight[(o * c_in + c) * kernel_spatial + ki];
+                        acc += input[c * in_spatial + flat] * weight[(o * c_in + c) * kernel_spatial + ki];
                     }
                 }
             }
@@ -80,8 +79,7 @@ mod tests {
         assert_eq!(shape, vec![1, 2]);
         assert_eq!(out, vec![-1.5, -1.5]);
         // Padding 1, stride 2: positions -1..1, 1..3 -> [0*1+1*0+2*-1, 2*1+3*0+4*-1] = [-2, -2].
-        let (out, shape) =
-            conv_nd_naive(&[1., 2., 3., 4.], &[1, 4], &[1., 0., -1.], &[1, 1, 3], None, 2, 1);
+        let (out, shape) = conv_nd_naive(&[1., 2., 3., 4.], &[1, 4], &[1., 0., -1.], &[1, 1, 3], None, 2, 1);
         assert_eq!(shape, vec![1, 2]);
         assert_eq!(out, vec![-2.0, -2.0]);
     }

@@ -37,9 +37,7 @@ impl FromStr for ChannelsLast {
         let parts = s
             .split(['x', 'X'])
             .map(|p| {
-                p.trim()
-                    .parse::<usize>()
-                    .map_err(|_| format!("shape {s:?}: {p:?} is not a whole number"))
+                p.trim().parse::<usize>().map_err(|_| format!("shape {s:?}: {p:?} is not a whole number"))
             })
             .collect::<Result<Vec<_>, _>>()?;
         if !(2..=4).contains(&parts.len()) {
@@ -77,12 +75,7 @@ pub enum ShapeError {
 }
 
 /// `floor((n + 2p - f) / s) + 1`: output length of one axis.
-pub fn conv_output_len(
-    n: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-) -> Result<usize, ShapeError> {
+pub fn conv_output_len(n: usize, kernel: usize, stride: usize, padding: usize) -> Result<usize, ShapeError> {
     if stride == 0 {
         return Err(ShapeError::ZeroStride);
     }
@@ -186,7 +179,10 @@ mod tests {
         assert!("14x14x14x14x1".parse::<ChannelsLast>().is_err());
         assert!("14xax3".parse::<ChannelsLast>().is_err());
         assert!("0x14x3".parse::<ChannelsLast>().is_err());
-        assert_eq!(conv_output_len(4, 5, 1, 0), Err(ShapeError::KernelTooLarge { axis: 0, kernel: 5, padded: 4 }));
+        assert_eq!(
+            conv_output_len(4, 5, 1, 0),
+            Err(ShapeError::KernelTooLarge { axis: 0, kernel: 5, padded: 4 })
+        );
         assert_eq!(conv_output_len(14, 5, 0, 0), Err(ShapeError::ZeroStride));
         let err = conv_output_shape(&"14x3x1".parse().unwrap(), &spec(16, 5, 1, 0)).unwrap_err();
         assert_eq!(err, ShapeError::KernelTooLarge { axis: 1, kernel: 5, padded: 3 });

@@ -83,11 +83,7 @@ fn check_forward<const D: usize>(case: &Case<D>, forward: impl Fn(Tensor<D>) -> 
         case.padding,
     );
     assert_eq!(out_shape, expected_shape);
-    let worst = got
-        .iter()
-        .zip(&expected)
-        .map(|(&g, &e)| (g as f64 - e).abs())
-        .fold(0.0, f64::max);
+    let worst = got.iter().zip(&expected).map(|(&g, &e)| (g as f64 - e).abs()).fold(0.0, f64::max);
     assert!(worst < 1e-4, "max |burn - naive| = {worst:e}");
 }
 

@@ -1,0 +1,30 @@
+//! One entry point from a model name to its weights: fetch if needed, verify, read.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{ModelError, Result};
+use crate::registry::ModelSpec;
+use crate::tensor::WeightTensor;
+use crate::{fetch, h5, onnx, tfjs};
+
+/// The model's verified files in `dir`, fetched first when missing or corrupt.
+pub fn model_files(spec: &ModelSpec, dir: &Path) -> Result<Vec<PathBuf>> {
+    fetch::ensure(spec, dir)
+}
+
+/// Reads a model's weights with the reader its file format needs.
+pub fn read_weights(spec: &ModelSpec, files: &[PathBuf]) -> Result<Vec<WeightTensor>> {
+    let first = files
+        .first()
+        .ok_or_else(|| ModelError::Fetch { model: spec.name.to_string(), problem: "no files".into() })?;
+    let name = first.to_string_lossy();
+    if name.ends_with(".onnx") {
+        Ok(onnx::OnnxModel::load_folded(first)?.into_weights())
+    } else if name.ends_with(".h5") {
+        h5::load_vgg19(first)
+    } else if name.ends_with(".json") {
+        tfjs::load_tfjs(first)
+    } else {
+        Err(ModelError::invalid(first, "no reader for this file type"))
+    }
+}

@@ -1,0 +1,223 @@
+//! Constant folding: evaluates the nodes whose inputs are all initializers, for the few
+//! operators that quantized weight files use to store their weights (`Constant`,
+//! `DequantizeLinear`, `Reshape`, `Identity`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::model::OnnxModel;
+use super::node::{ATTR_GRAPH, ATTR_GRAPHS, Attr, Node};
+use super::quant::dequantize_linear;
+use super::tensor::{Tensor, TensorValues};
+use crate::error::{ModelError, Result};
+
+/// Operators [`OnnxModel::fold_constants`] can evaluate.
+pub const FOLDABLE_OPS: [&str; 4] = ["Constant", "DequantizeLinear", "Reshape", "Identity"];
+
+impl OnnxModel {
+    /// Repeatedly evaluates the foldable nodes (see [`FOLDABLE_OPS`]) whose inputs are all
+    /// initializers: their outputs become initializers and the nodes are removed. Then drops
+    /// the initializers and graph inputs that no remaining node nor graph output uses (such as
+    /// the stale inputs quantizers leave behind). Returns the number of nodes folded.
+    ///
+    /// Nothing is dropped when a node carries a subgraph (`If`, `Loop`...), whose uses of
+    /// outer initializers are not tracked.
+    pub fn fold_constants(&mut self) -> Result<usize> {
+        let mut folded = 0;
+        loop {
+            let mut changed = false;
+            let mut kept = Vec::with_capacity(self.nodes.len());
+            for node in std::mem::take(&mut self.nodes) {
+                if !self.ready(&node) {
+                    kept.push(node);
+                    continue;
+                }
+                match evaluate(&node, &self.initializers) {
+                    Ok(Some(mut out)) => {
+                        let name = node.outputs.first().cloned().unwrap_or_default();
+                        if self.initializers.contains_key(&name) {
+                            return Err(
+                                self.node_error(&node, format!("output '{name}' is already an initializer"))
+                            );
+                        }
+                        out.name = name.clone();
+                        self.initializers.insert(name, out);
+                        folded += 1;
+                        changed = true;
+                    }
+                    Ok(None) => kept.push(node),
+                    Err(problem) => return Err(self.node_error(&node, problem)),
+                }
+            }
+            self.nodes = kept;
+            if !changed {
+                break;
+            }
+        }
+        self.drop_unused();
+        Ok(folded)
+    }
+
+    fn ready(&self, node: &Node) -> bool {
+        FOLDABLE_OPS.contains(&node.op_type.as_str())
+            && (node.domain.is_empty() || node.domain == "ai.onnx")
+            && node.outputs.len() == 1
+            && node.inputs.iter().all(|i| i.is_empty() || self.initializers.contains_key(i))
+    }
+
+    fn node_error(&self, node: &Node, problem: String) -> ModelError {
+        ModelError::invalid(&self.path, format!("folding {}: {problem}", node.label()))
+    }
+
+    fn drop_unused(&mut self) {
+        let has_subgraphs = self
+            .nodes
+            .iter()
+            .flat_map(|n| n.attrs.values())
+            .any(|a| matches!(a, Attr::Other(ATTR_GRAPH | ATTR_GRAPHS)));
+        if has_subgraphs {
+            return;
+        }
+        let used: BTreeSet<&str> = self
+            .nodes
+            .iter()
+            .flat_map(|n| n.inputs.iter())
+            .chain(self.graph_outputs.iter())
+            .map(String::as_str)
+            .collect();
+        self.initializers.retain(|k, _| used.contains(k.as_str()));
+        self.graph_inputs.retain(|i| used.contains(i.as_str()));
+    }
+}
+
+/// Evaluates one node; `Ok(None)` leaves it in the graph (a form we do not fold).
+fn evaluate(node: &Node, inits: &BTreeMap<String, Tensor>) -> std::result::Result<Option<Tensor>, String> {
+    let input = |k: usize| -> Option<&Tensor> {
+        node.inputs.get(k).filter(|n| !n.is_empty()).and_then(|n| inits.get(n))
+    };
+    let required = |k: usize| input(k).ok_or_else(|| format!("missing input #{k}"));
+    let int_attr = |name: &str, default: i64| -> std::result::Result<i64, String> {
+        match node.attr(name) {
+            None => Ok(default),
+            Some(a) => a.as_int().ok_or_else(|| format!("attribute '{name}' is not an int")),
+        }
+    };
+    Ok(Some(match node.op_type.as_str() {
+        "Identity" => required(0)?.clone(),
+        "Reshape" => reshape(required(0)?, required(1)?, int_attr("allowzero", 0)? != 0)?,
+        "DequantizeLinear" => dequantize_linear(
+            required(0)?,
+            required(1)?,
+            input(2),
+            int_attr("axis", 1)?,
+            int_attr("block_size", 0)?,
+        )?,
+        "Constant" => return Ok(constant(node)),
+        _ => return Ok(None),
+    }))
+}
+
+/// The value of a `Constant` node, for the `value`, `value_float(s)` and `value_int(s)` forms.
+fn constant(node: &Node) -> Option<Tensor> {
+    let (name, attr) = node.attrs.iter().next()?;
+    let (dims, values) = match (name.as_str(), attr) {
+        ("value", Attr::Tensor(t)) => return Some(t.clone()),
+        ("value_float", Attr::Float(v)) => (vec![], TensorValues::F32(vec![*v])),
+        ("value_floats", Attr::Floats(v)) => (vec![v.len()], TensorValues::F32(v.clone())),
+        ("value_int", Attr::Int(v)) => (vec![], TensorValues::I64(vec![*v])),
+        ("value_ints", Attr::Ints(v)) => (vec![v.len()], TensorValues::I64(v.clone())),
+        _ => return None,
+    };
+    Some(Tensor { name: String::new(), dims, values })
+}
+
+/// `Reshape`: `0` copies the input dimension (unless `allowzero`), `-1` is inferred.
+pub(crate) fn reshape(data: &Tensor, shape: &Tensor, allowzero: bool) -> std::result::Result<Tensor, String> {
+    let spec = shape
+        .as_i64()
+        .filter(|_| shape.dims.len() == 1)
+        .ok_or_else(|| format!("shape '{}' must be a 1-D int64 tensor", shape.name))?;
+    let mut dims = Vec::with_capacity(spec.len());
+    let mut infer = None;
+    for (k, &d) in spec.iter().enumerate() {
+        dims.push(match d {
+            0 if allowzero => 0,
+            0 => *data.dims.get(k).ok_or_else(|| {
+                format!("shape {spec:?}: 0 at position {k} but the input has rank {}", data.dims.len())
+            })?,
+            -1 if infer.is_none() => {
+                infer = Some(k);
+                1
+            }
+            -1 => return Err(format!("shape {spec:?} has more than one -1")),
+            d if d > 0 => usize::try_from(d).map_err(|_| format!("shape {spec:?}: {d} too large"))?,
+            d => return Err(format!("shape {spec:?}: invalid dimension {d}")),
+        });
+    }
+    let numel = data.numel();
+    let known = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    let mismatch =
+        || format!("cannot reshape '{}' of shape {:?} ({numel} values) to {spec:?}", data.name, data.dims);
+    let known = known.ok_or_else(mismatch)?;
+    if let Some(k) = infer {
+        if known == 0 || !numel.is_multiple_of(known) {
+            return Err(mismatch());
+        }
+        dims[k] = numel / known;
+    } else if known != numel {
+        return Err(mismatch());
+    }
+    Ok(Tensor { name: String::new(), dims, values: data.values.clone() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(dims: &[usize]) -> Tensor {
+        let n = dims.iter().product::<usize>();
+        Tensor {
+            name: "x".into(),
+            dims: dims.to_vec(),
+            values: TensorValues::F32((0..n).map(|v| v as f32).collect()),
+        }
+    }
+
+    fn shape(v: &[i64]) -> Tensor {
+        Tensor { name: "s".into(), dims: vec![v.len()], values: TensorValues::I64(v.to_vec()) }
+    }
+
+    #[test]
+    fn reshape_with_zero_and_minus_one() {
+        let x = data(&[2, 3, 4]);
+        assert_eq!(reshape(&x, &shape(&[0, -1]), false).unwrap().dims, vec![2, 12]);
+        assert_eq!(reshape(&x, &shape(&[-1, 0, 2]), false).unwrap().dims, vec![4, 3, 2]);
+        assert_eq!(reshape(&x, &shape(&[0, 0, 0]), false).unwrap().dims, vec![2, 3, 4]);
+        assert_eq!(reshape(&x, &shape(&[24]), false).unwrap().dims, vec![24]);
+        let y = reshape(&x, &shape(&[4, 1, -1, 1]), false).unwrap();
+        assert_eq!(y.dims, vec![4, 1, 6, 1]);
+        assert_eq!(y.values, x.values);
+        let empty = data(&[0, 3]);
+        assert_eq!(reshape(&empty, &shape(&[3, 0]), true).unwrap().dims, vec![3, 0]);
+    }
+
+    #[test]
+    fn bad_reshapes_are_errors() {
+        let x = data(&[2, 3]);
+        for (spec, expected) in [
+            (&[-1, -1][..], "more than one -1"),
+            (&[4, -1], "cannot reshape 'x' of shape [2, 3]"),
+            (&[5], "cannot reshape"),
+            (&[0, 0, 0], "0 at position 2"),
+            (&[-2, 3], "invalid dimension -2"),
+            (&[0, -1], ""),
+        ] {
+            match reshape(&x, &shape(spec), false) {
+                Ok(t) => assert!(expected.is_empty() && t.dims == [2, 3], "{spec:?}"),
+                Err(e) => assert!(!expected.is_empty() && e.contains(expected), "{spec:?}: {e}"),
+            }
+        }
+        let not_i64 = Tensor { name: "s".into(), dims: vec![1], values: TensorValues::F32(vec![6.0]) };
+        assert!(reshape(&x, &not_i64, false).unwrap_err().contains("1-D int64"));
+        assert!(reshape(&x, &shape(&[0, -1]), true).unwrap_err().contains("cannot reshape"));
+    }
+}

