@@ -12,6 +12,7 @@ pub mod load;
 pub mod onnx;
 pub mod registry;
 pub mod tensor;
+pub mod testing;
 pub mod tfjs;
 
 pub use error::{ModelError, Result};

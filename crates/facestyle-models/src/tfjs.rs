@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::{ModelError, Result};
+use crate::onnx::f16_to_f32;
 use crate::tensor::WeightTensor;
 
 #[derive(Debug, Deserialize)]
@@ -111,19 +112,6 @@ fn decode(entry: &Entry, bytes: &[u8]) -> std::result::Result<(Vec<f32>, usize),
     Ok((data, need))
 }
 
-/// IEEE 754 half -> single precision.
-pub fn f16_to_f32(h: u16) -> f32 {
-    let sign = if h & 0x8000 != 0 { -1.0f32 } else { 1.0 };
-    let exp = ((h >> 10) & 0x1f) as i32;
-    let frac = (h & 0x3ff) as f32;
-    match exp {
-        0 => sign * frac * 2f32.powi(-24),
-        31 if frac == 0.0 => sign * f32::INFINITY,
-        31 => f32::NAN,
-        _ => sign * (1.0 + frac / 1024.0) * 2f32.powi(exp - 15),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,15 +135,6 @@ mod tests {
         assert_eq!(w[0].data, vec![1.5, -2.0]);
         assert_eq!(w[1].shape, vec![1, 3]);
         assert_eq!(w[1].data, vec![-1.0, 4.0, 126.5]);
-    }
-
-    #[test]
-    fn half_precision_values() {
-        assert_eq!(f16_to_f32(0x3c00), 1.0);
-        assert_eq!(f16_to_f32(0xc000), -2.0);
-        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
-        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
-        assert!(f16_to_f32(0x7c00).is_infinite());
     }
 
     #[test]

@@ -5,7 +5,6 @@
 //! pass, unless `FACESTYLE_REQUIRE_MODELS=1`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use facestyle_models::WeightTensor;
 use facestyle_models::onnx::OnnxModel;
@@ -15,32 +14,7 @@ use sha2::{Digest, Sha256};
 const YUNET: &str = "face_detection_yunet_2023mar_int8bq.onnx";
 const SFACE: &str = "face_recognition_sface_2021dec_int8bq.onnx";
 
-/// The cached model `file_name`: `$FACESTYLE_MODELS/<file>`, then
-/// `$XDG_CACHE_HOME/facestyle/models/<file>`, then `$HOME/.cache/facestyle/models/<file>`.
-/// `None` (with a skip notice) when absent; panics instead when `FACESTYLE_REQUIRE_MODELS=1`.
-fn real_model(file_name: &str) -> Option<PathBuf> {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    let candidates: Vec<PathBuf> = [
-        var("FACESTYLE_MODELS"),
-        var("XDG_CACHE_HOME").map(|d| d.join("facestyle/models")),
-        var("HOME").map(|d| d.join(".cache/facestyle/models")),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|d| d.join(file_name))
-    .collect();
-    if let Some(found) = candidates.iter().find(|p| p.is_file()) {
-        return Some(found.clone());
-    }
-    if std::env::var("FACESTYLE_REQUIRE_MODELS").as_deref() == Ok("1") {
-        panic!(
-            "{file_name} not found (looked at {candidates:?}) and FACESTYLE_REQUIRE_MODELS=1: \
-             run `facestyle models fetch --all` first"
-        );
-    }
-    eprintln!("skipping: {file_name} not in the model cache (run `facestyle models fetch --all`)");
-    None
-}
+use facestyle_models::testing::cached_model as real_model;
 
 #[derive(Deserialize)]
 struct Golden {
