@@ -6,4 +6,5 @@ pub use burn;
 pub mod conv;
 pub mod conv_ref;
 pub mod conv_shape;
+pub mod demo;
 pub mod device;

@@ -16,7 +16,7 @@ fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D], device: &Device) 
 }
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().into_vec::<f32>().expect("f32 tensor")
+    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 tensor")
 }
 
 fn to_f64(v: &[f32]) -> Vec<f64> {
