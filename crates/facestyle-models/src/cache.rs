@@ -27,10 +27,15 @@ pub fn models_dir() -> PathBuf {
 /// Hex sha256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file = File::open(path).map_err(|e| ModelError::io(path, e))?;
-    let mut hasher = Sha256::new();
+    hex_digest::<Sha256>(&mut file, path)
+}
+
+/// Hex digest (sha256, md5 ...) of everything `reader` yields; `path` names it in errors.
+pub fn hex_digest<D: Digest>(reader: &mut impl Read, path: &Path) -> Result<String> {
+    let mut hasher = D::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = file.read(&mut buf).map_err(|e| ModelError::io(path, e))?;
+        let n = reader.read(&mut buf).map_err(|e| ModelError::io(path, e))?;
         if n == 0 {
             break;
         }

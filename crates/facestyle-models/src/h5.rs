@@ -10,8 +10,9 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use md5::{Digest, Md5};
+use md5::Md5;
 
+use crate::cache::hex_digest;
 use crate::error::{ModelError, Result};
 use crate::tensor::WeightTensor;
 
@@ -79,7 +80,7 @@ pub fn read_contiguous_f32(path: &Path, expected_md5: &str, table: &[Dataset]) -
         return Err(ModelError::invalid(path, "not an HDF5 file (missing the \\x89HDF signature)"));
     }
     file.seek(SeekFrom::Start(0)).map_err(|e| ModelError::io(path, e))?;
-    let digest = md5_of(&mut file, path)?;
+    let digest = hex_digest::<Md5>(&mut file, path)?;
     if digest != expected_md5 {
         return Err(ModelError::invalid(
             path,
@@ -115,22 +116,10 @@ pub fn read_contiguous_f32(path: &Path, expected_md5: &str, table: &[Dataset]) -
         .collect()
 }
 
-fn md5_of(file: &mut File, path: &Path) -> Result<String> {
-    let mut hasher = Md5::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(|e| ModelError::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use md5::Digest;
     use std::io::Write;
 
     /// A fake HDF5-signed file with two datasets at chosen offsets.

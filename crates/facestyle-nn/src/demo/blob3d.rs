@@ -7,13 +7,12 @@
 //! brightest voxel of the raw volume.
 
 use burn::nn::conv::Conv3d;
-use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, relu};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{DemoConfig, DemoReport, values};
+use super::{DemoConfig, DemoReport, train_adam, values};
 use crate::conv::conv3d;
 
 /// Voxels per side (the seed's 14x14x14x1 volume).
@@ -96,20 +95,13 @@ pub fn run(config: DemoConfig, device: &Device, on_step: &mut dyn FnMut(usize, f
     let mut eval_rng = StdRng::seed_from_u64(config.seed ^ 0x5eed);
     let held_out = 200;
     let (ex, _, ecentres) = batch(&mut eval_rng, held_out, &device);
-    let mut net = BlobNet::new(&device);
+    let net = BlobNet::new(&device);
     let score = |net: &BlobNet| hit_rate(&values(net.forward(ex.clone()).detach()), &ecentres);
     let before = score(&net);
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
-    let mut losses = Vec::with_capacity(config.steps);
-    for step in 0..config.steps {
+    let (net, losses) = train_adam(net, &config, on_step, |net| {
         let (x, onehot, _) = batch(&mut rng, config.batch, &device);
-        let loss = (log_softmax(net.forward(x), 1) * onehot).sum_dim(1).mean().neg();
-        let value = values(loss.clone().detach())[0];
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
-        net = optim.step(config.lr, net, grads);
-        losses.push(value);
-        on_step(step, value);
-    }
+        (log_softmax(net.forward(x), 1) * onehot).sum_dim(1).mean().neg()
+    });
     DemoReport {
         name: "3d: blob location in noisy volumes (Conv3d)",
         steps: config.steps,

@@ -7,13 +7,12 @@
 //! signal above a fixed threshold, which the baseline wander and tall T waves fool.
 
 use burn::nn::conv::Conv1d;
-use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{DemoConfig, DemoReport, values};
+use super::{DemoConfig, DemoReport, train_adam, values};
 use crate::conv::conv1d;
 
 /// Samples per trace.
@@ -159,19 +158,12 @@ pub fn run(config: DemoConfig, device: &Device, on_step: &mut dyn FnMut(usize, f
     let mut eval_rng = StdRng::seed_from_u64(config.seed ^ 0x5eed);
     let held_out = 200;
     let (ex, _, epeaks) = batch(&mut eval_rng, held_out, &device);
-    let mut net = PeakNet::new(&device);
+    let net = PeakNet::new(&device);
     let before = evaluate(&net, &ex, &epeaks);
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
-    let mut losses = Vec::with_capacity(config.steps);
-    for step in 0..config.steps {
+    let (net, losses) = train_adam(net, &config, on_step, |net| {
         let (x, y, _) = batch(&mut rng, config.batch, &device);
-        let loss = weighted_bce(net.forward(x), y, 10.0);
-        let value = values(loss.clone().detach())[0];
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
-        net = optim.step(config.lr, net, grads);
-        losses.push(value);
-        on_step(step, value);
-    }
+        weighted_bce(net.forward(x), y, 10.0)
+    });
     DemoReport {
         name: "1d: R-peak detection in synthetic ECG (Conv1d)",
         steps: config.steps,

@@ -6,6 +6,8 @@
 pub mod blob3d;
 pub mod ecg1d;
 
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 
 /// What a demo run measured.
@@ -40,3 +42,24 @@ pub(crate) fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 
 /// The signature every demo's `run` has: settings, device, a per-step callback `(step, loss)`.
 pub type DemoRunner = fn(DemoConfig, &Device, &mut dyn FnMut(usize, f32)) -> DemoReport;
+
+/// Adam (epsilon 1e-8, as PyTorch) for `config.steps` steps on the loss `loss_of(net)` builds
+/// from a fresh batch; returns the trained network and the loss per step.
+pub(crate) fn train_adam<M: Module>(
+    mut net: M,
+    config: &DemoConfig,
+    on_step: &mut dyn FnMut(usize, f32),
+    mut loss_of: impl FnMut(&M) -> Tensor<1>,
+) -> (M, Vec<f32>) {
+    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut losses = Vec::with_capacity(config.steps);
+    for step in 0..config.steps {
+        let loss = loss_of(&net);
+        let value = values(loss.clone().detach())[0];
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        net = optim.step(config.lr, net, grads);
+        losses.push(value);
+        on_step(step, value);
+    }
+    (net, losses)
+}
