@@ -8,3 +8,4 @@ pub mod conv_ref;
 pub mod conv_shape;
 pub mod demo;
 pub mod device;
+pub mod pretrained;

@@ -1,0 +1,152 @@
+//! Face detection: YuNet on an image of any size (scaled so its long side is at most
+//! `max_side`, padded to a multiple of 32), head decoding at strides 8/16/32, score threshold,
+//! NMS and top-k, mapped back to the original image's pixels.
+
+use burn::prelude::*;
+use image::RgbImage;
+use image::imageops::{FilterType, resize};
+use serde::Serialize;
+
+use crate::nms::nms;
+use crate::photo::to_chw;
+use crate::yunet::{LevelOutput, YuNet};
+
+/// One detected face in image pixels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Face {
+    /// `[x, y, width, height]` of the box.
+    pub bbox: [f32; 4],
+    /// Detector confidence in [0, 1]: sqrt(class score x objectness).
+    pub score: f32,
+    /// Eye (image left), eye (image right), nose tip, mouth corner (left), mouth corner (right).
+    pub landmarks: [[f32; 2]; 5],
+}
+
+impl Face {
+    pub fn area(&self) -> f32 {
+        self.bbox[2].max(0.0) * self.bbox[3].max(0.0)
+    }
+}
+
+/// Detector settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DetectConfig {
+    /// Minimum score of a face (default 0.9, as OpenCV's FaceDetectorYN).
+    pub score_threshold: f32,
+    /// Boxes overlapping a better one by more than this IoU are dropped (default 0.3).
+    pub nms_threshold: f32,
+    /// Candidates considered by NMS, best first (default 5000).
+    pub top_k: usize,
+    /// Images whose long side exceeds this are scaled down for detection (default 640).
+    pub max_side: u32,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig { score_threshold: 0.9, nms_threshold: 0.3, top_k: 5000, max_side: 640 }
+    }
+}
+
+/// Rounds `n` up to a multiple of 32.
+pub fn pad32(n: u32) -> u32 {
+    n.div_ceil(32) * 32
+}
+
+/// The BGR `[1, 3, H32, W32]` input for an RGB image, zero-padded at the right and bottom.
+pub fn input_tensor(img: &RgbImage, device: &Device) -> Tensor<4> {
+    let (w, h) = img.dimensions();
+    let (pw, ph) = (pad32(w) as usize, pad32(h) as usize);
+    let chw = to_chw(img, [2, 1, 0]);
+    let (w, h) = (w as usize, h as usize);
+    let mut data = vec![0f32; 3 * ph * pw];
+    for c in 0..3 {
+        for y in 0..h {
+            let src = &chw[c * w * h + y * w..c * w * h + (y + 1) * w];
+            data[c * ph * pw + y * pw..c * ph * pw + y * pw + w].copy_from_slice(src);
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [1, 3, ph, pw]), device)
+}
+
+/// Turns the heads' outputs into faces above `score_threshold` (before NMS), in input pixels.
+pub fn decode(levels: &[LevelOutput], score_threshold: f32) -> Vec<Face> {
+    let mut faces = Vec::new();
+    for l in levels {
+        let s = l.stride as f32;
+        for r in 0..l.rows {
+            for c in 0..l.cols {
+                let i = r * l.cols + c;
+                let score = (l.cls[i].clamp(0.0, 1.0) * l.obj[i].clamp(0.0, 1.0)).sqrt();
+                if score < score_threshold {
+                    continue;
+                }
+                let b = &l.bbox[i * 4..i * 4 + 4];
+                let (cx, cy) = ((c as f32 + b[0]) * s, (r as f32 + b[1]) * s);
+                let (w, h) = (b[2].exp() * s, b[3].exp() * s);
+                let k = &l.kps[i * 10..i * 10 + 10];
+                let landmarks =
+                    std::array::from_fn(|n| [(k[2 * n] + c as f32) * s, (k[2 * n + 1] + r as f32) * s]);
+                faces.push(Face { bbox: [cx - w / 2.0, cy - h / 2.0, w, h], score, landmarks });
+            }
+        }
+    }
+    faces
+}
+
+/// The YuNet detector with its settings.
+pub struct Detector {
+    pub net: YuNet,
+    pub config: DetectConfig,
+    device: Device,
+}
+
+impl Detector {
+    pub fn new(net: YuNet, config: DetectConfig, device: Device) -> Self {
+        Detector { net, config, device }
+    }
+
+    /// All faces in `img`, best score first.
+    pub fn detect(&self, img: &RgbImage) -> Vec<Face> {
+        self.detect_with(img, &self.config)
+    }
+
+    /// As [`Detector::detect`] with other settings.
+    pub fn detect_with(&self, img: &RgbImage, config: &DetectConfig) -> Vec<Face> {
+        let (w, h) = img.dimensions();
+        let long = w.max(h);
+        let scale = if long > config.max_side { config.max_side as f32 / long as f32 } else { 1.0 };
+        let scaled;
+        let input = if scale < 1.0 {
+            let (sw, sh) =
+                (((w as f32 * scale).round() as u32).max(1), ((h as f32 * scale).round() as u32).max(1));
+            scaled = resize(img, sw, sh, FilterType::Triangle);
+            &scaled
+        } else {
+            img
+        };
+        let levels = self.net.forward(input_tensor(input, &self.device));
+        let mut faces = decode(&levels, config.score_threshold);
+        let boxes: Vec<[f32; 4]> = faces.iter().map(|f| f.bbox).collect();
+        let scores: Vec<f32> = faces.iter().map(|f| f.score).collect();
+        let keep = nms(&boxes, &scores, config.nms_threshold, config.top_k);
+        let mut kept: Vec<Face> =
+            keep.into_iter().map(|i| std::mem::replace(&mut faces[i], empty())).collect();
+        if scale < 1.0 {
+            let (sx, sy) = (w as f32 / input.width() as f32, h as f32 / input.height() as f32);
+            for f in &mut kept {
+                f.bbox = [f.bbox[0] * sx, f.bbox[1] * sy, f.bbox[2] * sx, f.bbox[3] * sy];
+                f.landmarks.iter_mut().for_each(|p| *p = [p[0] * sx, p[1] * sy]);
+            }
+        }
+        kept
+    }
+}
+
+fn empty() -> Face {
+    Face { bbox: [0.0; 4], score: 0.0, landmarks: [[0.0; 2]; 5] }
+}
+
+/// The largest face (by box area), if any.
+pub fn largest(faces: &[Face]) -> Option<&Face> {
+    faces.iter().max_by(|a, b| a.area().total_cmp(&b.area()))
+}

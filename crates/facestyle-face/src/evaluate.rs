@@ -1,0 +1,165 @@
+//! Verification evaluation on LFW pairs.
+//!
+//! Each image gets one embedding: the detected face closest to the image centre (LFW centres
+//! the labelled person; other people often appear beside them). When the detector finds no
+//! face at the configured threshold, two documented fallbacks keep every pair scoreable, and
+//! both are counted in the report: (1) the best detection at a low threshold (0.3); (2) the
+//! centre crop: the template's landmarks placed on the central square of the image.
+
+use std::collections::HashMap;
+
+use image::RgbImage;
+use serde::Serialize;
+
+use crate::align::{TEMPLATE, align_face};
+use crate::detect::{DetectConfig, Face};
+use crate::engine::FaceEngine;
+use crate::lfw::PairsFile;
+use crate::metric::Metric;
+use crate::roc::{Scored, accuracy, auc, best_threshold, eer, tar_at_far};
+
+/// How an image's face was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaceSource {
+    Detected,
+    LowScore,
+    CentreCrop,
+}
+
+/// Score threshold of the first fallback.
+pub const FALLBACK_SCORE: f32 = 0.3;
+
+/// The face nearest the image centre.
+pub fn central(faces: &[Face], w: u32, h: u32) -> Option<&Face> {
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    let dist = |f: &Face| {
+        let (fx, fy) = (f.bbox[0] + f.bbox[2] / 2.0, f.bbox[1] + f.bbox[3] / 2.0);
+        (fx - cx).powi(2) + (fy - cy).powi(2)
+    };
+    faces.iter().min_by(|a, b| dist(a).total_cmp(&dist(b)))
+}
+
+/// Landmarks of the centre-crop fallback: the 112x112 template scaled onto the central square
+/// whose side is 45% of the image's short side (about the face size in LFW's 250x250 images).
+pub fn centre_landmarks(w: u32, h: u32) -> [[f32; 2]; 5] {
+    let side = 0.45 * w.min(h) as f32;
+    let (x0, y0) = (w as f32 / 2.0 - side / 2.0, h as f32 / 2.0 - side / 2.0);
+    TEMPLATE.map(|p| [x0 + p[0] / 112.0 * side, y0 + p[1] / 112.0 * side])
+}
+
+/// The aligned crop used for an evaluation image, and how its face was found.
+pub fn eval_crop(engine: &FaceEngine, img: &RgbImage) -> (RgbImage, FaceSource) {
+    let (w, h) = img.dimensions();
+    let faces = engine.detect(img);
+    if let Some(f) = central(&faces, w, h) {
+        return (align_face(img, &f.landmarks), FaceSource::Detected);
+    }
+    let low = DetectConfig { score_threshold: FALLBACK_SCORE, ..engine.detector.config };
+    let faces = engine.detector.detect_with(img, &low);
+    if let Some(f) = central(&faces, w, h) {
+        return (align_face(img, &f.landmarks), FaceSource::LowScore);
+    }
+    (align_face(img, &centre_landmarks(w, h)), FaceSource::CentreCrop)
+}
+
+/// Result of an evaluation, as printed by `facestyle face eval lfw --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub protocol: String,
+    pub metric: Metric,
+    pub accuracy: f64,
+    pub std: f64,
+    pub fold_accuracies: Vec<f64>,
+    pub threshold: f32,
+    pub auc: f64,
+    pub eer: f64,
+    #[serde(rename = "tar_at_far_1e-3")]
+    pub tar_at_far_1e_3: f64,
+    pub pairs: usize,
+    pub images: usize,
+    pub no_face: usize,
+    pub fallback_low_score: usize,
+    pub fallback_centre_crop: usize,
+}
+
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len().max(1) as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n;
+    (m, var.sqrt())
+}
+
+fn score(pairs: &[crate::lfw::Pair], emb: &HashMap<String, Vec<f32>>, metric: Metric) -> Vec<Scored> {
+    pairs.iter().map(|p| Scored { distance: metric.distance(&emb[&p.a], &emb[&p.b]), same: p.same }).collect()
+}
+
+/// Scores `test` with embeddings `emb` (every image of every pair must be present).
+///
+/// View 2 (10 folds): for each fold, the threshold is chosen on the other nine and accuracy
+/// measured on it; accuracy and std are the mean and standard deviation over folds.
+/// View 1 (one fold): the threshold is chosen on `train` (pairsDevTrain) and accuracy measured
+/// on `test` (pairsDevTest); std is over ten equal, class-balanced slices of the test pairs.
+/// AUC, EER and TAR@FAR are computed on all test pairs.
+pub fn evaluate(
+    test: &PairsFile,
+    train: Option<&PairsFile>,
+    emb: &HashMap<String, Vec<f32>>,
+    metric: Metric,
+) -> EvalReport {
+    let all: Vec<Scored> = test.folds.iter().flat_map(|f| score(f, emb, metric)).collect();
+    let (protocol, threshold, folds) = if test.is_view2() {
+        let scored: Vec<Vec<Scored>> = test.folds.iter().map(|f| score(f, emb, metric)).collect();
+        let mut accs = Vec::new();
+        let mut ts = Vec::new();
+        for k in 0..scored.len() {
+            let rest: Vec<Scored> =
+                scored.iter().enumerate().filter(|(i, _)| *i != k).flat_map(|(_, s)| s.clone()).collect();
+            let t = best_threshold(&rest);
+            ts.push(t as f64);
+            accs.push(accuracy(&scored[k], t));
+        }
+        let t = (ts.iter().sum::<f64>() / ts.len() as f64) as f32;
+        ("lfw-view2-10fold".to_string(), t, accs)
+    } else {
+        let t = match train {
+            Some(tr) => {
+                best_threshold(&tr.folds.iter().flat_map(|f| score(f, emb, metric)).collect::<Vec<_>>())
+            }
+            None => best_threshold(&all),
+        };
+        let (same, diff): (Vec<Scored>, Vec<Scored>) = all.iter().partition(|s| s.same);
+        let slices = 10;
+        let accs: Vec<f64> = (0..slices)
+            .map(|k| {
+                let pick = |v: &[Scored]| -> Vec<Scored> {
+                    let n = v.len() / slices;
+                    v[k * n..(k + 1) * n].to_vec()
+                };
+                let mut s = pick(&same);
+                s.extend(pick(&diff));
+                accuracy(&s, t)
+            })
+            .collect();
+        let name = if train.is_some() { "lfw-view1" } else { "lfw-view1-threshold-on-test" };
+        (name.to_string(), t, accs)
+    };
+    let (mean, std) = mean_std(&folds);
+    let accuracy = if test.is_view2() { mean } else { accuracy(&all, threshold) };
+    EvalReport {
+        protocol,
+        metric,
+        accuracy,
+        std,
+        fold_accuracies: folds,
+        threshold,
+        auc: auc(&all),
+        eer: eer(&all),
+        tar_at_far_1e_3: tar_at_far(&all, 1e-3),
+        pairs: all.len(),
+        images: emb.len(),
+        no_face: 0,
+        fallback_low_score: 0,
+        fallback_centre_crop: 0,
+    }
+}

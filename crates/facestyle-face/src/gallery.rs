@@ -1,0 +1,286 @@
+//! The gallery: people and their face embeddings in SQLite (bundled, WAL mode).
+//!
+//! Every embedding row records the model id and version, the source image's sha256 and the
+//! face box. A gallery belongs to one embedding model: adding or searching with another model
+//! is refused. Enrolment of a person (one or more photos) is a single transaction, so a failure
+//! leaves the gallery exactly as it was.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use crate::error::{FaceError, Result};
+use crate::metric::Metric;
+use crate::search::{Hit, Index};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS people (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS embeddings (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    model_id TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    image_sha256 TEXT NOT NULL,
+    image_path TEXT NOT NULL,
+    bbox TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+CREATE INDEX IF NOT EXISTS embeddings_person ON embeddings(person_id);
+";
+
+/// One face to store for a person.
+#[derive(Debug, Clone)]
+pub struct NewEmbedding {
+    pub image_sha256: String,
+    pub image_path: String,
+    pub bbox: [f32; 4],
+    pub vector: Vec<f32>,
+}
+
+/// A person and how many embeddings the gallery holds for them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Person {
+    pub name: String,
+    pub embeddings: usize,
+    pub created_at: String,
+}
+
+pub struct Gallery {
+    path: PathBuf,
+    conn: Connection,
+    model_id: String,
+    model_version: String,
+}
+
+impl Gallery {
+    /// Opens an existing gallery (error if the file does not exist).
+    pub fn open(path: &Path, model_id: &str, model_version: &str) -> Result<Self> {
+        if !path.is_file() {
+            return Err(FaceError::gallery(path, "does not exist (create it with `facestyle face enroll`)"));
+        }
+        Self::connect(path, model_id, model_version)
+    }
+
+    /// Opens a gallery, creating an empty one if the file does not exist.
+    pub fn open_or_create(path: &Path, model_id: &str, model_version: &str) -> Result<Self> {
+        Self::connect(path, model_id, model_version)
+    }
+
+    fn connect(path: &Path, model_id: &str, model_version: &str) -> Result<Self> {
+        let err = |e: rusqlite::Error| FaceError::gallery(path, describe(&e));
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        let g = Gallery {
+            path: path.to_path_buf(),
+            conn,
+            model_id: model_id.into(),
+            model_version: model_version.into(),
+        };
+        let writable = !g.conn.is_readonly(rusqlite::MAIN_DB).map_err(err)?;
+        if writable {
+            let mode: String = g.conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(err)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(FaceError::gallery(
+                    path,
+                    format!("cannot switch to WAL journal mode (got {mode})"),
+                ));
+            }
+            g.conn.execute_batch(SCHEMA).map_err(err)?;
+        }
+        g.check_model()?;
+        Ok(g)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: rusqlite::Error) -> FaceError {
+        FaceError::gallery(&self.path, describe(&e))
+    }
+
+    /// Refuses galleries written with another embedding model.
+    fn check_model(&self) -> Result<()> {
+        let stored: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'model_id'", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))?;
+        if let Some(m) = stored
+            && m != self.model_id
+        {
+            return Err(FaceError::gallery(
+                &self.path,
+                format!(
+                    "holds embeddings of model '{m}', not '{}'; embeddings of different models cannot be compared",
+                    self.model_id
+                ),
+            ));
+        }
+        let other: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT model_id || ' ' || model_version FROM embeddings WHERE model_id != ?1 OR model_version != ?2 LIMIT 1",
+                params![self.model_id, self.model_version],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        if let Some(o) = other {
+            return Err(FaceError::gallery(
+                &self.path,
+                format!(
+                    "holds embeddings of model {o}, this is {} {}; refusing to mix them",
+                    self.model_id, self.model_version
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Adds `faces` to person `name` (created if new), all in one transaction. Returns the
+    /// person's embedding count afterwards.
+    pub fn enroll(&mut self, name: &str, faces: &[NewEmbedding]) -> Result<usize> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(FaceError::gallery(&self.path, "a person's name cannot be empty"));
+        }
+        let path = self.path.clone();
+        let err = |e: rusqlite::Error| FaceError::gallery(&path, describe(&e));
+        let tx = self.conn.transaction().map_err(err)?;
+        tx.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('model_id', ?1)", params![self.model_id])
+            .map_err(err)?;
+        tx.execute("INSERT OR IGNORE INTO people(name) VALUES (?1)", params![name]).map_err(err)?;
+        let pid: i64 = tx
+            .query_row("SELECT id FROM people WHERE name = ?1", params![name], |r| r.get(0))
+            .map_err(err)?;
+        {
+            let mut ins = tx
+                .prepare(
+                    "INSERT INTO embeddings(person_id, model_id, model_version, image_sha256, image_path, bbox, vector)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(err)?;
+            for f in faces {
+                let bbox = serde_json::to_string(&f.bbox).expect("array of floats");
+                ins.execute(params![
+                    pid,
+                    self.model_id,
+                    self.model_version,
+                    f.image_sha256,
+                    f.image_path,
+                    bbox,
+                    vector_bytes(&f.vector)
+                ])
+                .map_err(err)?;
+            }
+        }
+        let n: i64 = tx
+            .query_row("SELECT COUNT(*) FROM embeddings WHERE person_id = ?1", params![pid], |r| r.get(0))
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(n as usize)
+    }
+
+    /// Removes a person and their embeddings; `false` when no such person.
+    pub fn forget(&mut self, name: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .execute("DELETE FROM people WHERE name = ?1", params![name])
+            .map_err(|e| self.err(e))?;
+        Ok(n > 0)
+    }
+
+    pub fn people(&self) -> Result<Vec<Person>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT p.name, COUNT(e.id), p.created_at FROM people p LEFT JOIN embeddings e ON e.person_id = p.id
+                 GROUP BY p.id ORDER BY p.name",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Person {
+                    name: r.get(0)?,
+                    embeddings: r.get::<_, i64>(1)? as usize,
+                    created_at: r.get(2)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Loads every embedding into a search index; returns it with the owners' names.
+    pub fn load_index(&self, dim: usize) -> Result<(Index, Vec<String>)> {
+        let mut names: Vec<String> = Vec::new();
+        let mut ids: std::collections::HashMap<i64, u32> = std::collections::HashMap::new();
+        let mut index = Index::new(dim);
+        let mut st = self
+            .conn
+            .prepare("SELECT p.id, p.name, e.vector FROM embeddings e JOIN people p ON p.id = e.person_id ORDER BY e.id")
+            .map_err(|e| self.err(e))?;
+        let mut rows = st.query([]).map_err(|e| self.err(e))?;
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let (pid, name, blob): (i64, String, Vec<u8>) = (
+                r.get(0).map_err(|e| self.err(e))?,
+                r.get(1).map_err(|e| self.err(e))?,
+                r.get(2).map_err(|e| self.err(e))?,
+            );
+            let v = bytes_vector(&blob);
+            if v.len() != dim {
+                return Err(FaceError::gallery(
+                    &self.path,
+                    format!("an embedding of '{name}' has {} values, expected {dim}", v.len()),
+                ));
+            }
+            let owner = *ids.entry(pid).or_insert_with(|| {
+                names.push(name);
+                (names.len() - 1) as u32
+            });
+            index.push(owner, &v);
+        }
+        Ok((index, names))
+    }
+
+    /// Convenience: the `k` closest people to `query`.
+    pub fn search(&self, query: &[f32], k: usize, metric: Metric) -> Result<Vec<(String, f32)>> {
+        let (index, names) = self.load_index(query.len())?;
+        Ok(index
+            .search(query, k, metric)
+            .into_iter()
+            .map(|Hit { owner, distance }| (names[owner as usize].clone(), distance))
+            .collect())
+    }
+}
+
+fn vector_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn bytes_vector(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+fn describe(e: &rusqlite::Error) -> String {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ReadOnly) => {
+            "is read-only (cannot write to it); nothing was changed".into()
+        }
+        Some(rusqlite::ErrorCode::NotADatabase) => {
+            "is not a facestyle gallery (not an SQLite database)".into()
+        }
+        Some(rusqlite::ErrorCode::CannotOpen) => format!("cannot be opened: {e}"),
+        _ => e.to_string(),
+    }
+}

@@ -1,0 +1,84 @@
+//! Reading photos: any common format, EXIF orientation applied, every pixel layout (RGB, RGBA,
+//! grayscale, 16-bit, CMYK JPEG) converted to 8-bit RGB, and a pixel limit checked from the
+//! header before anything is decoded.
+
+use std::io::BufReader;
+use std::path::Path;
+
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
+
+use crate::error::{FaceError, Result};
+
+/// Largest image accepted, in pixels (width x height): 64 megapixels.
+pub const MAX_PIXELS: u64 = 64_000_000;
+
+/// Reads `path` as an upright 8-bit RGB image.
+pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+    let bytes = std::fs::read(path).map_err(|e| FaceError::image(path, format!("cannot read: {e}")))?;
+    decode_rgb(&bytes, path)
+}
+
+/// Decodes an image held in memory; `path` only names it in errors.
+pub fn decode_rgb(bytes: &[u8], path: &Path) -> Result<RgbImage> {
+    if bytes.is_empty() {
+        return Err(FaceError::image(path, "empty file (0 bytes), not an image"));
+    }
+    let reader = ImageReader::new(BufReader::new(std::io::Cursor::new(bytes)))
+        .with_guessed_format()
+        .map_err(|e| FaceError::image(path, format!("cannot read: {e}")))?;
+    if reader.format().is_none() {
+        return Err(FaceError::image(path, "not an image (unknown or unsupported format)"));
+    }
+    let mut decoder = reader.into_decoder().map_err(|e| FaceError::image(path, describe(&e)))?;
+    let (w, h) = decoder.dimensions();
+    check_size(w, h, path)?;
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(MAX_PIXELS * 8 + (64 << 20));
+    decoder.set_limits(limits).map_err(|e| FaceError::image(path, describe(&e)))?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| FaceError::image(path, describe(&e)))?;
+    img.apply_orientation(orientation);
+    Ok(img.into_rgb8())
+}
+
+fn check_size(w: u32, h: u32, path: &Path) -> Result<()> {
+    if w == 0 || h == 0 {
+        return Err(FaceError::image(path, format!("image has no pixels ({w}x{h})")));
+    }
+    let pixels = w as u64 * h as u64;
+    if pixels > MAX_PIXELS {
+        return Err(FaceError::image(
+            path,
+            format!(
+                "image is {w}x{h} = {pixels} pixels, above the limit of {MAX_PIXELS}; refusing to decode"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn describe(e: &image::ImageError) -> String {
+    use image::ImageError as E;
+    match e {
+        E::Decoding(d) => format!("corrupt or truncated image: {d}"),
+        E::Limits(l) => format!("image too large: {l}"),
+        E::Unsupported(u) => format!("unsupported image: {u}"),
+        E::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "truncated image (file ends early)".to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Converts an RGB image to a CHW f32 buffer, channels in `order` (indices into R,G,B).
+pub fn to_chw(img: &RgbImage, order: [usize; 3]) -> Vec<f32> {
+    let (w, h) = img.dimensions();
+    let plane = (w * h) as usize;
+    let mut out = vec![0f32; plane * 3];
+    for (i, p) in img.pixels().enumerate() {
+        for (c, &src) in order.iter().enumerate() {
+            out[c * plane + i] = p.0[src] as f32;
+        }
+    }
+    out
+}

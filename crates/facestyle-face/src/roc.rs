@@ -1,0 +1,170 @@
+//! Verification metrics from scored pairs (distance, same person?): accuracy at a threshold,
+//! the accuracy-maximising threshold, ROC curve, AUC, EER, TAR at a fixed FAR, and an ROC plot.
+
+use image::{Rgb, RgbImage};
+
+/// A scored pair: smaller distance means "more alike".
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    pub distance: f32,
+    pub same: bool,
+}
+
+/// Fraction of pairs decided correctly by "same iff distance <= t".
+pub fn accuracy(pairs: &[Scored], t: f32) -> f64 {
+    if pairs.is_empty() {
+        return 0.0;
+    }
+    let ok = pairs.iter().filter(|p| (p.distance <= t) == p.same).count();
+    ok as f64 / pairs.len() as f64
+}
+
+/// The threshold with the best accuracy on `pairs` (midpoint between neighbouring distances).
+pub fn best_threshold(pairs: &[Scored]) -> f32 {
+    let mut d: Vec<f32> = pairs.iter().map(|p| p.distance).collect();
+    d.sort_by(f32::total_cmp);
+    d.dedup();
+    let mut candidates = vec![d.first().copied().unwrap_or(0.0) - 1e-3];
+    candidates.extend(d.windows(2).map(|w| (w[0] + w[1]) / 2.0));
+    candidates.push(d.last().copied().unwrap_or(0.0) + 1e-3);
+    // Sweep in order, counting correct decisions incrementally.
+    let mut sorted: Vec<Scored> = pairs.to_vec();
+    sorted.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+    let total_diff = sorted.iter().filter(|p| !p.same).count();
+    let (mut best_t, mut best_ok) = (candidates[0], total_diff);
+    let (mut i, mut same_below, mut diff_below) = (0, 0, 0);
+    for &t in &candidates {
+        while i < sorted.len() && sorted[i].distance <= t {
+            if sorted[i].same {
+                same_below += 1
+            } else {
+                diff_below += 1
+            }
+            i += 1;
+        }
+        let ok = same_below + (total_diff - diff_below);
+        if ok > best_ok {
+            (best_t, best_ok) = (t, ok);
+        }
+    }
+    best_t
+}
+
+/// ROC points `(far, tar)` for every threshold, from (0, 0) to (1, 1).
+pub fn roc_points(pairs: &[Scored]) -> Vec<(f64, f64)> {
+    let mut sorted: Vec<Scored> = pairs.to_vec();
+    sorted.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+    let pos = sorted.iter().filter(|p| p.same).count().max(1) as f64;
+    let neg = sorted.iter().filter(|p| !p.same).count().max(1) as f64;
+    let mut pts = vec![(0.0, 0.0)];
+    let (mut tp, mut fp) = (0.0, 0.0);
+    for (k, p) in sorted.iter().enumerate() {
+        if p.same {
+            tp += 1.0
+        } else {
+            fp += 1.0
+        }
+        let last_of_tie = k + 1 == sorted.len() || sorted[k + 1].distance != p.distance;
+        if last_of_tie {
+            pts.push((fp / neg, tp / pos));
+        }
+    }
+    pts
+}
+
+/// Area under the ROC curve (trapezoids).
+pub fn auc(pairs: &[Scored]) -> f64 {
+    roc_points(pairs).windows(2).map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0).sum()
+}
+
+/// Equal error rate: where the false accept rate equals the false reject rate (interpolated).
+pub fn eer(pairs: &[Scored]) -> f64 {
+    let pts = roc_points(pairs);
+    for w in pts.windows(2) {
+        let (f0, r0) = (w[0].0, 1.0 - w[0].1);
+        let (f1, r1) = (w[1].0, 1.0 - w[1].1);
+        if f0 <= r0 && f1 >= r1 {
+            let (g0, g1) = (f0 - r0, f1 - r1);
+            let s = if (g1 - g0).abs() < 1e-12 { 0.0 } else { -g0 / (g1 - g0) };
+            return f0 + s * (f1 - f0);
+        }
+    }
+    0.0
+}
+
+/// The best true accept rate with a false accept rate of at most `far` (with few negative pairs
+/// this is the TAR at zero false accepts).
+pub fn tar_at_far(pairs: &[Scored], far: f64) -> f64 {
+    roc_points(pairs).into_iter().filter(|p| p.0 <= far + 1e-12).map(|p| p.1).fold(0.0, f64::max)
+}
+
+/// Draws the ROC curve (linear axes, FAR right, TAR up) on a white `size` x `size` picture.
+pub fn plot_roc(pairs: &[Scored], size: u32) -> RgbImage {
+    let mut img = RgbImage::from_pixel(size, size, Rgb([255, 255, 255]));
+    let m = size / 10;
+    let span = (size - 2 * m) as f64;
+    let to_px =
+        |far: f64, tar: f64| ((m as f64 + far * span) as i64, (size as f64 - m as f64 - tar * span) as i64);
+    let grey = Rgb([200, 200, 200]);
+    for k in 0..=10 {
+        let v = k as f64 / 10.0;
+        line(&mut img, to_px(v, 0.0), to_px(v, 1.0), grey);
+        line(&mut img, to_px(0.0, v), to_px(1.0, v), grey);
+    }
+    let black = Rgb([0, 0, 0]);
+    line(&mut img, to_px(0.0, 0.0), to_px(1.0, 0.0), black);
+    line(&mut img, to_px(0.0, 0.0), to_px(0.0, 1.0), black);
+    line(&mut img, to_px(0.0, 0.0), to_px(1.0, 1.0), Rgb([160, 160, 160]));
+    let pts = roc_points(pairs);
+    for w in pts.windows(2) {
+        let (a, b) = (to_px(w[0].0, w[0].1), to_px(w[1].0, w[1].1));
+        for d in 0..2 {
+            line(&mut img, (a.0, a.1 + d), (b.0, b.1 + d), Rgb([200, 30, 30]));
+        }
+    }
+    img
+}
+
+fn line(img: &mut RgbImage, (x0, y0): (i64, i64), (x1, y1): (i64, i64), c: Rgb<u8>) {
+    let steps = (x1 - x0).abs().max((y1 - y0).abs()).max(1);
+    for s in 0..=steps {
+        let x = x0 + (x1 - x0) * s / steps;
+        let y = y0 + (y1 - y0) * s / steps;
+        if x >= 0 && y >= 0 && (x as u32) < img.width() && (y as u32) < img.height() {
+            img.put_pixel(x as u32, y as u32, c);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(distance: f32, same: bool) -> Scored {
+        Scored { distance, same }
+    }
+
+    #[test]
+    fn separable_pairs_score_perfectly() {
+        let p = [s(0.1, true), s(0.2, true), s(0.9, false), s(1.2, false)];
+        let t = best_threshold(&p);
+        assert!(t > 0.2 && t < 0.9, "{t}");
+        assert_eq!(accuracy(&p, t), 1.0);
+        assert!((auc(&p) - 1.0).abs() < 1e-12);
+        assert!(eer(&p).abs() < 1e-12);
+        assert_eq!(tar_at_far(&p, 1e-3), 1.0);
+    }
+
+    #[test]
+    fn overlapping_pairs_give_known_values() {
+        // Order by distance: same, diff, same, diff.
+        let p = [s(0.1, true), s(0.2, false), s(0.3, true), s(0.4, false)];
+        assert_eq!(accuracy(&p, 0.15), 0.75);
+        // AUC = P(d_same < d_diff) = 3/4.
+        assert!((auc(&p) - 0.75).abs() < 1e-12);
+        assert!((eer(&p) - 0.5).abs() < 1e-12, "{}", eer(&p));
+        assert_eq!(tar_at_far(&p, 1e-3), 0.5);
+        let img = plot_roc(&p, 200);
+        assert_eq!(img.dimensions(), (200, 200));
+    }
+}

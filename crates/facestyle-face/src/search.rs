@@ -1,0 +1,187 @@
+//! Exact nearest-neighbour search over precomputed unit-length embeddings ("precompute the
+//! database encodings"): one contiguous row-major matrix, scanned with a SIMD-friendly dot
+//! product, in parallel for large galleries. On unit vectors `||a - b||^2 = 2 - 2 a.b`, so the
+//! scan only needs dot products.
+
+use rayon::prelude::*;
+
+use crate::metric::Metric;
+
+/// Rows of `dim` floats, each owned by a label index.
+#[derive(Debug, Clone, Default)]
+pub struct Index {
+    pub dim: usize,
+    pub vectors: Vec<f32>,
+    pub owners: Vec<u32>,
+}
+
+/// A search hit: the label index and its best (smallest) distance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    pub owner: u32,
+    pub distance: f32,
+}
+
+/// Dot product with 8 independent accumulators so the compiler emits vector code.
+#[inline]
+pub fn dot8(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+impl Index {
+    pub fn new(dim: usize) -> Self {
+        Index { dim, vectors: Vec::new(), owners: Vec::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.owners.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.owners.is_empty()
+    }
+
+    pub fn push(&mut self, owner: u32, v: &[f32]) {
+        assert_eq!(v.len(), self.dim, "embedding length differs from the index's");
+        self.vectors.extend_from_slice(v);
+        self.owners.push(owner);
+    }
+
+    /// Bytes held by the vectors and owners.
+    pub fn memory_bytes(&self) -> usize {
+        self.vectors.len() * 4 + self.owners.len() * 4
+    }
+
+    /// The `k` owners closest to `query` (each owner once, at its closest row), closest first.
+    pub fn search(&self, query: &[f32], k: usize, metric: Metric) -> Vec<Hit> {
+        const PAR_ROWS: usize = 16_384;
+        let dim = self.dim;
+        let best_in = |start: usize, rows: &[f32]| -> Vec<(u32, f32)> {
+            // best dot per owner within this chunk, kept small: owners repeat rarely.
+            let mut best: Vec<(u32, f32)> = Vec::new();
+            for (i, row) in rows.chunks_exact(dim).enumerate() {
+                let d = dot8(query, row);
+                let owner = self.owners[start + i];
+                push_top(&mut best, owner, d, k);
+            }
+            best
+        };
+        let merged: Vec<(u32, f32)> = if self.len() > PAR_ROWS {
+            self.vectors
+                .par_chunks(PAR_ROWS * dim)
+                .enumerate()
+                .map(|(c, rows)| best_in(c * PAR_ROWS, rows))
+                .reduce(Vec::new, |mut a, b| {
+                    for (o, d) in b {
+                        push_top(&mut a, o, d, k);
+                    }
+                    a
+                })
+        } else {
+            best_in(0, &self.vectors)
+        };
+        let mut hits: Vec<Hit> = merged
+            .into_iter()
+            .map(|(owner, dot)| {
+                let sq = (2.0 - 2.0 * dot).max(0.0);
+                let distance = match metric {
+                    Metric::SqL2 => sq,
+                    Metric::Cosine => sq / 2.0,
+                };
+                Hit { owner, distance }
+            })
+            .collect();
+        hits.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+        hits
+    }
+}
+
+/// Keeps the `k` largest dots in `best`, at most one entry per owner.
+fn push_top(best: &mut Vec<(u32, f32)>, owner: u32, dot: f32, k: usize) {
+    if let Some(e) = best.iter_mut().find(|e| e.0 == owner) {
+        if dot > e.1 {
+            e.1 = dot;
+        }
+        return;
+    }
+    if best.len() < k {
+        best.push((owner, dot));
+        return;
+    }
+    let (wi, w) =
+        best.iter().enumerate().min_by(|a, b| a.1.1.total_cmp(&b.1.1)).map(|(i, e)| (i, e.1)).unwrap();
+    if dot > w {
+        best[wi] = (owner, dot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metric::l2_normalize;
+
+    fn unit(v: &[f32]) -> Vec<f32> {
+        let mut v = v.to_vec();
+        l2_normalize(&mut v);
+        v
+    }
+
+    #[test]
+    fn dot8_matches_naive_for_odd_lengths() {
+        let a: Vec<f32> = (0..19).map(|i| i as f32 * 0.5 - 3.0).collect();
+        let b: Vec<f32> = (0..19).map(|i| (i as f32).sin()).collect();
+        let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot8(&a, &b) - naive).abs() < 1e-4);
+    }
+
+    #[test]
+    fn finds_nearest_owner_once_and_matches_brute_force() {
+        let mut idx = Index::new(3);
+        idx.push(0, &unit(&[1.0, 0.0, 0.0]));
+        idx.push(1, &unit(&[0.0, 1.0, 0.0]));
+        idx.push(0, &unit(&[0.9, 0.1, 0.0]));
+        idx.push(2, &unit(&[0.0, 0.0, 1.0]));
+        let q = unit(&[1.0, 0.05, 0.0]);
+        let hits = idx.search(&q, 2, Metric::SqL2);
+        assert_eq!(hits.len(), 2);
+        assert_eq!(hits[0].owner, 0);
+        let brute = Metric::SqL2
+            .distance(&q, &unit(&[1.0, 0.0, 0.0]))
+            .min(Metric::SqL2.distance(&q, &unit(&[0.9, 0.1, 0.0])));
+        assert!((hits[0].distance - brute).abs() < 1e-5);
+        assert_eq!(hits[1].owner, 1);
+    }
+
+    #[test]
+    fn parallel_path_agrees_with_serial_scan() {
+        let dim = 16;
+        let mut idx = Index::new(dim);
+        let mut rng = 12345u64;
+        let mut next = || {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((rng >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        for i in 0..40_000u32 {
+            let v: Vec<f32> = (0..dim).map(|_| next()).collect();
+            idx.push(i % 5000, &unit(&v));
+        }
+        let q = unit(&(0..dim).map(|_| next()).collect::<Vec<_>>());
+        let hits = idx.search(&q, 3, Metric::Cosine);
+        let mut brute: Vec<(u32, f32)> = Vec::new();
+        for (i, row) in idx.vectors.chunks_exact(dim).enumerate() {
+            brute.push((idx.owners[i], Metric::Cosine.distance(&q, row)));
+        }
+        brute.sort_by(|a, b| a.1.total_cmp(&b.1));
+        assert_eq!(hits[0].owner, brute[0].0);
+        assert!((hits[0].distance - brute[0].1).abs() < 1e-5);
+    }
+}

@@ -1,0 +1,152 @@
+//! SFace (face_recognition_sface_2021dec) as a burn network: 112x112 RGB (0-255) in, a 128-d
+//! embedding out.
+//!
+//! A MobileNet-style stack: a 3x3 convolution, then 13 depthwise 3x3 + pointwise 1x1 pairs
+//! (stride 2 at pairs 3, 5, 7 and 13, so 112 -> 7), each convolution followed by batch norm
+//! and PReLU; then batch norm, flatten (1024 x 7 x 7), a fully connected layer to 128 and a
+//! last batch norm. Every batch norm is folded at load time into the layer before it (for the
+//! `bn1` before the flatten: into the fully connected layer), so the network is convolutions,
+//! PReLUs and one linear layer, all trainable.
+
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::nn::conv::Conv2d;
+use burn::prelude::*;
+use burn::tensor::activation::prelu;
+use facestyle_nn::pretrained::{
+    ConvGeometry, batch_norm_affine, conv2d_from, fold_affine_into_conv, linear_from, tensor,
+};
+
+use crate::error::Result;
+use crate::onnx_layers::OnnxLayers;
+
+/// Embedding size.
+pub const DIM: usize = 128;
+/// Input side in pixels.
+pub const INPUT: usize = 112;
+
+/// Convolution (batch norm folded in) followed by PReLU.
+#[derive(Module, Debug)]
+pub struct ConvPrelu {
+    conv: Conv2d,
+    slope: Param<Tensor<1>>,
+}
+
+impl ConvPrelu {
+    fn load(
+        layers: &mut OnnxLayers,
+        cout: usize,
+        cin: usize,
+        k: usize,
+        g: ConvGeometry,
+        device: &Device,
+    ) -> Result<Self> {
+        let mut c = layers.next_conv(cout, cin, k, g)?;
+        let bn = layers.next_bn(cout)?;
+        let slope = layers.next_prelu(cout)?;
+        let (scale, shift) = batch_norm_affine(&bn.gamma, &bn.beta, &bn.mean, &bn.var, bn.eps);
+        fold_affine_into_conv(&mut c.weight, &mut c.bias, &scale, &shift);
+        Ok(ConvPrelu {
+            conv: conv2d_from(&c.weight, c.shape, Some(&c.bias), c.geometry, device),
+            slope: Param::from_tensor(tensor(&slope, [cout], device)),
+        })
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        prelu(self.conv.forward(x), self.slope.val())
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct SFace {
+    layers: Vec<ConvPrelu>,
+    fc: Linear,
+    /// Input normalisation `(x - mean) * scale`, read from the model file.
+    mean: f32,
+    scale: f32,
+}
+
+/// (channels in, stride) of the 13 depthwise + pointwise pairs; the pointwise output is the
+/// next pair's input.
+const PAIRS: [(usize, usize, usize); 13] = [
+    (32, 1, 64),
+    (64, 2, 128),
+    (128, 1, 128),
+    (128, 2, 256),
+    (256, 1, 256),
+    (256, 2, 512),
+    (512, 1, 512),
+    (512, 1, 512),
+    (512, 1, 512),
+    (512, 1, 512),
+    (512, 1, 512),
+    (512, 2, 1024),
+    (1024, 1, 1024),
+];
+
+impl SFace {
+    /// Builds the network from the folded SFace ONNX file.
+    pub fn load(path: &std::path::Path, device: &Device) -> Result<Self> {
+        let mut l = OnnxLayers::load(path)?;
+        let mean = l.constant("scalar_op1", 1)?[0];
+        let scale = l.constant("scalar_op2", 1)?[0];
+        let mut layers = vec![ConvPrelu::load(
+            &mut l,
+            32,
+            3,
+            3,
+            ConvGeometry { stride: 1, padding: 1, groups: 1 },
+            device,
+        )?];
+        for &(cin, stride, cout) in &PAIRS {
+            let dw = ConvGeometry { stride, padding: 1, groups: cin };
+            layers.push(ConvPrelu::load(&mut l, cin, cin, 3, dw, device)?);
+            let pw = ConvGeometry { stride: 1, padding: 0, groups: 1 };
+            layers.push(ConvPrelu::load(&mut l, cout, cin, 1, pw, device)?);
+        }
+        let fc = Self::load_fc(&mut l, device)?;
+        l.finish()?;
+        Ok(SFace { layers, fc, mean, scale })
+    }
+
+    /// `bn1` (per channel, before flatten), the fully connected layer and `fc1` (per output)
+    /// folded into one linear map.
+    fn load_fc(l: &mut OnnxLayers, device: &Device) -> Result<Linear> {
+        let (c, hw) = (1024, 49);
+        let bn1 = l.next_bn(c)?;
+        let (w, shape, b) = l.gemm()?;
+        if shape != [DIM, c * hw] || b.len() != DIM {
+            return Err(facestyle_models::ModelError::invalid(
+                &l.path,
+                format!("fully connected layer is {shape:?}, the network expects [{DIM}, {}]", c * hw),
+            )
+            .into());
+        }
+        let fc1 = l.next_bn(DIM)?;
+        let (s1, t1) = batch_norm_affine(&bn1.gamma, &bn1.beta, &bn1.mean, &bn1.var, bn1.eps);
+        let (s2, t2) = batch_norm_affine(&fc1.gamma, &fc1.beta, &fc1.mean, &fc1.var, fc1.eps);
+        let inp = c * hw;
+        let mut w2 = vec![0f32; DIM * inp];
+        let mut b2 = vec![0f32; DIM];
+        for o in 0..DIM {
+            let mut acc = b[o] as f64;
+            for i in 0..inp {
+                let wi = w[o * inp + i];
+                w2[o * inp + i] = wi * s1[i / hw] * s2[o];
+                acc += wi as f64 * t1[i / hw] as f64;
+            }
+            b2[o] = acc as f32 * s2[o] + t2[o];
+        }
+        Ok(linear_from(&w2, DIM, inp, &b2, device))
+    }
+
+    /// Embeddings `[N, 128]` (not normalised) of a `[N, 3, 112, 112]` RGB 0-255 batch.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x = (x - self.mean) * self.scale;
+        for layer in &self.layers {
+            x = layer.forward(x);
+        }
+        let [n, c, h, w] = x.dims();
+        self.fc.forward(x.reshape([n, c * h * w]))
+    }
+}
