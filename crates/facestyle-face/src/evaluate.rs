@@ -19,7 +19,7 @@ use crate::metric::Metric;
 use crate::roc::{Scored, accuracy, auc, best_threshold, eer, tar_at_far};
 
 /// How an image's face was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaceSource {
     Detected,

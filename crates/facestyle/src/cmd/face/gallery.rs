@@ -1,0 +1,192 @@
+//! `facestyle face enroll | identify | people | forget`: the one-shot gallery.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use facestyle_face::FaceError;
+use facestyle_face::align::align_face;
+use facestyle_face::detect::largest;
+use facestyle_face::engine::{FaceEngine, MODEL_ID};
+use facestyle_face::gallery::{Gallery, NewEmbedding};
+use facestyle_face::sface::DIM;
+use serde_json::json;
+
+use super::{DetectorArgs, MetricArgs, load_engine, read_photo};
+
+#[derive(Debug, Args)]
+pub struct GalleryArgs {
+    /// Gallery database (SQLite).
+    #[arg(long)]
+    pub gallery: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    #[arg(long)]
+    pub gallery: PathBuf,
+    /// The person's name.
+    #[arg(long)]
+    pub name: String,
+    /// Photos of this person (one is enough). Each must show a face; with several faces the
+    /// largest is used.
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    #[command(flatten)]
+    pub detector: DetectorArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct IdentifyArgs {
+    #[arg(long)]
+    pub gallery: PathBuf,
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    /// Candidates listed per face.
+    #[arg(long, default_value_t = 1)]
+    pub top: usize,
+    #[command(flatten)]
+    pub metric: MetricArgs,
+    #[command(flatten)]
+    pub detector: DetectorArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ForgetArgs {
+    #[arg(long)]
+    pub gallery: PathBuf,
+    pub name: String,
+}
+
+/// The gallery's model version string for this engine's weights, without loading networks.
+fn model_version() -> anyhow::Result<String> {
+    let spec = facestyle_models::registry::model("sface").map_err(anyhow::Error::msg)?;
+    Ok(spec.files[0].sha256[..12].to_string())
+}
+
+fn open(path: &std::path::Path) -> anyhow::Result<Gallery> {
+    Ok(Gallery::open(path, MODEL_ID, &model_version()?)?)
+}
+
+pub fn enroll(a: EnrollArgs, json_out: bool) -> anyhow::Result<()> {
+    if a.name.trim().is_empty() {
+        anyhow::bail!("--name cannot be empty");
+    }
+    // Read and check every photo before touching the gallery: all or nothing.
+    let photos = a.images.iter().map(|p| read_photo(p)).collect::<anyhow::Result<Vec<_>>>()?;
+    let engine = load_engine(&a.detector)?;
+    let mut rows = Vec::new();
+    for photo in &photos {
+        let faces = engine.detect(&photo.image);
+        let face = largest(&faces).ok_or_else(|| FaceError::NoFace {
+            path: photo.path.clone(),
+            threshold: engine.detector.config.score_threshold,
+        })?;
+        if faces.len() > 1 && !json_out {
+            eprintln!("note: {} has {} faces; enrolling the largest", photo.path.display(), faces.len());
+        }
+        let vector = engine.embed_crops(&[align_face(&photo.image, &face.landmarks)]).remove(0);
+        rows.push(NewEmbedding {
+            image_sha256: photo.sha256.clone(),
+            image_path: photo.path.display().to_string(),
+            bbox: face.bbox,
+            vector,
+        });
+    }
+    let mut gallery = Gallery::open_or_create(&a.gallery, MODEL_ID, &engine.model_version)?;
+    let total = gallery.enroll(&a.name, &rows)?;
+    if json_out {
+        println!(
+            "{}",
+            json!({"name": a.name.trim(), "added": rows.len(), "embeddings": total, "gallery": a.gallery})
+        );
+    } else {
+        println!("enrolled {}: {} photo(s) added, {total} in the gallery", a.name.trim(), rows.len());
+    }
+    Ok(())
+}
+
+pub fn identify(a: IdentifyArgs, json_out: bool) -> anyhow::Result<()> {
+    let threshold = a.metric.threshold()?;
+    if a.top == 0 {
+        anyhow::bail!("--top must be at least 1");
+    }
+    let gallery = open(&a.gallery)?;
+    let (index, names) = gallery.load_index(DIM)?;
+    if index.is_empty() {
+        anyhow::bail!(
+            "gallery {}: no one is enrolled yet (use `facestyle face enroll`)",
+            a.gallery.display()
+        );
+    }
+    let photos = a.images.iter().map(|p| read_photo(p)).collect::<anyhow::Result<Vec<_>>>()?;
+    let engine: FaceEngine = load_engine(&a.detector)?;
+    let mut out = Vec::new();
+    for photo in &photos {
+        let found = engine.analyze(&photo.image);
+        let mut faces = Vec::new();
+        if !json_out {
+            println!("{}: {} face(s)", photo.path.display(), found.len());
+        }
+        for (i, f) in found.iter().enumerate() {
+            let hits = index.search(&f.embedding, a.top, a.metric.metric);
+            let best = hits.first().copied();
+            let name = match best {
+                Some(h) if h.distance <= threshold => names[h.owner as usize].clone(),
+                _ => "unknown".to_string(),
+            };
+            let candidates: Vec<_> = hits
+                .iter()
+                .map(|h| json!({"name": names[h.owner as usize], "distance": h.distance}))
+                .collect();
+            if json_out {
+                faces.push(json!({
+                    "bbox": f.face.bbox, "score": f.face.score, "name": name,
+                    "distance": best.map(|h| h.distance), "candidates": candidates,
+                }));
+            } else {
+                let d = best.map(|h| format!("{:.4}", h.distance)).unwrap_or_default();
+                let [x, y, w, h] = f.face.bbox;
+                println!(
+                    "  #{} at ({x:.0},{y:.0},{w:.0}x{h:.0}): {name} (distance {d}, threshold {threshold:.4})",
+                    i + 1
+                );
+                for h in hits.iter().skip(1) {
+                    println!("      also {} {:.4}", names[h.owner as usize], h.distance);
+                }
+            }
+        }
+        out.push(json!({"image": photo.path, "faces": faces}));
+    }
+    if json_out {
+        println!("{}", json!({"metric": a.metric.metric.name(), "threshold": threshold, "results": out}));
+    }
+    Ok(())
+}
+
+pub fn people(a: GalleryArgs, json_out: bool) -> anyhow::Result<()> {
+    let people = open(&a.gallery)?.people()?;
+    if json_out {
+        println!("{}", json!({"gallery": a.gallery, "people": people}));
+    } else {
+        if people.is_empty() {
+            println!("{}: empty", a.gallery.display());
+        }
+        for p in people {
+            println!("{}\t{} embedding(s)\tsince {}", p.name, p.embeddings, p.created_at);
+        }
+    }
+    Ok(())
+}
+
+pub fn forget(a: ForgetArgs, json_out: bool) -> anyhow::Result<()> {
+    let mut g = open(&a.gallery)?;
+    if !g.forget(&a.name)? {
+        anyhow::bail!("gallery {}: no person named '{}'", a.gallery.display(), a.name);
+    }
+    if json_out {
+        println!("{}", json!({"forgotten": a.name}));
+    } else {
+        println!("forgot {}", a.name);
+    }
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! `facestyle face ...`: detect, verify, enroll/identify against a gallery, embed, cluster,
+//! evaluate.
+
+mod batch;
+mod detect;
+mod eval;
+mod gallery;
+mod verify;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use facestyle_face::detect::DetectConfig;
+use facestyle_face::engine::FaceEngine;
+use facestyle_face::metric::Metric;
+use image::RgbImage;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Subcommand)]
+pub enum FaceCommand {
+    /// Find faces: boxes, scores and 5 landmarks; `--draw` writes an overlay picture.
+    Detect(detect::DetectArgs),
+    /// 1:1 verification: are the (largest) faces in two photos the same person?
+    Verify(verify::VerifyArgs),
+    /// Add a person to a gallery from one or more photos (one is enough; nothing is retrained).
+    Enroll(gallery::EnrollArgs),
+    /// 1:K identification of every face in the photos against a gallery (or `unknown`).
+    Identify(gallery::IdentifyArgs),
+    /// List the people in a gallery.
+    People(gallery::GalleryArgs),
+    /// Remove a person (and their embeddings) from a gallery.
+    Forget(gallery::ForgetArgs),
+    /// Embed every face of every image under a folder into a JSON-lines file.
+    Embed(batch::EmbedArgs),
+    /// Group the faces of a photo collection by identity.
+    Cluster(batch::ClusterArgs),
+    /// Evaluate verification on a benchmark.
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
+}
+
+pub fn run(command: FaceCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        FaceCommand::Detect(a) => detect::run(a, json),
+        FaceCommand::Verify(a) => verify::run(a, json),
+        FaceCommand::Enroll(a) => gallery::enroll(a, json),
+        FaceCommand::Identify(a) => gallery::identify(a, json),
+        FaceCommand::People(a) => gallery::people(a, json),
+        FaceCommand::Forget(a) => gallery::forget(a, json),
+        FaceCommand::Embed(a) => batch::embed(a, json),
+        FaceCommand::Cluster(a) => batch::cluster(a, json),
+        FaceCommand::Eval(c) => eval::run(c, json),
+    }
+}
+
+/// Detector options shared by every face command.
+#[derive(Debug, Clone, Args)]
+pub struct DetectorArgs {
+    /// Minimum detector score of a face.
+    #[arg(long, default_value_t = 0.9)]
+    pub score_threshold: f32,
+    /// Photos with a longer side are scaled down to this for detection.
+    #[arg(long, default_value_t = 640)]
+    pub max_side: u32,
+}
+
+impl DetectorArgs {
+    pub fn config(&self) -> anyhow::Result<DetectConfig> {
+        if !(0.0..=1.0).contains(&self.score_threshold) {
+            anyhow::bail!("--score-threshold {} is not in [0, 1]", self.score_threshold);
+        }
+        if self.max_side < 32 {
+            anyhow::bail!("--max-side {} is below 32 pixels", self.max_side);
+        }
+        Ok(DetectConfig {
+            score_threshold: self.score_threshold,
+            max_side: self.max_side,
+            ..DetectConfig::default()
+        })
+    }
+}
+
+/// Distance options shared by verify / identify / cluster.
+#[derive(Debug, Clone, Args)]
+pub struct MetricArgs {
+    /// Distance: `sq-l2` (||a-b||^2 on unit vectors) or `cosine` (1 - cos).
+    #[arg(long, default_value = "sq-l2", value_parser = parse_metric)]
+    pub metric: Metric,
+    /// Decision threshold tau: same person when d <= tau (default: the metric's LFW-tuned value).
+    #[arg(long)]
+    pub threshold: Option<f32>,
+}
+
+impl MetricArgs {
+    pub fn threshold(&self) -> anyhow::Result<f32> {
+        let t = self.threshold.unwrap_or(self.metric.default_threshold());
+        if !t.is_finite() || t < 0.0 {
+            anyhow::bail!("--threshold {t} must be a non-negative number");
+        }
+        Ok(t)
+    }
+}
+
+fn parse_metric(s: &str) -> Result<Metric, String> {
+    Metric::parse(s).ok_or_else(|| format!("unknown metric '{s}' (expected sq-l2 or cosine)"))
+}
+
+pub fn load_engine(det: &DetectorArgs) -> anyhow::Result<FaceEngine> {
+    let device = facestyle_nn::device::default_device();
+    Ok(FaceEngine::load(det.config()?, device)?)
+}
+
+/// A decoded photo with the sha256 of its file.
+pub struct Photo {
+    pub path: PathBuf,
+    pub image: RgbImage,
+    pub sha256: String,
+}
+
+pub fn read_photo(path: &Path) -> anyhow::Result<Photo> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let image = facestyle_face::photo::decode_rgb(&bytes, path)?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    Ok(Photo { path: path.to_path_buf(), image, sha256 })
+}
+
+/// Image files under `dir` (recursively), sorted.
+pub fn image_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        anyhow::bail!("{}: not a directory", dir.display());
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).with_context(|| format!("{}: cannot list", d.display()))? {
+            let p = entry?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if is_image_name(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn is_image_name(p: &Path) -> bool {
+    let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png" | "bmp" | "webp" | "tif" | "tiff" | "gif"))
+}
+
+pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}

@@ -1,0 +1,61 @@
+//! `facestyle face verify A B`
+
+use std::path::PathBuf;
+
+use clap::Args;
+use facestyle_face::FaceError;
+use facestyle_face::detect::largest;
+use facestyle_face::engine::FaceEngine;
+use serde_json::json;
+
+use super::{DetectorArgs, MetricArgs, Photo, load_engine, read_photo};
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    pub a: PathBuf,
+    pub b: PathBuf,
+    #[command(flatten)]
+    pub metric: MetricArgs,
+    #[command(flatten)]
+    pub detector: DetectorArgs,
+}
+
+/// The embedding of the largest face, the number of faces, and a note when there were several.
+pub fn largest_embedding(engine: &FaceEngine, photo: &Photo) -> anyhow::Result<(Vec<f32>, usize, [f32; 4])> {
+    let faces = engine.detect(&photo.image);
+    let face = largest(&faces).ok_or_else(|| FaceError::NoFace {
+        path: photo.path.clone(),
+        threshold: engine.detector.config.score_threshold,
+    })?;
+    let crop = facestyle_face::align::align_face(&photo.image, &face.landmarks);
+    let emb = engine.embed_crops(&[crop]).remove(0);
+    Ok((emb, faces.len(), face.bbox))
+}
+
+pub fn run(a: VerifyArgs, json_out: bool) -> anyhow::Result<()> {
+    let threshold = a.metric.threshold()?;
+    let (pa, pb) = (read_photo(&a.a)?, read_photo(&a.b)?);
+    let engine = load_engine(&a.detector)?;
+    let (ea, na, _) = largest_embedding(&engine, &pa)?;
+    let (eb, nb, _) = largest_embedding(&engine, &pb)?;
+    let metric = a.metric.metric;
+    let d = metric.distance(&ea, &eb);
+    let same = d <= threshold;
+    if json_out {
+        let v = json!({
+            "a": a.a, "b": a.b, "faces_a": na, "faces_b": nb, "metric": metric.name(),
+            "distance": d, "threshold": threshold, "same": same,
+        });
+        println!("{v}");
+    } else {
+        for (p, n) in [(&a.a, na), (&a.b, nb)] {
+            if n > 1 {
+                println!("note: {} has {n} faces; using the largest", p.display());
+            }
+        }
+        let verdict = if same { "same person" } else { "different people" };
+        let op = if same { "<=" } else { ">" };
+        println!("{verdict}: {} distance {d:.4} {op} threshold {threshold:.4}", metric.name());
+    }
+    Ok(())
+}

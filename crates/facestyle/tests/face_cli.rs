@@ -1,0 +1,296 @@
+//! `facestyle face ...` as a user runs it, on the committed photos and the real models; and
+//! every kind of bad input: a clear message naming the file, exit 2, gallery untouched.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use facestyle_models::testing::cached_model;
+use serde_json::Value;
+
+fn facestyle(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_facestyle")).args(args).output().expect("run facestyle")
+}
+
+fn photo(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../facestyle-face/tests/fixtures/photos")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> Value {
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", err(o));
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+/// True when the face models are cached (panics in CI when they are not).
+fn models() -> bool {
+    cached_model("face_detection_yunet_2023mar_int8bq.onnx").is_some()
+        && cached_model("face_recognition_sface_2021dec_int8bq.onnx").is_some()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn detect_reports_every_face_and_draws_an_overlay() {
+    if !models() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let overlay = dir.path().join("o.png");
+    let out =
+        facestyle(&["--json", "face", "detect", &photo("Abdullah_Gul_0008.png"), "--draw", s(&overlay)]);
+    let v = json(&out);
+    let faces = v[0]["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 3);
+    assert_eq!(faces[0]["landmarks"].as_array().unwrap().len(), 5);
+    let img = image::open(&overlay).unwrap();
+    assert_eq!((img.width(), img.height()), (250, 250));
+}
+
+#[test]
+fn verify_says_same_for_one_person_and_different_for_two() {
+    if !models() {
+        return;
+    }
+    let gul = [photo("Abdullah_Gul_0001.jpg"), photo("Abdullah_Gul_0008.png")];
+    let v = json(&facestyle(&["--json", "face", "verify", &gul[0], &gul[1]]));
+    assert_eq!(v["same"], true, "{v}");
+    assert_eq!(v["faces_b"], 3);
+    let v = json(&facestyle(&["--json", "face", "verify", &gul[0], &photo("Colin_Powell_0001.jpg")]));
+    assert_eq!(v["same"], false, "{v}");
+    let d = v["distance"].as_f64().unwrap();
+    let v = json(&facestyle(&[
+        "--json",
+        "face",
+        "verify",
+        "--metric",
+        "cosine",
+        &gul[0],
+        &photo("Colin_Powell_0001.jpg"),
+    ]));
+    assert!(
+        (v["distance"].as_f64().unwrap() - d / 2.0).abs() < 1e-4,
+        "cosine distance is half the sq-l2 one"
+    );
+    let text = facestyle(&["face", "verify", &gul[0], &gul[1]]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("has 3 faces; using the largest") && text.contains("same person"), "{text}");
+}
+
+#[test]
+fn one_shot_enrollment_then_open_set_identification() {
+    if !models() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let g = dir.path().join("g.db");
+    let v = json(&facestyle(&[
+        "--json",
+        "face",
+        "enroll",
+        "--gallery",
+        s(&g),
+        "--name",
+        "Abdullah Gul",
+        &photo("Abdullah_Gul_0001.jpg"),
+    ]));
+    assert_eq!(v["embeddings"], 1);
+    json(&facestyle(&[
+        "--json",
+        "face",
+        "enroll",
+        "--gallery",
+        s(&g),
+        "--name",
+        "Colin Powell",
+        &photo("Colin_Powell_0001.jpg"),
+    ]));
+    let v = json(&facestyle(&["--json", "face", "people", "--gallery", s(&g)]));
+    let names: Vec<&str> =
+        v["people"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Abdullah Gul", "Colin Powell"]);
+
+    let v = json(&facestyle(&[
+        "--json",
+        "face",
+        "identify",
+        "--gallery",
+        s(&g),
+        "--top",
+        "2",
+        &photo("Abdullah_Gul_0008.png"),
+        &photo("George_W_Bush_0001.jpg"),
+    ]));
+    let r = v["results"].as_array().unwrap();
+    let gul_faces: Vec<&str> =
+        r[0]["faces"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(gul_faces.iter().filter(|n| **n == "Abdullah Gul").count(), 1, "{gul_faces:?}");
+    assert!(gul_faces.iter().all(|n| *n == "Abdullah Gul" || *n == "unknown"), "{gul_faces:?}");
+    assert_eq!(r[1]["faces"][0]["name"], "unknown", "Bush is not enrolled: {}", r[1]);
+    assert_eq!(r[1]["faces"][0]["candidates"].as_array().unwrap().len(), 2);
+
+    json(&facestyle(&["--json", "face", "forget", "--gallery", s(&g), "Colin Powell"]));
+    let v = json(&facestyle(&["--json", "face", "people", "--gallery", s(&g)]));
+    assert_eq!(v["people"].as_array().unwrap().len(), 1);
+    let out = facestyle(&["face", "forget", "--gallery", s(&g), "Nobody"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err(&out).contains("no person named 'Nobody'"), "{}", err(&out));
+}
+
+/// A small PNG whose header claims 30000x30000 pixels (2.7 GB decoded).
+fn huge_png_header() -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut c = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            c ^= b as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            }
+        }
+        !c
+    }
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend(30000u32.to_be_bytes());
+    ihdr.extend(30000u32.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    // IHDR, the start of a pixel-data chunk (a few bytes of zlib), IEND.
+    for chunk in [ihdr, b"IDAT\x78\x9c\x63\x60\x00\x00".to_vec(), b"IEND".to_vec()] {
+        png.extend((chunk.len() as u32 - 4).to_be_bytes());
+        png.extend(&chunk);
+        png.extend(crc32(&chunk).to_be_bytes());
+    }
+    png
+}
+
+#[test]
+fn bad_images_fail_with_exit_2_naming_the_file_and_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let jpeg = std::fs::read(photo("Colin_Powell_0001.jpg")).unwrap();
+    let cases = [
+        (write("empty.jpg", b""), "empty file"),
+        (write("truncated.jpg", &jpeg[..jpeg.len() / 3]), "truncated"),
+        (write("notes.jpg", b"this is a text file, not a photo\n"), "not an image"),
+        (write("huge.png", &huge_png_header()), "above the limit"),
+        (dir.path().join("missing.jpg"), "cannot read"),
+    ];
+    for (path, problem) in &cases {
+        for args in [
+            vec!["face", "detect", s(path)],
+            vec!["face", "verify", s(path), &photo("Colin_Powell_0001.jpg")],
+        ] {
+            let out = facestyle(&args);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {}", err(&out));
+            let e = err(&out);
+            assert!(e.contains(s(path)) && e.contains(problem), "{args:?}: expected '{problem}' in: {e}");
+            assert!(!e.contains("panicked"), "{e}");
+        }
+    }
+}
+
+#[test]
+fn no_face_missing_and_read_only_galleries_leave_everything_unchanged() {
+    if !models() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let blank = dir.path().join("blank.png");
+    image::RgbImage::from_fn(200, 160, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]))
+        .save(&blank)
+        .unwrap();
+    let g = dir.path().join("g.db");
+
+    // No face: error, and the gallery is not even created.
+    let out = facestyle(&["face", "enroll", "--gallery", s(&g), "--name", "X", s(&blank)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err(&out).contains("no face found") && err(&out).contains("blank.png"), "{}", err(&out));
+    assert!(!g.exists());
+
+    // One good photo and one without a face: all or nothing.
+    json(&facestyle(&[
+        "--json",
+        "face",
+        "enroll",
+        "--gallery",
+        s(&g),
+        "--name",
+        "Colin",
+        &photo("Colin_Powell_0001.jpg"),
+    ]));
+    let out = facestyle(&[
+        "face",
+        "enroll",
+        "--gallery",
+        s(&g),
+        "--name",
+        "Gul",
+        &photo("Abdullah_Gul_0001.jpg"),
+        s(&blank),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let v = json(&facestyle(&["--json", "face", "people", "--gallery", s(&g)]));
+    assert_eq!(v["people"].as_array().unwrap().len(), 1, "{v}");
+
+    // Missing gallery.
+    let missing = dir.path().join("nope.db");
+    let out = facestyle(&["face", "identify", "--gallery", s(&missing), &photo("Colin_Powell_0001.jpg")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err(&out).contains("nope.db") && err(&out).contains("does not exist"), "{}", err(&out));
+    assert!(!missing.exists(), "identify must not create a gallery");
+
+    // Read-only gallery: identify works, enroll and forget fail cleanly, contents unchanged.
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let rg = ro.join("g.db");
+    json(&facestyle(&[
+        "--json",
+        "face",
+        "enroll",
+        "--gallery",
+        s(&rg),
+        "--name",
+        "Colin",
+        &photo("Colin_Powell_0001.jpg"),
+    ]));
+    set_read_only(&ro, &rg, true);
+    let before = std::fs::read(&rg).unwrap();
+    let v = json(&facestyle(&[
+        "--json",
+        "face",
+        "identify",
+        "--gallery",
+        s(&rg),
+        &photo("Colin_Powell_0001.jpg"),
+    ]));
+    assert_eq!(v["results"][0]["faces"][0]["name"], "Colin");
+    let out =
+        facestyle(&["face", "enroll", "--gallery", s(&rg), "--name", "Gul", &photo("Abdullah_Gul_0001.jpg")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err(&out).contains("read-only"), "{}", err(&out));
+    let out = facestyle(&["face", "forget", "--gallery", s(&rg), "Colin"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read(&rg).unwrap(), before);
+    set_read_only(&ro, &rg, false);
+}
+
+fn set_read_only(dir: &Path, file: &Path, ro: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = if ro { 0o444 } else { 0o644 };
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode)).unwrap();
+    let dmode = if ro { 0o555 } else { 0o755 };
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(dmode)).unwrap();
+}
