@@ -1,10 +1,10 @@
 //! Verification evaluation on LFW pairs.
 //!
-//! Each image gets one embedding: the detected face closest to the image centre (LFW centres
-//! the labelled person; other people often appear beside them). When the detector finds no
+//! Each image gets one embedding: that of the face covering the image centre (LFW centres the
+//! labelled person; other people often appear beside them). When the detector finds no such
 //! face at the configured threshold, two documented fallbacks keep every pair scoreable, and
-//! both are counted in the report: (1) the best detection at a low threshold (0.3); (2) the
-//! centre crop: the template's landmarks placed on the central square of the image.
+//! both are counted in the report: (1) a detection at a low threshold (0.3); (2) the centre
+//! crop: the template's landmarks placed on the central square of the image. See [`eval_crop`].
 
 use std::collections::HashMap;
 
@@ -48,16 +48,36 @@ pub fn centre_landmarks(w: u32, h: u32) -> [[f32; 2]; 5] {
     TEMPLATE.map(|p| [x0 + p[0] / 112.0 * side, y0 + p[1] / 112.0 * side])
 }
 
+fn contains_centre(f: &Face, w: u32, h: u32) -> bool {
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    f.bbox[0] <= cx && cx <= f.bbox[0] + f.bbox[2] && f.bbox[1] <= cy && cy <= f.bbox[1] + f.bbox[3]
+}
+
 /// The aligned crop used for an evaluation image, and how its face was found.
+///
+/// LFW centres the labelled person, and its photos often show other people too; a detection
+/// that does not cover the image centre is usually someone else. So: a face at the detector
+/// threshold covering the centre; else one at the low threshold covering the centre (counted
+/// as a fallback); else the face nearest the centre (either threshold); else the centre crop.
 pub fn eval_crop(engine: &FaceEngine, img: &RgbImage) -> (RgbImage, FaceSource) {
     let (w, h) = img.dimensions();
-    let faces = engine.detect(img);
-    if let Some(f) = central(&faces, w, h) {
+    let high = engine.detect(img);
+    let centred = |faces: &[Face]| -> Option<Face> {
+        central(&faces.iter().filter(|f| contains_centre(f, w, h)).cloned().collect::<Vec<_>>(), w, h)
+            .cloned()
+    };
+    if let Some(f) = centred(&high) {
         return (align_face(img, &f.landmarks), FaceSource::Detected);
     }
-    let low = DetectConfig { score_threshold: FALLBACK_SCORE, ..engine.detector.config };
-    let faces = engine.detector.detect_with(img, &low);
-    if let Some(f) = central(&faces, w, h) {
+    let low_config = DetectConfig { score_threshold: FALLBACK_SCORE, ..engine.detector.config };
+    let low = engine.detector.detect_with(img, &low_config);
+    if let Some(f) = centred(&low) {
+        return (align_face(img, &f.landmarks), FaceSource::LowScore);
+    }
+    if let Some(f) = central(&high, w, h) {
+        return (align_face(img, &f.landmarks), FaceSource::Detected);
+    }
+    if let Some(f) = central(&low, w, h) {
         return (align_face(img, &f.landmarks), FaceSource::LowScore);
     }
     (align_face(img, &centre_landmarks(w, h)), FaceSource::CentreCrop)

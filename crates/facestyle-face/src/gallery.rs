@@ -162,6 +162,25 @@ impl Gallery {
         if name.is_empty() {
             return Err(FaceError::gallery(&self.path, "a person's name cannot be empty"));
         }
+        let dim = self.dimension()?.or(faces.first().map(|f| f.vector.len())).unwrap_or(0);
+        for f in faces {
+            if f.vector.len() != dim || dim == 0 {
+                return Err(FaceError::gallery(
+                    &self.path,
+                    format!(
+                        "embedding of {} has {} values, the gallery holds {dim}-value embeddings",
+                        f.image_path,
+                        f.vector.len()
+                    ),
+                ));
+            }
+            if f.vector.iter().any(|x| !x.is_finite()) {
+                return Err(FaceError::gallery(
+                    &self.path,
+                    format!("embedding of {} is not finite", f.image_path),
+                ));
+            }
+        }
         let path = self.path.clone();
         let err = |e: rusqlite::Error| FaceError::gallery(&path, describe(&e));
         let tx = self.conn.transaction().map_err(err)?;
@@ -197,6 +216,16 @@ impl Gallery {
             .map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(n as usize)
+    }
+
+    /// Values per embedding in this gallery (`None` while it is empty).
+    pub fn dimension(&self) -> Result<Option<usize>> {
+        let n: Option<i64> = self
+            .conn
+            .query_row("SELECT length(vector) FROM embeddings LIMIT 1", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(n.map(|b| b as usize / 4))
     }
 
     /// Removes a person and their embeddings; `false` when no such person.

@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch.
 
 mod conv;
+mod demo;
 mod face;
 mod models;
 
@@ -23,6 +24,12 @@ pub enum Command {
     /// Convolutions in 1D, 2D and 3D: shape arithmetic and small trained examples.
     #[command(subcommand)]
     Conv(conv::ConvCommand),
+    /// The face pipeline end to end on four bundled photos (fetches the models on first use).
+    Demo {
+        /// Folder for the overlays and the demo gallery.
+        #[arg(long, default_value = "facestyle-demo")]
+        out: std::path::PathBuf,
+    },
     /// Faces: detect, verify, enroll, identify, embed, cluster, evaluate (YuNet + SFace).
     #[command(subcommand)]
     Face(face::FaceCommand),
@@ -36,5 +43,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Conv(c) => conv::run(c, cli.json),
         Command::Models(c) => models::run(c, cli.json),
         Command::Face(c) => face::run(c, cli.json),
+        Command::Demo { out } => demo::run(&out, cli.json),
     }
 }

@@ -1,0 +1,158 @@
+//! `bench`: timings of the face pipeline and the gallery search, printed as one JSON object.
+//!
+//! `tools/bench_face.py` runs this binary and the reference runtimes (OpenCV DNN,
+//! onnxruntime) on the same images in one script run and prints the ratios.
+//!
+//!     cargo run --release -p facestyle --bin bench -- face --images DIR [--limit 200]
+//!     cargo run --release -p facestyle --bin bench -- gallery --rows 10000,100000,1000000
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use facestyle_face::align::align_face;
+use facestyle_face::detect::{DetectConfig, largest};
+use facestyle_face::engine::FaceEngine;
+use facestyle_face::metric::{Metric, l2_normalize};
+use facestyle_face::photo::load_rgb;
+use facestyle_face::search::Index;
+use serde_json::json;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() { 0.0 } else { v[v.len() / 2] }
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+fn images(dir: &PathBuf, limit: usize) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).with_context(|| format!("{}", d.display()))? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p)
+            } else if p.extension().is_some_and(|x| x == "jpg" || x == "png") {
+                files.push(p)
+            }
+        }
+    }
+    files.sort();
+    files.truncate(limit);
+    Ok(files)
+}
+
+fn face(args: &[String]) -> anyhow::Result<()> {
+    let get = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let dir = PathBuf::from(get("--images").context("--images DIR is required")?);
+    let limit: usize = get("--limit").map(|s| s.parse()).transpose()?.unwrap_or(200);
+    let files = images(&dir, limit)?;
+    let decoded: Vec<_> = files.iter().map(|p| load_rgb(p)).collect::<Result<_, _>>()?;
+    let device = facestyle_nn::device::default_device();
+    let engine = FaceEngine::load(DetectConfig::default(), device)?;
+    // Warm-up (allocations, thread pool).
+    for img in decoded.iter().take(3) {
+        engine.analyze(img);
+    }
+    let (mut detect, mut align, mut embed1, mut full) = (vec![], vec![], vec![], vec![]);
+    let mut crops = Vec::new();
+    let start = Instant::now();
+    for img in &decoded {
+        let t = Instant::now();
+        let faces = engine.detect(img);
+        detect.push(ms(t));
+        let Some(f) = largest(&faces) else { continue };
+        let t = Instant::now();
+        let crop = align_face(img, &f.landmarks);
+        align.push(ms(t));
+        let t = Instant::now();
+        engine.embed_crops(std::slice::from_ref(&crop));
+        embed1.push(ms(t));
+        crops.push(crop);
+    }
+    let total = ms(start);
+    for img in &decoded {
+        let t = Instant::now();
+        let faces = engine.detect(img);
+        if let Some(f) = largest(&faces) {
+            engine.embed_crops(&[align_face(img, &f.landmarks)]);
+        }
+        full.push(ms(t));
+    }
+    let t = Instant::now();
+    for chunk in crops.chunks(16) {
+        engine.embed_crops(chunk);
+    }
+    let batch16 = ms(t) / crops.len().max(1) as f64;
+    let v = json!({
+        "images": decoded.len(), "faces": crops.len(),
+        "threads": rayon::current_num_threads(),
+        "detect_ms": median(detect), "align_ms": median(align), "embed_ms": median(embed1),
+        "embed_batch16_ms_per_crop": batch16,
+        "detect_align_embed_ms": median(full),
+        "first_pass_total_ms": total,
+    });
+    println!("{v}");
+    Ok(())
+}
+
+fn gallery(args: &[String]) -> anyhow::Result<()> {
+    let rows: Vec<usize> = args
+        .iter()
+        .position(|a| a == "--rows")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.split(',').map(|x| x.parse()).collect::<Result<_, _>>())
+        .transpose()?
+        .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
+    let dim = 128;
+    let mut state = 42u64;
+    let mut next = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+    };
+    let mut results = Vec::new();
+    for &n in &rows {
+        let mut index = Index::new(dim);
+        index.vectors.reserve(n * dim);
+        let mut v = vec![0f32; dim];
+        for i in 0..n {
+            v.iter_mut().for_each(|x| *x = next());
+            l2_normalize(&mut v);
+            index.push((i / 2) as u32, &v);
+        }
+        let queries: Vec<Vec<f32>> = (0..30)
+            .map(|_| {
+                let mut q: Vec<f32> = (0..dim).map(|_| next()).collect();
+                l2_normalize(&mut q);
+                q
+            })
+            .collect();
+        index.search(&queries[0], 5, Metric::SqL2);
+        let times: Vec<f64> = queries
+            .iter()
+            .map(|q| {
+                let t = Instant::now();
+                std::hint::black_box(index.search(q, 5, Metric::SqL2));
+                ms(t)
+            })
+            .collect();
+        results.push(json!({"rows": n, "query_ms_median": median(times.clone()),
+            "query_ms_max": times.iter().cloned().fold(0.0, f64::max), "memory_mib": index.memory_bytes() as f64 / 1048576.0}));
+    }
+    println!("{}", json!({"dim": dim, "threads": rayon::current_num_threads(), "gallery": results}));
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("face") => face(&args[1..]),
+        Some("gallery") => gallery(&args[1..]),
+        _ => anyhow::bail!(
+            "usage: bench face --images DIR [--limit N] | bench gallery [--rows 10000,100000,1000000]"
+        ),
+    }
+}
