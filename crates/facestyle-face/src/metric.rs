@@ -48,7 +48,7 @@ impl Metric {
 }
 
 /// The sq-l2 threshold selected on pairsDevTrain (see [`Metric::default_threshold`]).
-pub const SQ_L2_THRESHOLD: f32 = 1.27;
+pub const SQ_L2_THRESHOLD: f32 = 1.307;
 
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()

@@ -294,3 +294,39 @@ fn set_read_only(dir: &Path, file: &Path, ro: bool) {
     let dmode = if ro { 0o555 } else { 0o755 };
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(dmode)).unwrap();
 }
+
+#[test]
+fn embed_and_cluster_a_folder() {
+    if !models() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let photos = PathBuf::from(photo("x")).parent().unwrap().to_path_buf();
+    let jsonl = dir.path().join("e.jsonl");
+    let v = json(&facestyle(&["--json", "face", "embed", s(&photos), "--out", s(&jsonl)]));
+    assert_eq!((v["images"].as_u64(), v["faces"].as_u64()), (Some(4), Some(6)), "{v}");
+    let lines: Vec<Value> =
+        std::fs::read_to_string(&jsonl).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 6);
+    assert_eq!(lines[0]["embedding"].as_array().unwrap().len(), 128);
+    assert_eq!(lines[0]["model"], "sface-2021dec-int8bq");
+
+    let out = dir.path().join("c.json");
+    json(&facestyle(&["--json", "face", "cluster", s(&photos), "--out", s(&out)]));
+    let c: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let clusters = c["clusters"].as_array().unwrap();
+    let total: u64 = clusters.iter().map(|c| c["size"].as_u64().unwrap()).sum();
+    assert_eq!(total, 6);
+    // Abdullah Gul's two photos form the largest cluster; everyone else stands alone.
+    assert_eq!(clusters[0]["size"], 2, "{c}");
+    let imgs: Vec<&str> =
+        clusters[0]["members"].as_array().unwrap().iter().map(|m| m["image"].as_str().unwrap()).collect();
+    assert!(imgs.iter().all(|i| i.contains("Abdullah_Gul")), "{imgs:?}");
+    assert_eq!(clusters.len(), 5);
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let o = facestyle(&["face", "embed", s(&empty), "--out", s(&jsonl)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("no images"), "{}", err(&o));
+}
