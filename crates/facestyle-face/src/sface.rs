@@ -140,6 +140,24 @@ impl SFace {
         Ok(linear_from(&w2, DIM, inp, &b2, device))
     }
 
+    /// Milliseconds spent in each layer for one forward pass of `x` (for profiling).
+    pub fn layer_times(&self, x: Tensor<4>) -> Vec<(String, f64)> {
+        let mut out = Vec::new();
+        let mut x = (x - self.mean) * self.scale;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let t = std::time::Instant::now();
+            x = layer.forward(x);
+            let _ = facestyle_nn::pretrained::values(x.clone().slice([0..1, 0..1, 0..1, 0..1]));
+            let [_, c, h, w] = x.dims();
+            out.push((format!("layer {i} -> {c}x{h}x{w}"), t.elapsed().as_secs_f64() * 1e3));
+        }
+        let t = std::time::Instant::now();
+        let [n, c, h, w] = x.dims();
+        let _ = facestyle_nn::pretrained::values(self.fc.forward(x.reshape([n, c * h * w])));
+        out.push(("fc".into(), t.elapsed().as_secs_f64() * 1e3));
+        out
+    }
+
     /// Embeddings `[N, 128]` (not normalised) of a `[N, 3, 112, 112]` RGB 0-255 batch.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = (x - self.mean) * self.scale;

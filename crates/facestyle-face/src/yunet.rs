@@ -8,13 +8,13 @@
 
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::relu;
 use burn::tensor::module::{interpolate, max_pool2d};
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions, MaxPoolOptions};
 use facestyle_nn::pretrained::{ConvGeometry, conv2d_from, values};
 
 use crate::error::Result;
-use crate::onnx_layers::OnnxLayers;
+use crate::onnx_layers::{ConvRecord, OnnxLayers};
 
 /// Feature strides of the three pyramid levels.
 pub const STRIDES: [usize; 3] = [8, 16, 32];
@@ -60,11 +60,18 @@ pub struct YuNet {
     stem: Conv2d,
     backbone: Vec<DpUnit>,
     lateral: Vec<DpUnit>,
-    cls: Vec<DpUnit>,
-    bbox: Vec<DpUnit>,
-    obj: Vec<DpUnit>,
-    kps: Vec<DpUnit>,
+    /// Per level, the four heads (class 1, objectness 1, box 4, landmarks 10 channels) merged
+    /// into one 64 -> 16 pointwise + 16-channel depthwise unit: the same arithmetic as four
+    /// separate units, in two convolutions instead of eight.
+    heads: Vec<DpUnit>,
 }
+
+/// Channel ranges of the merged head output.
+const HEAD_CLS: usize = 0;
+const HEAD_OBJ: usize = 1;
+const HEAD_BBOX: std::ops::Range<usize> = 2..6;
+const HEAD_KPS: std::ops::Range<usize> = 6..16;
+const HEAD_CHANNELS: usize = 16;
 
 /// (in, out) channels of the 11 backbone units.
 const BACKBONE: [(usize, usize); 11] = [
@@ -92,12 +99,58 @@ impl YuNet {
         };
         let backbone = units(&mut layers, &BACKBONE)?;
         let lateral = units(&mut layers, &[(64, 64); 3])?;
-        let cls = units(&mut layers, &[(64, 1); 3])?;
-        let bbox = units(&mut layers, &[(64, 4); 3])?;
-        let obj = units(&mut layers, &[(64, 1); 3])?;
-        let kps = units(&mut layers, &[(64, 10); 3])?;
+        // The file holds the heads as cls 0..2, bbox 0..2, obj 0..2, kps 0..2.
+        let mut recs = Vec::new();
+        for (channels, _) in [(1, "cls"), (4, "bbox"), (1, "obj"), (10, "kps")] {
+            let mut per_level = Vec::new();
+            for _ in 0..3 {
+                let pw =
+                    layers.next_conv(channels, 64, 1, ConvGeometry { stride: 1, padding: 0, groups: 1 })?;
+                let dw = layers.next_conv(
+                    channels,
+                    channels,
+                    3,
+                    ConvGeometry { stride: 1, padding: 1, groups: channels },
+                )?;
+                per_level.push((pw, dw));
+            }
+            recs.push(per_level);
+        }
+        let heads = (0..3)
+            .map(|level| {
+                // Merged order: cls, obj, bbox, kps.
+                let parts = [&recs[0][level], &recs[2][level], &recs[1][level], &recs[3][level]];
+                let cat = |pick: &dyn Fn(&(ConvRecord, ConvRecord)) -> &ConvRecord| {
+                    let (mut w, mut b) = (Vec::new(), Vec::new());
+                    for p in parts {
+                        w.extend_from_slice(&pick(p).weight);
+                        b.extend_from_slice(&pick(p).bias);
+                    }
+                    (w, b)
+                };
+                let (pw_w, pw_b) = cat(&|p| &p.0);
+                let (dw_w, dw_b) = cat(&|p| &p.1);
+                let n = HEAD_CHANNELS;
+                DpUnit {
+                    pointwise: conv2d_from(
+                        &pw_w,
+                        [n, 64, 1, 1],
+                        Some(&pw_b),
+                        ConvGeometry { stride: 1, padding: 0, groups: 1 },
+                        device,
+                    ),
+                    depthwise: conv2d_from(
+                        &dw_w,
+                        [n, 1, 3, 3],
+                        Some(&dw_b),
+                        ConvGeometry { stride: 1, padding: 1, groups: n },
+                        device,
+                    ),
+                }
+            })
+            .collect();
         layers.finish()?;
-        Ok(YuNet { stem, backbone, lateral, cls, bbox, obj, kps })
+        Ok(YuNet { stem, backbone, lateral, heads })
     }
 
     /// The three pyramid features `[p8, p16, p32]`.
@@ -126,24 +179,23 @@ impl YuNet {
     /// Runs the detector on a `[1, 3, H, W]` BGR batch and returns every level's head outputs.
     pub fn forward(&self, x: Tensor<4>) -> Vec<LevelOutput> {
         let feats = self.features(x);
-        let flat = |t: Tensor<4>| -> Vec<f32> {
-            // [1, C, H, W] -> [H * W, C]
-            let [_, c, h, w] = t.dims();
-            values(t.reshape([c, h * w]).transpose())
-        };
         feats
             .into_iter()
             .enumerate()
             .map(|(i, f)| {
                 let [_, _, rows, cols] = f.dims();
+                // [1, 16, H, W] -> [H * W, 16], one read-back per level.
+                let out = values(self.heads[i].forward(f).reshape([HEAD_CHANNELS, rows * cols]).transpose());
+                let cells = out.chunks_exact(HEAD_CHANNELS);
+                let sigmoid = |x: f32| 1.0 / (1.0 + (-x).exp());
                 LevelOutput {
                     stride: STRIDES[i],
                     rows,
                     cols,
-                    cls: flat(sigmoid(self.cls[i].forward(f.clone()))),
-                    obj: flat(sigmoid(self.obj[i].forward(f.clone()))),
-                    bbox: flat(self.bbox[i].forward(f.clone())),
-                    kps: flat(self.kps[i].forward(f)),
+                    cls: cells.clone().map(|c| sigmoid(c[HEAD_CLS])).collect(),
+                    obj: cells.clone().map(|c| sigmoid(c[HEAD_OBJ])).collect(),
+                    bbox: cells.clone().flat_map(|c| c[HEAD_BBOX].to_vec()).collect(),
+                    kps: cells.flat_map(|c| c[HEAD_KPS].to_vec()).collect(),
                 }
             })
             .collect()
