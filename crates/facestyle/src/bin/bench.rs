@@ -27,9 +27,9 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-fn images(dir: &PathBuf, limit: usize) -> anyhow::Result<Vec<PathBuf>> {
+fn images(dir: &std::path::Path, limit: usize) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    let mut stack = vec![dir.clone()];
+    let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).with_context(|| format!("{}", d.display()))? {
             let p = e?.path();
