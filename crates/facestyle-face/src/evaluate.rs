@@ -149,7 +149,8 @@ pub fn evaluate(
             None => best_threshold(&all),
         };
         let (same, diff): (Vec<Scored>, Vec<Scored>) = all.iter().partition(|s| s.same);
-        let slices = 10;
+        // Ten slices when each class has at least ten pairs; else one.
+        let slices = if same.len().min(diff.len()) >= 10 { 10 } else { 1 };
         let accs: Vec<f64> = (0..slices)
             .map(|k| {
                 let pick = |v: &[Scored]| -> Vec<Scored> {
@@ -181,5 +182,66 @@ pub fn evaluate(
         no_face: 0,
         fallback_low_score: 0,
         fallback_centre_crop: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lfw::{Pair, parse_pairs};
+
+    /// Unit vectors at angle `deg` from the x axis (sq-l2 between angles a, b = 2 - 2 cos(a - b)).
+    fn at(deg: f32) -> Vec<f32> {
+        vec![deg.to_radians().cos(), deg.to_radians().sin()]
+    }
+
+    #[test]
+    fn view2_is_ten_fold_cross_validation() {
+        // 10 folds of 2 matched + 2 mismatched pairs; fold 3 has one hard matched pair.
+        let mut text = String::from("10\t2\n");
+        let mut emb = HashMap::new();
+        for f in 0..10 {
+            for k in 0..2 {
+                let name = format!("P{f}_{k}");
+                text += &format!("{name} 1 2\n");
+                emb.insert(format!("{name}/{name}_0001.jpg"), at(0.0));
+                let far = if f == 3 && k == 0 { 100.0 } else { 10.0 };
+                emb.insert(format!("{name}/{name}_0002.jpg"), at(far));
+            }
+            for k in 0..2 {
+                let (a, b) = (format!("A{f}_{k}"), format!("B{f}_{k}"));
+                text += &format!("{a} 1 {b} 1\n");
+                emb.insert(format!("{a}/{a}_0001.jpg"), at(0.0));
+                emb.insert(format!("{b}/{b}_0001.jpg"), at(90.0));
+            }
+        }
+        let pairs = parse_pairs(&text, std::path::Path::new("pairs.txt")).unwrap();
+        let r = evaluate(&pairs, None, &emb, Metric::SqL2);
+        assert_eq!(r.protocol, "lfw-view2-10fold");
+        assert_eq!(r.fold_accuracies.len(), 10);
+        assert_eq!(r.fold_accuracies[3], 0.75);
+        assert!(r.fold_accuracies.iter().enumerate().all(|(i, a)| i == 3 || *a == 1.0));
+        assert!((r.accuracy - 0.975).abs() < 1e-9);
+        assert!(r.std > 0.0);
+        assert_eq!(r.pairs, 40);
+    }
+
+    #[test]
+    fn view1_threshold_comes_from_the_training_pairs() {
+        let p = |a: &str, b: &str, same| Pair { a: a.into(), b: b.into(), same };
+        let mut emb = HashMap::new();
+        for (k, deg) in [("o", 0.0), ("s", 20.0), ("m", 60.0), ("d", 90.0)] {
+            emb.insert(k.to_string(), at(deg));
+        }
+        // Train: same at 20 deg, different at 90 deg -> threshold between 0.12 and 2.
+        let train = PairsFile { folds: vec![vec![p("o", "s", true), p("o", "d", false)]] };
+        // Test: a same pair at 60 deg (d = 1.0) is accepted only with the training threshold
+        // placed midway (1.06), not with one fitted on the test set alone.
+        let test = PairsFile { folds: vec![vec![p("o", "m", true), p("o", "d", false)]] };
+        let r = evaluate(&test, Some(&train), &emb, Metric::SqL2);
+        assert_eq!(r.protocol, "lfw-view1");
+        assert!((r.threshold - (0.1206 + 2.0) / 2.0).abs() < 1e-3, "{}", r.threshold);
+        assert_eq!(r.accuracy, 1.0);
+        assert_eq!((r.fold_accuracies.clone(), r.std), (vec![1.0], 0.0));
     }
 }

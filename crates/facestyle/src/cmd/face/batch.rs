@@ -45,11 +45,7 @@ type PhotoFaces = (PathBuf, Vec<FaceEmbedding>);
 
 /// Faces of every photo under `dir`: photos are decoded in parallel, the networks run one photo
 /// at a time. Unreadable photos are reported and skipped.
-fn embed_dir(
-    engine: &FaceEngine,
-    dir: &Path,
-    quiet: bool,
-) -> anyhow::Result<(Vec<PhotoFaces>, usize)> {
+fn embed_dir(engine: &FaceEngine, dir: &Path, quiet: bool) -> anyhow::Result<(Vec<PhotoFaces>, usize)> {
     let files = image_files(dir)?;
     if files.is_empty() {
         anyhow::bail!("{}: no images (jpg, png, bmp, webp, tiff, gif) found", dir.display());
