@@ -68,6 +68,42 @@ pub fn input_tensor(img: &RgbImage, device: &Device) -> Tensor<4> {
     Tensor::from_data(TensorData::new(data, [1, 3, ph, pw]), device)
 }
 
+/// The detector's first layer input as patches, built directly from the image: for each
+/// output cell of the stride-2, pad-1, 3x3 stem, the 27 BGR values under its kernel, ordered
+/// (ky, kx, channel) as [`PatchConv`](facestyle_nn::patch_conv::PatchConv) expects. Equal to
+/// `PatchConv`'s own patches of [`input_tensor`], without the tensor copies.
+pub fn stem_patches(img: &RgbImage, device: &Device) -> Tensor<4> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (oh, ow) = (pad32(h as u32) as usize / 2, pad32(w as u32) as usize / 2);
+    let plane = oh * ow;
+    let raw = img.as_raw();
+    let mut data = vec![0f32; 27 * plane];
+    for oy in 0..oh {
+        for ky in 0..3 {
+            let y = (2 * oy + ky) as isize - 1;
+            if y < 0 || y >= h as isize {
+                continue;
+            }
+            let row = &raw[y as usize * w * 3..(y as usize + 1) * w * 3];
+            for kx in 0..3 {
+                let base = (ky * 3 + kx) * 3;
+                for ox in 0..ow {
+                    let x = (2 * ox + kx) as isize - 1;
+                    if x < 0 || x >= w as isize {
+                        continue;
+                    }
+                    let px = &row[x as usize * 3..x as usize * 3 + 3];
+                    let at = oy * ow + ox;
+                    data[base * plane + at] = px[2] as f32;
+                    data[(base + 1) * plane + at] = px[1] as f32;
+                    data[(base + 2) * plane + at] = px[0] as f32;
+                }
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [1, 27, oh, ow]), device)
+}
+
 /// Turns the heads' outputs into faces above `score_threshold` (before NMS), in input pixels.
 pub fn decode(levels: &[LevelOutput], score_threshold: f32) -> Vec<Face> {
     let mut faces = Vec::new();
@@ -124,7 +160,7 @@ impl Detector {
         } else {
             img
         };
-        let levels = self.net.forward(input_tensor(input, &self.device));
+        let levels = self.net.forward_patches(stem_patches(input, &self.device));
         let mut faces = decode(&levels, config.score_threshold);
         let boxes: Vec<[f32; 4]> = faces.iter().map(|f| f.bbox).collect();
         let scores: Vec<f32> = faces.iter().map(|f| f.score).collect();

@@ -13,6 +13,7 @@ use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::activation::prelu;
+use facestyle_nn::patch_conv::PatchConv;
 use facestyle_nn::pretrained::{
     ConvGeometry, batch_norm_affine, conv2d_from, fold_affine_into_conv, linear_from, tensor,
 };
@@ -57,8 +58,29 @@ impl ConvPrelu {
     }
 }
 
+/// The first layer (3 -> 32, 3x3) as patches + matrix product (see `PatchConv`), then PReLU.
+#[derive(Module, Debug)]
+pub struct StemPrelu {
+    conv: PatchConv,
+    slope: Param<Tensor<1>>,
+}
+
+impl StemPrelu {
+    fn from(c: ConvPrelu, device: &Device) -> Self {
+        let w = facestyle_nn::pretrained::values(c.conv.weight.val());
+        let b = c.conv.bias.as_ref().map(|b| facestyle_nn::pretrained::values(b.val()));
+        let shape = c.conv.weight.dims();
+        StemPrelu { conv: PatchConv::from_oihw(&w, shape, b.as_deref(), 1, 1, device), slope: c.slope }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        prelu(self.conv.forward(x), self.slope.val())
+    }
+}
+
 #[derive(Module, Debug)]
 pub struct SFace {
+    stem: StemPrelu,
     layers: Vec<ConvPrelu>,
     fc: Linear,
     /// Input normalisation `(x - mean) * scale`, read from the model file.
@@ -90,14 +112,10 @@ impl SFace {
         let mut l = OnnxLayers::load(path)?;
         let mean = l.constant("scalar_op1", 1)?[0];
         let scale = l.constant("scalar_op2", 1)?[0];
-        let mut layers = vec![ConvPrelu::load(
-            &mut l,
-            32,
-            3,
-            3,
-            ConvGeometry { stride: 1, padding: 1, groups: 1 },
-            device,
-        )?];
+        let first =
+            ConvPrelu::load(&mut l, 32, 3, 3, ConvGeometry { stride: 1, padding: 1, groups: 1 }, device)?;
+        let stem = StemPrelu::from(first, device);
+        let mut layers = Vec::new();
         for &(cin, stride, cout) in &PAIRS {
             let dw = ConvGeometry { stride, padding: 1, groups: cin };
             layers.push(ConvPrelu::load(&mut l, cin, cin, 3, dw, device)?);
@@ -106,7 +124,7 @@ impl SFace {
         }
         let fc = Self::load_fc(&mut l, device)?;
         l.finish()?;
-        Ok(SFace { layers, fc, mean, scale })
+        Ok(SFace { stem, layers, fc, mean, scale })
     }
 
     /// `bn1` (per channel, before flatten), the fully connected layer and `fc1` (per output)
@@ -143,7 +161,9 @@ impl SFace {
     /// Milliseconds spent in each layer for one forward pass of `x` (for profiling).
     pub fn layer_times(&self, x: Tensor<4>) -> Vec<(String, f64)> {
         let mut out = Vec::new();
-        let mut x = (x - self.mean) * self.scale;
+        let t = std::time::Instant::now();
+        let mut x = self.stem.forward((x - self.mean) * self.scale);
+        out.push(("stem -> 32x112x112".to_string(), t.elapsed().as_secs_f64() * 1e3));
         for (i, layer) in self.layers.iter().enumerate() {
             let t = std::time::Instant::now();
             x = layer.forward(x);
@@ -160,7 +180,7 @@ impl SFace {
 
     /// Embeddings `[N, 128]` (not normalised) of a `[N, 3, 112, 112]` RGB 0-255 batch.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = (x - self.mean) * self.scale;
+        let mut x = self.stem.forward((x - self.mean) * self.scale);
         for layer in &self.layers {
             x = layer.forward(x);
         }

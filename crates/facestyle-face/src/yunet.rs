@@ -11,6 +11,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::module::{interpolate, max_pool2d};
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions, MaxPoolOptions};
+use facestyle_nn::patch_conv::PatchConv;
 use facestyle_nn::pretrained::{ConvGeometry, conv2d_from, values};
 
 use crate::error::Result;
@@ -57,7 +58,7 @@ pub struct LevelOutput {
 
 #[derive(Module, Debug)]
 pub struct YuNet {
-    stem: Conv2d,
+    stem: PatchConv,
     backbone: Vec<DpUnit>,
     lateral: Vec<DpUnit>,
     /// Per level, the four heads (class 1, objectness 1, box 4, landmarks 10 channels) merged
@@ -93,7 +94,7 @@ impl YuNet {
     pub fn load(path: &std::path::Path, device: &Device) -> Result<Self> {
         let mut layers = OnnxLayers::load(path)?;
         let s = layers.next_conv(16, 3, 3, ConvGeometry { stride: 2, padding: 1, groups: 1 })?;
-        let stem = conv2d_from(&s.weight, s.shape, Some(&s.bias), s.geometry, device);
+        let stem = PatchConv::from_oihw(&s.weight, s.shape, Some(&s.bias), 2, 1, device);
         let units = |layers: &mut OnnxLayers, plan: &[(usize, usize)]| -> Result<Vec<DpUnit>> {
             plan.iter().map(|&(i, o)| DpUnit::load(layers, i, o, device)).collect()
         };
@@ -155,10 +156,13 @@ impl YuNet {
 
     /// The three pyramid features `[p8, p16, p32]`.
     pub fn features(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
+        self.features_after_stem(relu(self.stem.forward(x)))
+    }
+
+    fn features_after_stem(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
         let pool = |x: Tensor<4>| max_pool2d(x, MaxPoolOptions::new([2, 2]));
         let b = &self.backbone;
         let unit = |i: usize, x: Tensor<4>| relu(b[i].forward(x));
-        let x = relu(self.stem.forward(x));
         let x = pool(unit(0, x));
         let x = unit(2, unit(1, x));
         let x = pool(unit(4, unit(3, x)));
@@ -178,7 +182,15 @@ impl YuNet {
 
     /// Runs the detector on a `[1, 3, H, W]` BGR batch and returns every level's head outputs.
     pub fn forward(&self, x: Tensor<4>) -> Vec<LevelOutput> {
-        let feats = self.features(x);
+        self.heads_output(self.features(x))
+    }
+
+    /// As [`YuNet::forward`], from the stem's patches (see `detect::stem_patches`).
+    pub fn forward_patches(&self, patches: Tensor<4>) -> Vec<LevelOutput> {
+        self.heads_output(self.features_after_stem(relu(self.stem.mix.forward(patches))))
+    }
+
+    fn heads_output(&self, feats: [Tensor<4>; 3]) -> Vec<LevelOutput> {
         feats
             .into_iter()
             .enumerate()

@@ -131,3 +131,21 @@ fn batching_does_not_change_embeddings() {
     assert!(cosine(&one, &both[1]) > 0.99999);
     assert!((dot(&one, &one) - 1.0).abs() < 1e-5, "embeddings are unit length");
 }
+
+#[test]
+fn stem_patches_path_equals_the_generic_forward() {
+    let Some(engine) = common::engine() else { return };
+    let photo = load_rgb(&common::fixture("photos/Abdullah_Gul_0008.png")).unwrap();
+    let crop = image::imageops::crop_imm(&photo, 3, 5, 201, 150).to_image(); // odd sizes
+    let device = engine.device();
+    let a = engine.detector.net.forward(facestyle_face::detect::input_tensor(&crop, device));
+    let b = engine.detector.net.forward_patches(facestyle_face::detect::stem_patches(&crop, device));
+    for (la, lb) in a.iter().zip(&b) {
+        assert_eq!((la.rows, la.cols), (lb.rows, lb.cols));
+        for (x, y) in
+            la.bbox.iter().zip(&lb.bbox).chain(la.cls.iter().zip(&lb.cls)).chain(la.kps.iter().zip(&lb.kps))
+        {
+            assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+        }
+    }
+}

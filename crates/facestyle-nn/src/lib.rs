@@ -8,4 +8,5 @@ pub mod conv_ref;
 pub mod conv_shape;
 pub mod demo;
 pub mod device;
+pub mod patch_conv;
 pub mod pretrained;
