@@ -94,3 +94,30 @@ pub fn to_chw(img: &RgbImage, order: [usize; 3]) -> Vec<f32> {
     }
     out
 }
+
+/// Image files (jpg, jpeg, png, bmp, webp, tif, tiff, gif) under `dir`, recursively, sorted.
+pub fn image_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    if !dir.is_dir() {
+        return Err(FaceError::image(dir, "not a directory"));
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| FaceError::image(&d, format!("cannot list: {e}")))?;
+        for entry in entries {
+            let p = entry.map_err(|e| FaceError::image(&d, format!("cannot list: {e}")))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if is_image_name(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn is_image_name(p: &Path) -> bool {
+    let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png" | "bmp" | "webp" | "tif" | "tiff" | "gif"))
+}

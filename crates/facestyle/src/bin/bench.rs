@@ -28,19 +28,7 @@ fn ms(t: Instant) -> f64 {
 }
 
 fn images(dir: &std::path::Path, limit: usize) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).with_context(|| format!("{}", d.display()))? {
-            let p = e?.path();
-            if p.is_dir() {
-                stack.push(p)
-            } else if p.extension().is_some_and(|x| x == "jpg" || x == "png") {
-                files.push(p)
-            }
-        }
-    }
-    files.sort();
+    let mut files = facestyle_face::photo::image_files(dir)?;
     files.truncate(limit);
     Ok(files)
 }

@@ -127,28 +127,7 @@ pub fn read_photo(path: &Path) -> anyhow::Result<Photo> {
 
 /// Image files under `dir` (recursively), sorted.
 pub fn image_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    if !dir.is_dir() {
-        anyhow::bail!("{}: not a directory", dir.display());
-    }
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).with_context(|| format!("{}: cannot list", d.display()))? {
-            let p = entry?.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if is_image_name(&p) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-fn is_image_name(p: &Path) -> bool {
-    let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png" | "bmp" | "webp" | "tif" | "tiff" | "gif"))
+    Ok(facestyle_face::photo::image_files(dir)?)
 }
 
 pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
