@@ -1,1 +1,6 @@
-//! placeholder
+//! Neural style transfer (Gatys et al.): VGG19 features, content and style costs, and the
+//! pixel optimisation that minimises `J(G) = alpha J_content + beta J_style`.
+
+pub mod cost;
+pub mod gram;
+pub mod vgg;
