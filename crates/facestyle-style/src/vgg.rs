@@ -94,10 +94,10 @@ impl Vgg19 {
         let last = wanted.iter().copied().max().unwrap_or(0);
         let mut acts: Vec<Option<Tensor<4>>> = vec![None; last + 1];
         let mut x = x;
-        for i in 0..=last {
-            x = relu(self.convs[i].forward(x));
+        for (i, (conv, slot)) in self.convs.iter().zip(acts.iter_mut()).enumerate() {
+            x = relu(conv.forward(x));
             if wanted.contains(&i) {
-                acts[i] = Some(x.clone());
+                *slot = Some(x.clone());
             }
             if pool_after(i) && i < last {
                 x = match pooling {
