@@ -2,7 +2,7 @@
 //! generated image G, minimising `J(G) = alpha J_content + beta J_style + tv J_tv`.
 
 use burn::module::Param;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsParams, LBFGSConfig, LineSearchFn};
 use burn::prelude::*;
 use facestyle_nn::pretrained::values;
 
@@ -21,8 +21,19 @@ pub enum Init {
     Blend(f32),
 }
 
+/// How G is optimised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Adam (epsilon 1e-8), one gradient step per iteration.
+    Adam,
+    /// L-BFGS with a strong-Wolfe line search (as Gatys et al.); an iteration is one evaluation
+    /// of J and its gradient.
+    Lbfgs,
+}
+
 #[derive(Debug, Clone)]
 pub struct StyleConfig {
+    pub method: Method,
     /// Content layer index (default conv4_2).
     pub content_layer: usize,
     /// Style layers and their weights lambda (default conv1_1..conv5_1, 0.2 each).
@@ -72,6 +83,47 @@ pub fn initial_image(content: &Tensor<4>, init: Init, seed: u64) -> Tensor<4> {
     }
 }
 
+/// The cost J(G) with its fixed targets: the content activation and the style Grams.
+struct Objective<'a> {
+    vgg: &'a Vgg19,
+    config: &'a StyleConfig,
+    a_c: Tensor<4>,
+    grams: Vec<(Vec<Tensor<2>>, f32)>,
+    wanted: Vec<usize>,
+}
+
+impl Objective<'_> {
+    /// J(G) as a tensor (for the gradient) and its parts as numbers.
+    fn eval(&self, g: Tensor<4>, step: usize) -> (Tensor<1>, StepCosts) {
+        let config = self.config;
+        let acts = self.vgg.features(Vgg19::preprocess(g.clone()), &self.wanted, config.pooling);
+        let j_content = content_cost(self.a_c.clone(), acts[acts.len() - 1].clone());
+        let mut j_style: Option<Tensor<1>> = None;
+        for (style_grams, weight) in &self.grams {
+            for (k, gs) in style_grams.iter().enumerate() {
+                let j = style_layer_cost(gs.clone(), acts[k].clone()) * (config.style_layers[k].1 * weight);
+                j_style = Some(match j_style {
+                    Some(t) => t + j,
+                    None => j,
+                });
+            }
+        }
+        let j_style = j_style.expect("at least one style layer and image");
+        let j_tv = tv_cost(g);
+        let total = j_content.clone() * config.alpha
+            + j_style.clone() * config.beta
+            + j_tv.clone() * config.tv_weight;
+        let costs = StepCosts {
+            step,
+            total: values(total.clone().detach())[0],
+            content: values(j_content.detach())[0],
+            style: values(j_style.detach())[0],
+            tv: values(j_tv.detach())[0],
+        };
+        (total, costs)
+    }
+}
+
 /// Runs the transfer. `content` and each style are RGB 0-255 `[1, 3, H, W]` on an autodiff
 /// device (styles may have other sizes); `styles` carry their blend weights. `on_step` sees
 /// the costs and the current image every step. Returns the image (clamped to 0-255).
@@ -96,38 +148,50 @@ pub fn transfer(
         .collect();
     let mut wanted = style_idx.clone();
     wanted.push(config.content_layer);
+    let objective = Objective { vgg, config, a_c, grams, wanted };
     let start = initial_image(&content, config.init, config.seed).detach();
     let mut canvas = Canvas { pixels: Param::from_tensor(start) };
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
-    for step in 0..config.iterations {
-        let g = canvas.pixels.val();
-        let acts = vgg.features(Vgg19::preprocess(g.clone()), &wanted, pool);
-        let j_content = content_cost(a_c.clone(), acts[acts.len() - 1].clone());
-        let mut j_style: Option<Tensor<1>> = None;
-        for (style_grams, weight) in &grams {
-            for (k, gs) in style_grams.iter().enumerate() {
-                let j = style_layer_cost(gs.clone(), acts[k].clone()) * (config.style_layers[k].1 * weight);
-                j_style = Some(match j_style {
-                    Some(t) => t + j,
-                    None => j,
-                });
+    match config.method {
+        Method::Adam => {
+            let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+            for step in 0..config.iterations {
+                let g = canvas.pixels.val();
+                let (total, costs) = objective.eval(g.clone(), step);
+                on_step(&costs, &g);
+                let grads = GradientsParams::from_grads(total.backward(), &canvas);
+                canvas = optim.step(config.lr, canvas, grads);
             }
         }
-        let j_style = j_style.expect("at least one style layer and image");
-        let j_tv = tv_cost(g.clone());
-        let total = j_content.clone() * config.alpha
-            + j_style.clone() * config.beta
-            + j_tv.clone() * config.tv_weight;
-        let costs = StepCosts {
-            step,
-            total: values(total.clone().detach())[0],
-            content: values(j_content.detach())[0],
-            style: values(j_style.detach())[0],
-            tv: values(j_tv.detach())[0],
-        };
-        on_step(&costs, &g);
-        let grads = GradientsParams::from_grads(total.backward(), &canvas);
-        canvas = optim.step(config.lr, canvas, grads);
+        Method::Lbfgs => {
+            // Steps of up to 20 iterations (25 evaluations); the last step is capped to the
+            // evaluations left (a fresh optimiser, so it starts without history).
+            let lbfgs = |evals: usize| {
+                LBFGSConfig::new()
+                    .with_line_search_fn(LineSearchFn::StrongWolfe)
+                    .with_max_iter(evals.min(20))
+                    .with_max_eval(Some(evals.min(25)))
+                    .init()
+            };
+            let mut optim = lbfgs(config.iterations);
+            let mut evals = 0;
+            while evals < config.iterations {
+                let before = evals;
+                if config.iterations - evals < 25 {
+                    optim = lbfgs(config.iterations - evals);
+                }
+                let (next, _) = optim.step(config.lr, canvas, |c: Canvas| {
+                    let g = c.pixels.val();
+                    let (total, costs) = objective.eval(g.clone(), evals);
+                    on_step(&costs, &g);
+                    evals += 1;
+                    (costs.total as f64, GradientsParams::from_grads(total.backward(), &c))
+                });
+                canvas = next;
+                if evals == before + 1 {
+                    break; // converged: the step only evaluated its starting point
+                }
+            }
+        }
     }
     canvas.pixels.val().detach().clamp(0.0, 255.0)
 }

@@ -27,7 +27,8 @@ fn bad_arguments_are_refused_before_any_work() {
     let bad = dir.path().join("bad.jpg");
     std::fs::write(&bad, b"not an image").unwrap();
     let b = bad.to_str().unwrap();
-    let cases: [(Vec<&str>, &str); 8] = [
+    let cases: [(Vec<&str>, &str); 9] = [
+        (vec![&c, &s, "-o", o, "--optimizer", "sgd"], "--optimizer"),
         (vec![&c, &s, "-o", o, "--size", "0"], "--size must be at least 1"),
         (vec![&c, &s, "-o", o, "--size", "5000"], "above 4096"),
         (vec![&c, &s, "-o", o, "--content-layer", "conv9_9"], "unknown layer 'conv9_9'"),
@@ -80,4 +81,34 @@ fn a_tiny_transfer_writes_the_picture_and_lowers_the_cost() {
     let img = image::open(&out).unwrap();
     assert_eq!((img.width(), img.height()), (48, 48));
     assert!(dir.path().join("o.0003.png").exists(), "checkpoint of step 3");
+}
+
+#[test]
+fn lbfgs_lowers_the_cost_too() {
+    if cached_model("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.png");
+    let r = facestyle(&[
+        "--json",
+        "style",
+        &photo("Colin_Powell_0001.jpg"),
+        &photo("Abdullah_Gul_0008.png"),
+        "-o",
+        out.to_str().unwrap(),
+        "--size",
+        "40",
+        "--iterations",
+        "8",
+        "--optimizer",
+        "lbfgs",
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let losses: Vec<f64> = v["losses"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert!(losses.len() >= 2 && losses.len() <= 9, "{losses:?}");
+    let best = losses.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert!(best < 0.5 * losses[0], "{losses:?}");
+    assert!(out.exists());
 }

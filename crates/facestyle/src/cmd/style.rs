@@ -9,7 +9,7 @@ use facestyle_face::photo::load_rgb;
 use facestyle_models::{cache, fetch, h5, registry};
 use facestyle_nn::burn::prelude::*;
 use facestyle_nn::pretrained::values;
-use facestyle_style::transfer::{Init, StyleConfig, transfer};
+use facestyle_style::transfer::{Init, Method, StyleConfig, transfer};
 use facestyle_style::vgg::{LAYERS, Pooling, Vgg19, layer_index};
 use image::RgbImage;
 use image::imageops::{FilterType, resize};
@@ -42,9 +42,13 @@ pub struct StyleArgs {
     /// Total-variation weight.
     #[arg(long, default_value_t = 0.0)]
     pub tv_weight: f32,
-    /// Adam learning rate (pixel units, 0-255).
-    #[arg(long, default_value_t = 5.0)]
-    pub lr: f64,
+    /// `adam` (one gradient step per iteration) or `lbfgs` (strong-Wolfe line search; an
+    /// iteration is one evaluation of J).
+    #[arg(long, default_value = "adam")]
+    pub optimizer: String,
+    /// Learning rate: Adam's step in pixel units (default 5), L-BFGS's initial step (default 1).
+    #[arg(long)]
+    pub lr: Option<f64>,
     /// `noise` (the method's default), `content`, or `blend:R` (R * noise + (1 - R) * content).
     #[arg(long, default_value = "noise")]
     pub init: String,
@@ -135,8 +139,14 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
     }
     let (alpha, beta, tv) =
         (weight("--alpha", a.alpha)?, weight("--beta", a.beta)?, weight("--tv-weight", a.tv_weight)?);
-    if !(a.lr.is_finite() && a.lr > 0.0) {
-        bail!("--lr must be positive, got {}", a.lr);
+    let method = match a.optimizer.as_str() {
+        "adam" => Method::Adam,
+        "lbfgs" | "l-bfgs" => Method::Lbfgs,
+        o => bail!("--optimizer {o:?}: expected adam or lbfgs"),
+    };
+    let lr = a.lr.unwrap_or(if method == Method::Adam { 5.0 } else { 1.0 });
+    if !(lr.is_finite() && lr > 0.0) {
+        bail!("--lr must be positive, got {lr}");
     }
     let init = parse_init(&a.init)?;
     let content_layer = parse_layer(&a.content_layer)?;
@@ -174,13 +184,14 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
     let styles: Vec<(Tensor<4>, f32)> =
         style_imgs.iter().zip(&blend).map(|(s, w)| (to_tensor(s, a.size, &device), *w)).collect();
     let config = StyleConfig {
+        method,
         content_layer,
         style_layers,
         alpha,
         beta,
         tv_weight: tv,
         iterations: a.iterations,
-        lr: a.lr,
+        lr,
         pooling,
         init,
         seed: a.seed,
@@ -196,7 +207,7 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
     let t1 = Instant::now();
     let result = transfer(&vgg, content, &styles, &config, &mut |c, g| {
         bar.set_message(format!("J {:.4e} Jc {:.3e} Js {:.3e}", c.total, c.content, c.style));
-        bar.inc(1);
+        bar.set_position((c.step + 1) as u64);
         if let Some(n) = a.save_every
             && n > 0
             && c.step % n == 0
