@@ -1,23 +1,14 @@
 //! `facestyle face ...` as a user runs it, on the committed photos and the real models; and
 //! every kind of bad input: a clear message naming the file, exit 2, gallery untouched.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{facestyle, photo};
 use facestyle_models::testing::cached_model;
 use serde_json::Value;
-
-fn facestyle(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_facestyle")).args(args).output().expect("run facestyle")
-}
-
-fn photo(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../facestyle-face/tests/fixtures/photos")
-        .join(name)
-        .display()
-        .to_string()
-}
 
 fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

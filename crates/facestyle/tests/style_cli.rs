@@ -1,21 +1,28 @@
 //! `facestyle style` as a user runs it: bad arguments fail before any heavy work; a tiny real
 //! transfer on VGG19 writes the picture and lowers the cost.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+
+use common::{facestyle, photo};
 
 use facestyle_models::testing::cached_model;
 
-fn facestyle(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_facestyle")).args(args).output().expect("run facestyle")
-}
-
-fn photo(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../facestyle-face/tests/fixtures/photos")
-        .join(name)
-        .display()
-        .to_string()
+/// Runs a small transfer with `extra` arguments; returns the JSON report and the output path.
+fn tiny_transfer(extra: &[&str]) -> Option<(serde_json::Value, Vec<f64>, tempfile::TempDir)> {
+    if cached_model("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").is_none() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.png");
+    let (c, s) = (photo("Colin_Powell_0001.jpg"), photo("Abdullah_Gul_0008.png"));
+    let mut args = vec!["--json", "style", &c, &s, "-o", out.to_str().unwrap()];
+    args.extend(extra);
+    let r = facestyle(&args);
+    assert_eq!(r.status.code(), Some(0), "{}", String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let losses = v["losses"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert!(out.exists());
+    Some((v, losses, dir))
 }
 
 #[test]
@@ -51,64 +58,24 @@ fn bad_arguments_are_refused_before_any_work() {
 
 #[test]
 fn a_tiny_transfer_writes_the_picture_and_lowers_the_cost() {
-    if cached_model("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").is_none() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("o.png");
-    let r = facestyle(&[
-        "--json",
-        "style",
-        &photo("Colin_Powell_0001.jpg"),
-        &photo("Abdullah_Gul_0008.png"),
-        "-o",
-        out.to_str().unwrap(),
-        "--size",
-        "48",
-        "--iterations",
-        "6",
-        "--init",
-        "content",
-        "--save-every",
-        "3",
-    ]);
-    assert_eq!(r.status.code(), Some(0), "{}", String::from_utf8_lossy(&r.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
-    let losses: Vec<f64> = v["losses"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    let args = ["--size", "48", "--iterations", "6", "--init", "content", "--save-every", "3"];
+    let Some((v, losses, dir)) = tiny_transfer(&args) else { return };
     assert_eq!(losses.len(), 6);
     assert!(losses[5] < losses[0], "{losses:?}");
     assert!(v["J_content"].as_f64().unwrap() >= 0.0 && v["J_style"].as_f64().unwrap() > 0.0);
-    let img = image::open(&out).unwrap();
+    let img = image::open(dir.path().join("o.png")).unwrap();
     assert_eq!((img.width(), img.height()), (48, 48));
     assert!(dir.path().join("o.0003.png").exists(), "checkpoint of step 3");
 }
 
 #[test]
 fn lbfgs_lowers_the_cost_too() {
-    if cached_model("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").is_none() {
+    let Some((_, losses, _dir)) =
+        tiny_transfer(&["--size", "40", "--iterations", "8", "--optimizer", "lbfgs"])
+    else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("o.png");
-    let r = facestyle(&[
-        "--json",
-        "style",
-        &photo("Colin_Powell_0001.jpg"),
-        &photo("Abdullah_Gul_0008.png"),
-        "-o",
-        out.to_str().unwrap(),
-        "--size",
-        "40",
-        "--iterations",
-        "8",
-        "--optimizer",
-        "lbfgs",
-    ]);
-    assert_eq!(r.status.code(), Some(0), "{}", String::from_utf8_lossy(&r.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
-    let losses: Vec<f64> = v["losses"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    };
     assert!(losses.len() >= 2 && losses.len() <= 9, "{losses:?}");
     let best = losses.iter().cloned().fold(f64::INFINITY, f64::min);
     assert!(best < 0.5 * losses[0], "{losses:?}");
-    assert!(out.exists());
 }
