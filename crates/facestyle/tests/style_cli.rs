@@ -9,9 +9,7 @@ use facestyle_models::testing::cached_model;
 
 /// Runs a small transfer with `extra` arguments; returns the JSON report and the output path.
 fn tiny_transfer(extra: &[&str]) -> Option<(serde_json::Value, Vec<f64>, tempfile::TempDir)> {
-    if cached_model("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").is_none() {
-        return None;
-    }
+    cached_model("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")?;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.png");
     let (c, s) = (photo("Colin_Powell_0001.jpg"), photo("Abdullah_Gul_0008.png"));
