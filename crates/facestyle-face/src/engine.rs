@@ -9,8 +9,8 @@ use facestyle_nn::pretrained::values;
 use image::RgbImage;
 
 use crate::align::align_face;
-use crate::detect::{DetectConfig, Detector, Face};
-use crate::error::Result;
+use crate::detect::{DetectConfig, Detector, Face, largest};
+use crate::error::{FaceError, Result};
 use crate::metric::l2_normalize;
 use crate::photo::to_chw;
 use crate::sface::{DIM, INPUT, SFace};
@@ -35,28 +35,28 @@ pub struct FaceEngine {
     pub model_version: String,
 }
 
-/// Paths of the detector and embedding model files, fetched into `dir` (or the default cache)
-/// when missing.
-pub fn model_files(dir: Option<&Path>) -> Result<(PathBuf, PathBuf, String)> {
-    let dir = match dir {
-        Some(d) => d.to_path_buf(),
-        None => cache::models_dir(),
+/// The embedding model's version, as galleries and embedding files record it: the pinned
+/// sha256 prefix of the SFace weights (known without loading or fetching anything).
+pub fn model_version() -> Result<String> {
+    let spec = registry::model("sface").map_err(FaceError::Other)?;
+    Ok(spec.files[0].sha256[..12].to_string())
+}
+
+/// Paths of the detector and embedding model files in the model cache, fetched when missing.
+pub fn model_files() -> Result<(PathBuf, PathBuf)> {
+    let dir = cache::models_dir();
+    let get = |name: &str| -> Result<PathBuf> {
+        let spec = registry::model(name).map_err(FaceError::Other)?;
+        Ok(fetch::ensure(spec, &dir)?.remove(0))
     };
-    let get = |name: &str| -> Result<(PathBuf, &'static str)> {
-        let spec = registry::model(name).map_err(crate::error::FaceError::Other)?;
-        let files = fetch::ensure(spec, &dir)?;
-        Ok((files[0].clone(), spec.files[0].sha256))
-    };
-    let (yunet, _) = get("yunet")?;
-    let (sface, sha) = get("sface")?;
-    Ok((yunet, sface, sha[..12].to_string()))
+    Ok((get("yunet")?, get("sface")?))
 }
 
 impl FaceEngine {
     /// Loads both networks from the model cache (fetching them first if needed).
     pub fn load(config: DetectConfig, device: Device) -> Result<Self> {
-        let (yunet, sface, version) = model_files(None)?;
-        Self::from_files(&yunet, &sface, &version, config, device)
+        let (yunet, sface) = model_files()?;
+        Self::from_files(&yunet, &sface, &model_version()?, config, device)
     }
 
     pub fn from_files(
@@ -100,6 +100,14 @@ impl FaceEngine {
                 e
             })
             .collect()
+    }
+
+    /// The largest face in `img` with its embedding, and how many faces were found.
+    pub fn largest_face(&self, img: &RgbImage) -> Option<(FaceEmbedding, usize)> {
+        let faces = self.detect(img);
+        let face = largest(&faces)?.clone();
+        let embedding = self.embed_crops(&[align_face(img, &face.landmarks)]).remove(0);
+        Some((FaceEmbedding { face, embedding }, faces.len()))
     }
 
     /// Every face in `img` with its embedding, best detection score first.

@@ -4,8 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use facestyle_face::align::align_face;
-use facestyle_face::detect::{DetectConfig, largest};
+use facestyle_face::detect::DetectConfig;
 use facestyle_face::draw::draw_faces;
 use facestyle_face::engine::{FaceEngine, MODEL_ID};
 use facestyle_face::gallery::{Gallery, NewEmbedding};
@@ -66,13 +65,21 @@ pub fn run(out: &Path, json_out: bool) -> anyhow::Result<()> {
     }
     let mut gallery = Gallery::open_or_create(&gallery_path, MODEL_ID, &engine.model_version)?;
     say("2. enroll ONE photo per person (no retraining):".into());
+    // The largest face of each photo, embedded once for enrolment and verification.
+    let largest = photos
+        .iter()
+        .map(|(name, img)| {
+            engine.largest_face(img).map(|(f, _)| f).with_context(|| format!("{name}: no face"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     for (person, idx) in [("Abdullah Gul", 0), ("Colin Powell", 2)] {
-        let (name, img) = &photos[idx];
-        let faces = engine.detect(img);
-        let f = largest(&faces).context("demo photo without a face")?;
-        let vector = engine.embed_crops(&[align_face(img, &f.landmarks)]).remove(0);
-        let row =
-            NewEmbedding { image_sha256: String::new(), image_path: name.to_string(), bbox: f.bbox, vector };
+        let (name, f) = (photos[idx].0, &largest[idx]);
+        let row = NewEmbedding {
+            image_sha256: String::new(),
+            image_path: name.to_string(),
+            bbox: f.face.bbox,
+            vector: f.embedding.clone(),
+        };
         gallery.enroll(person, &[row])?;
         say(format!("   {person} <- {name}"));
     }
@@ -95,15 +102,9 @@ pub fn run(out: &Path, json_out: bool) -> anyhow::Result<()> {
     }
     report["identify"] = json!(ids);
     say("4. verify (1:1):".into());
-    let emb = |i: usize| -> anyhow::Result<Vec<f32>> {
-        let (_, img) = &photos[i];
-        let faces = engine.detect(img);
-        let f = largest(&faces).context("demo photo without a face")?;
-        Ok(engine.embed_crops(&[align_face(img, &f.landmarks)]).remove(0))
-    };
     let mut verdicts = Vec::new();
     for (a, b) in [(0, 1), (0, 2), (2, 3)] {
-        let d = metric.distance(&emb(a)?, &emb(b)?);
+        let d = metric.distance(&largest[a].embedding, &largest[b].embedding);
         let same = d <= tau;
         say(format!(
             "   {} vs {}: d={d:.3} -> {}",

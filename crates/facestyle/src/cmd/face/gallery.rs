@@ -4,9 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use facestyle_face::FaceError;
-use facestyle_face::align::align_face;
-use facestyle_face::detect::largest;
-use facestyle_face::engine::{FaceEngine, MODEL_ID};
+use facestyle_face::engine::{FaceEngine, MODEL_ID, model_version};
 use facestyle_face::gallery::{Gallery, NewEmbedding};
 use facestyle_face::sface::DIM;
 use serde_json::json;
@@ -57,12 +55,6 @@ pub struct ForgetArgs {
     pub name: String,
 }
 
-/// The gallery's model version string for this engine's weights, without loading networks.
-fn model_version() -> anyhow::Result<String> {
-    let spec = facestyle_models::registry::model("sface").map_err(anyhow::Error::msg)?;
-    Ok(spec.files[0].sha256[..12].to_string())
-}
-
 fn open(path: &std::path::Path) -> anyhow::Result<Gallery> {
     Ok(Gallery::open(path, MODEL_ID, &model_version()?)?)
 }
@@ -76,20 +68,18 @@ pub fn enroll(a: EnrollArgs, json_out: bool) -> anyhow::Result<()> {
     let engine = load_engine(&a.detector)?;
     let mut rows = Vec::new();
     for photo in &photos {
-        let faces = engine.detect(&photo.image);
-        let face = largest(&faces).ok_or_else(|| FaceError::NoFace {
+        let (found, count) = engine.largest_face(&photo.image).ok_or_else(|| FaceError::NoFace {
             path: photo.path.clone(),
             threshold: engine.detector.config.score_threshold,
         })?;
-        if faces.len() > 1 && !json_out {
-            eprintln!("note: {} has {} faces; enrolling the largest", photo.path.display(), faces.len());
+        if count > 1 && !json_out {
+            eprintln!("note: {} has {count} faces; enrolling the largest", photo.path.display());
         }
-        let vector = engine.embed_crops(&[align_face(&photo.image, &face.landmarks)]).remove(0);
         rows.push(NewEmbedding {
             image_sha256: photo.sha256.clone(),
             image_path: photo.path.display().to_string(),
-            bbox: face.bbox,
-            vector,
+            bbox: found.face.bbox,
+            vector: found.embedding,
         });
     }
     let mut gallery = Gallery::open_or_create(&a.gallery, MODEL_ID, &engine.model_version)?;

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 use facestyle_face::FaceError;
-use facestyle_face::detect::largest;
 use facestyle_face::engine::FaceEngine;
 use serde_json::json;
 
@@ -20,24 +19,21 @@ pub struct VerifyArgs {
     pub detector: DetectorArgs,
 }
 
-/// The embedding of the largest face, the number of faces, and a note when there were several.
-pub fn largest_embedding(engine: &FaceEngine, photo: &Photo) -> anyhow::Result<(Vec<f32>, usize, [f32; 4])> {
-    let faces = engine.detect(&photo.image);
-    let face = largest(&faces).ok_or_else(|| FaceError::NoFace {
+/// The embedding of the largest face and the number of faces (error when there is none).
+fn largest_embedding(engine: &FaceEngine, photo: &Photo) -> anyhow::Result<(Vec<f32>, usize)> {
+    let (found, count) = engine.largest_face(&photo.image).ok_or_else(|| FaceError::NoFace {
         path: photo.path.clone(),
         threshold: engine.detector.config.score_threshold,
     })?;
-    let crop = facestyle_face::align::align_face(&photo.image, &face.landmarks);
-    let emb = engine.embed_crops(&[crop]).remove(0);
-    Ok((emb, faces.len(), face.bbox))
+    Ok((found.embedding, count))
 }
 
 pub fn run(a: VerifyArgs, json_out: bool) -> anyhow::Result<()> {
     let threshold = a.metric.threshold()?;
     let (pa, pb) = (read_photo(&a.a)?, read_photo(&a.b)?);
     let engine = load_engine(&a.detector)?;
-    let (ea, na, _) = largest_embedding(&engine, &pa)?;
-    let (eb, nb, _) = largest_embedding(&engine, &pb)?;
+    let (ea, na) = largest_embedding(&engine, &pa)?;
+    let (eb, nb) = largest_embedding(&engine, &pb)?;
     let metric = a.metric.metric;
     let d = metric.distance(&ea, &eb);
     let same = d <= threshold;
