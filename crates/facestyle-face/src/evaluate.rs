@@ -7,15 +7,19 @@
 //! crop: the template's landmarks placed on the central square of the image. See [`eval_crop`].
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use image::RgbImage;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::align::{TEMPLATE, align_face};
 use crate::detect::{DetectConfig, Face};
 use crate::engine::FaceEngine;
+use crate::error::Result;
 use crate::lfw::PairsFile;
 use crate::metric::Metric;
+use crate::photo::load_rgb;
 use crate::roc::{Scored, accuracy, auc, best_threshold, eer, tar_at_far};
 
 /// How an image's face was found.
@@ -31,13 +35,13 @@ pub enum FaceSource {
 pub const FALLBACK_SCORE: f32 = 0.3;
 
 /// The face nearest the image centre.
-pub fn central(faces: &[Face], w: u32, h: u32) -> Option<&Face> {
+pub fn central<'a>(faces: impl IntoIterator<Item = &'a Face>, w: u32, h: u32) -> Option<&'a Face> {
     let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
     let dist = |f: &Face| {
         let (fx, fy) = (f.bbox[0] + f.bbox[2] / 2.0, f.bbox[1] + f.bbox[3] / 2.0);
         (fx - cx).powi(2) + (fy - cy).powi(2)
     };
-    faces.iter().min_by(|a, b| dist(a).total_cmp(&dist(b)))
+    faces.into_iter().min_by(|a, b| dist(a).total_cmp(&dist(b)))
 }
 
 /// Landmarks of the centre-crop fallback: the 112x112 template scaled onto the central square
@@ -46,6 +50,11 @@ pub fn centre_landmarks(w: u32, h: u32) -> [[f32; 2]; 5] {
     let side = 0.45 * w.min(h) as f32;
     let (x0, y0) = (w as f32 / 2.0 - side / 2.0, h as f32 / 2.0 - side / 2.0);
     TEMPLATE.map(|p| [x0 + p[0] / 112.0 * side, y0 + p[1] / 112.0 * side])
+}
+
+/// The face nearest the image centre among those whose box covers it.
+fn centred<'a>(faces: impl Iterator<Item = &'a Face>, w: u32, h: u32) -> Option<&'a Face> {
+    central(faces.filter(|f| contains_centre(f, w, h)), w, h)
 }
 
 fn contains_centre(f: &Face, w: u32, h: u32) -> bool {
@@ -61,26 +70,55 @@ fn contains_centre(f: &Face, w: u32, h: u32) -> bool {
 /// as a fallback); else the face nearest the centre (either threshold); else the centre crop.
 pub fn eval_crop(engine: &FaceEngine, img: &RgbImage) -> (RgbImage, FaceSource) {
     let (w, h) = img.dimensions();
-    let high = engine.detect(img);
-    let centred = |faces: &[Face]| -> Option<Face> {
-        central(&faces.iter().filter(|f| contains_centre(f, w, h)).cloned().collect::<Vec<_>>(), w, h)
-            .cloned()
-    };
-    if let Some(f) = centred(&high) {
-        return (align_face(img, &f.landmarks), FaceSource::Detected);
-    }
-    let low_config = DetectConfig { score_threshold: FALLBACK_SCORE, ..engine.detector.config };
+    // One detector pass at the low threshold serves both: greedy NMS keeps a face of score
+    // >= t exactly when NMS over the faces of score >= t alone keeps it.
+    let threshold = engine.detector.config.score_threshold;
+    let low_config =
+        DetectConfig { score_threshold: FALLBACK_SCORE.min(threshold), ..engine.detector.config };
     let low = engine.detector.detect_with(img, &low_config);
-    if let Some(f) = centred(&low) {
-        return (align_face(img, &f.landmarks), FaceSource::LowScore);
+    let high = || low.iter().filter(|f| f.score >= threshold);
+    let (face, source) = if let Some(f) = centred(high(), w, h) {
+        (f, FaceSource::Detected)
+    } else if let Some(f) = centred(low.iter(), w, h) {
+        (f, FaceSource::LowScore)
+    } else if let Some(f) = central(high(), w, h) {
+        (f, FaceSource::Detected)
+    } else if let Some(f) = central(&low, w, h) {
+        (f, FaceSource::LowScore)
+    } else {
+        return (align_face(img, &centre_landmarks(w, h)), FaceSource::CentreCrop);
+    };
+    (align_face(img, &face.landmarks), source)
+}
+
+/// Embeddings by image path (relative to the images folder).
+pub type Embeddings = HashMap<String, Vec<f32>>;
+
+/// Embeddings of the images named `names` (paths relative to `root`): decoded in parallel,
+/// faces chosen by [`eval_crop`], embedded in batches of 32. Returns them with the count of
+/// each [`FaceSource`]; `on_image` is called after each image (progress).
+pub fn embed_images(
+    engine: &FaceEngine,
+    root: &Path,
+    names: &[String],
+    on_image: &mut dyn FnMut(),
+) -> Result<(Embeddings, HashMap<FaceSource, usize>)> {
+    let mut emb = HashMap::with_capacity(names.len());
+    let mut sources: HashMap<FaceSource, usize> = HashMap::new();
+    for chunk in names.chunks(32) {
+        let imgs: Vec<_> = chunk.par_iter().map(|n| load_rgb(&root.join(n))).collect();
+        let mut crops = Vec::with_capacity(chunk.len());
+        for img in imgs {
+            let (crop, source) = eval_crop(engine, &img?);
+            *sources.entry(source).or_default() += 1;
+            crops.push(crop);
+            on_image();
+        }
+        for (n, e) in chunk.iter().zip(engine.embed_crops(&crops)) {
+            emb.insert(n.clone(), e);
+        }
     }
-    if let Some(f) = central(&high, w, h) {
-        return (align_face(img, &f.landmarks), FaceSource::Detected);
-    }
-    if let Some(f) = central(&low, w, h) {
-        return (align_face(img, &f.landmarks), FaceSource::LowScore);
-    }
-    (align_face(img, &centre_landmarks(w, h)), FaceSource::CentreCrop)
+    Ok((emb, sources))
 }
 
 /// Result of an evaluation, as printed by `facestyle face eval lfw --json`.

@@ -4,12 +4,9 @@
 
 mod common;
 
-use std::collections::HashMap;
-
-use facestyle_face::evaluate::{eval_crop, evaluate};
+use facestyle_face::evaluate::{embed_images, evaluate};
 use facestyle_face::lfw::{PairsFile, read_pairs};
 use facestyle_face::metric::Metric;
-use facestyle_face::photo::load_rgb;
 
 fn slice(p: PairsFile, n: usize) -> PairsFile {
     let f = &p.folds[0];
@@ -26,16 +23,11 @@ fn lfw_view1_slice_is_verified_accurately() {
     let Some(engine) = common::engine() else { return };
     let test = slice(read_pairs(&root.join("pairsDevTest.txt")).unwrap(), 60);
     let train = slice(read_pairs(&root.join("pairsDevTrain.txt")).unwrap(), 60);
-    let mut emb = HashMap::new();
-    for p in test.all().chain(train.all()) {
-        for rel in [&p.a, &p.b] {
-            if !emb.contains_key(rel) {
-                let img = load_rgb(&root.join("images_deepfunneled").join(rel)).unwrap();
-                let (crop, _) = eval_crop(engine, &img);
-                emb.insert(rel.clone(), engine.embed_crops(&[crop]).remove(0));
-            }
-        }
-    }
+    let mut names: Vec<String> =
+        test.all().chain(train.all()).flat_map(|p| [p.a.clone(), p.b.clone()]).collect();
+    names.sort();
+    names.dedup();
+    let (emb, _) = embed_images(engine, &root.join("images_deepfunneled"), &names, &mut || {}).unwrap();
     let r = evaluate(&test, Some(&train), &emb, Metric::SqL2);
     assert_eq!(r.pairs, 120);
     assert!(r.accuracy >= 0.95, "accuracy {} on 120 pairsDevTest pairs", r.accuracy);

@@ -5,12 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use facestyle_face::evaluate::{FaceSource, eval_crop, evaluate};
+use facestyle_face::evaluate::{FaceSource, embed_images, evaluate};
 use facestyle_face::lfw::{PairsFile, read_pairs};
 use facestyle_face::metric::Metric;
-use facestyle_face::photo::load_rgb;
 use facestyle_face::roc::{Scored, plot_roc};
-use rayon::prelude::*;
 use serde_json::json;
 
 use super::{DetectorArgs, load_engine, progress};
@@ -91,21 +89,7 @@ fn lfw(a: LfwArgs, json_out: bool) -> anyhow::Result<()> {
     let engine = load_engine(&a.detector)?;
     let start = std::time::Instant::now();
     let bar = progress(names.len() as u64, "embedding LFW images");
-    let mut emb: HashMap<String, Vec<f32>> = HashMap::new();
-    let mut sources: HashMap<FaceSource, usize> = HashMap::new();
-    for chunk in names.chunks(32) {
-        let imgs: Vec<_> = chunk.par_iter().map(|n| load_rgb(&a.images.join(n))).collect();
-        let mut crops = Vec::with_capacity(chunk.len());
-        for img in imgs {
-            let (crop, source) = eval_crop(&engine, &img?);
-            *sources.entry(source).or_default() += 1;
-            crops.push(crop);
-            bar.inc(1);
-        }
-        for (n, e) in chunk.iter().zip(engine.embed_crops(&crops)) {
-            emb.insert(n.clone(), e);
-        }
-    }
+    let (emb, sources) = embed_images(&engine, &a.images, &names, &mut || bar.inc(1))?;
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
     let mut report = evaluate(&test, train.as_ref(), &emb, a.metric);
