@@ -161,12 +161,11 @@ impl Detector {
             img
         };
         let levels = self.net.forward_patches(stem_patches(input, &self.device));
-        let mut faces = decode(&levels, config.score_threshold);
+        let faces = decode(&levels, config.score_threshold);
         let boxes: Vec<[f32; 4]> = faces.iter().map(|f| f.bbox).collect();
         let scores: Vec<f32> = faces.iter().map(|f| f.score).collect();
         let keep = nms(&boxes, &scores, config.nms_threshold, config.top_k);
-        let mut kept: Vec<Face> =
-            keep.into_iter().map(|i| std::mem::replace(&mut faces[i], empty())).collect();
+        let mut kept: Vec<Face> = keep.into_iter().map(|i| faces[i].clone()).collect();
         if scale < 1.0 {
             let (sx, sy) = (w as f32 / input.width() as f32, h as f32 / input.height() as f32);
             for f in &mut kept {
@@ -176,10 +175,6 @@ impl Detector {
         }
         kept
     }
-}
-
-fn empty() -> Face {
-    Face { bbox: [0.0; 4], score: 0.0, landmarks: [[0.0; 2]; 5] }
 }
 
 /// The largest face (by box area), if any.

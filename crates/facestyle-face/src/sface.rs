@@ -19,7 +19,7 @@ use facestyle_nn::pretrained::{
 };
 
 use crate::error::Result;
-use crate::onnx_layers::OnnxLayers;
+use crate::onnx_layers::{ConvRecord, OnnxLayers};
 
 /// Embedding size.
 pub const DIM: usize = 128;
@@ -33,6 +33,22 @@ pub struct ConvPrelu {
     slope: Param<Tensor<1>>,
 }
 
+/// The next convolution with the batch norm that follows it folded in, and its PReLU slopes.
+fn load_folded(
+    layers: &mut OnnxLayers,
+    cout: usize,
+    cin: usize,
+    k: usize,
+    g: ConvGeometry,
+) -> Result<(ConvRecord, Vec<f32>)> {
+    let mut c = layers.next_conv(cout, cin, k, g)?;
+    let bn = layers.next_bn(cout)?;
+    let slope = layers.next_prelu(cout)?;
+    let (scale, shift) = batch_norm_affine(&bn.gamma, &bn.beta, &bn.mean, &bn.var, bn.eps);
+    fold_affine_into_conv(&mut c.weight, &mut c.bias, &scale, &shift);
+    Ok((c, slope))
+}
+
 impl ConvPrelu {
     fn load(
         layers: &mut OnnxLayers,
@@ -42,11 +58,7 @@ impl ConvPrelu {
         g: ConvGeometry,
         device: &Device,
     ) -> Result<Self> {
-        let mut c = layers.next_conv(cout, cin, k, g)?;
-        let bn = layers.next_bn(cout)?;
-        let slope = layers.next_prelu(cout)?;
-        let (scale, shift) = batch_norm_affine(&bn.gamma, &bn.beta, &bn.mean, &bn.var, bn.eps);
-        fold_affine_into_conv(&mut c.weight, &mut c.bias, &scale, &shift);
+        let (c, slope) = load_folded(layers, cout, cin, k, g)?;
         Ok(ConvPrelu {
             conv: conv2d_from(&c.weight, c.shape, Some(&c.bias), c.geometry, device),
             slope: Param::from_tensor(tensor(&slope, [cout], device)),
@@ -66,11 +78,13 @@ pub struct StemPrelu {
 }
 
 impl StemPrelu {
-    fn from(c: ConvPrelu, device: &Device) -> Self {
-        let w = facestyle_nn::pretrained::values(c.conv.weight.val());
-        let b = c.conv.bias.as_ref().map(|b| facestyle_nn::pretrained::values(b.val()));
-        let shape = c.conv.weight.dims();
-        StemPrelu { conv: PatchConv::from_oihw(&w, shape, b.as_deref(), 1, 1, device), slope: c.slope }
+    fn load(layers: &mut OnnxLayers, device: &Device) -> Result<Self> {
+        let g = ConvGeometry { stride: 1, padding: 1, groups: 1 };
+        let (c, slope) = load_folded(layers, 32, 3, 3, g)?;
+        Ok(StemPrelu {
+            conv: PatchConv::from_oihw(&c.weight, c.shape, Some(&c.bias), g.stride, g.padding, device),
+            slope: Param::from_tensor(tensor(&slope, [32], device)),
+        })
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
@@ -112,9 +126,7 @@ impl SFace {
         let mut l = OnnxLayers::load(path)?;
         let mean = l.constant("scalar_op1", 1)?[0];
         let scale = l.constant("scalar_op2", 1)?[0];
-        let first =
-            ConvPrelu::load(&mut l, 32, 3, 3, ConvGeometry { stride: 1, padding: 1, groups: 1 }, device)?;
-        let stem = StemPrelu::from(first, device);
+        let stem = StemPrelu::load(&mut l, device)?;
         let mut layers = Vec::new();
         for &(cin, stride, cout) in &PAIRS {
             let dw = ConvGeometry { stride, padding: 1, groups: cin };
@@ -156,26 +168,6 @@ impl SFace {
             b2[o] = acc as f32 * s2[o] + t2[o];
         }
         Ok(linear_from(&w2, DIM, inp, &b2, device))
-    }
-
-    /// Milliseconds spent in each layer for one forward pass of `x` (for profiling).
-    pub fn layer_times(&self, x: Tensor<4>) -> Vec<(String, f64)> {
-        let mut out = Vec::new();
-        let t = std::time::Instant::now();
-        let mut x = self.stem.forward((x - self.mean) * self.scale);
-        out.push(("stem -> 32x112x112".to_string(), t.elapsed().as_secs_f64() * 1e3));
-        for (i, layer) in self.layers.iter().enumerate() {
-            let t = std::time::Instant::now();
-            x = layer.forward(x);
-            let _ = facestyle_nn::pretrained::values(x.clone().slice([0..1, 0..1, 0..1, 0..1]));
-            let [_, c, h, w] = x.dims();
-            out.push((format!("layer {i} -> {c}x{h}x{w}"), t.elapsed().as_secs_f64() * 1e3));
-        }
-        let t = std::time::Instant::now();
-        let [n, c, h, w] = x.dims();
-        let _ = facestyle_nn::pretrained::values(self.fc.forward(x.reshape([n, c * h * w])));
-        out.push(("fc".into(), t.elapsed().as_secs_f64() * 1e3));
-        out
     }
 
     /// Embeddings `[N, 128]` (not normalised) of a `[N, 3, 112, 112]` RGB 0-255 batch.

@@ -29,13 +29,23 @@ pub struct DpUnit {
 
 impl DpUnit {
     fn load(layers: &mut OnnxLayers, cin: usize, cout: usize, device: &Device) -> Result<Self> {
+        let (pw, dw) = Self::records(layers, cin, cout)?;
+        Ok(Self::from_records(&pw, &dw, device))
+    }
+
+    /// The next pointwise and depthwise convolutions of a unit, checked.
+    fn records(layers: &mut OnnxLayers, cin: usize, cout: usize) -> Result<(ConvRecord, ConvRecord)> {
         let pw = layers.next_conv(cout, cin, 1, ConvGeometry { stride: 1, padding: 0, groups: 1 })?;
         let dw = layers.next_conv(cout, cout, 3, ConvGeometry { stride: 1, padding: 1, groups: cout })?;
-        let conv = |c: crate::onnx_layers::ConvRecord| {
+        Ok((pw, dw))
+    }
+
+    fn from_records(pw: &ConvRecord, dw: &ConvRecord, device: &Device) -> Self {
+        let conv = |c: &ConvRecord| {
             let bias = (!c.bias.is_empty()).then_some(c.bias.as_slice());
             conv2d_from(&c.weight, c.shape, bias, c.geometry, device)
         };
-        Ok(DpUnit { pointwise: conv(pw), depthwise: conv(dw) })
+        DpUnit { pointwise: conv(pw), depthwise: conv(dw) }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
@@ -100,54 +110,37 @@ impl YuNet {
         };
         let backbone = units(&mut layers, &BACKBONE)?;
         let lateral = units(&mut layers, &[(64, 64); 3])?;
-        // The file holds the heads as cls 0..2, bbox 0..2, obj 0..2, kps 0..2.
+        // The file holds the heads as cls 0..2, bbox 0..2, obj 0..2, kps 0..2 (1, 4, 1, 10
+        // channels).
         let mut recs = Vec::new();
-        for (channels, _) in [(1, "cls"), (4, "bbox"), (1, "obj"), (10, "kps")] {
-            let mut per_level = Vec::new();
-            for _ in 0..3 {
-                let pw =
-                    layers.next_conv(channels, 64, 1, ConvGeometry { stride: 1, padding: 0, groups: 1 })?;
-                let dw = layers.next_conv(
-                    channels,
-                    channels,
-                    3,
-                    ConvGeometry { stride: 1, padding: 1, groups: channels },
-                )?;
-                per_level.push((pw, dw));
-            }
-            recs.push(per_level);
+        for channels in [1, 4, 1, 10] {
+            recs.push(
+                (0..3).map(|_| DpUnit::records(&mut layers, 64, channels)).collect::<Result<Vec<_>>>()?,
+            );
         }
         let heads = (0..3)
             .map(|level| {
                 // Merged order: cls, obj, bbox, kps.
                 let parts = [&recs[0][level], &recs[2][level], &recs[1][level], &recs[3][level]];
-                let cat = |pick: &dyn Fn(&(ConvRecord, ConvRecord)) -> &ConvRecord| {
-                    let (mut w, mut b) = (Vec::new(), Vec::new());
+                let merge = |pick: fn(&(ConvRecord, ConvRecord)) -> &ConvRecord, shape, geometry| {
+                    let first = pick(parts[0]);
+                    let (mut weight, mut bias) = (Vec::new(), Vec::new());
                     for p in parts {
-                        w.extend_from_slice(&pick(p).weight);
-                        b.extend_from_slice(&pick(p).bias);
+                        weight.extend_from_slice(&pick(p).weight);
+                        bias.extend_from_slice(&pick(p).bias);
                     }
-                    (w, b)
+                    ConvRecord {
+                        name: format!("{} (merged heads)", first.name),
+                        shape,
+                        weight,
+                        bias,
+                        geometry,
+                    }
                 };
-                let (pw_w, pw_b) = cat(&|p| &p.0);
-                let (dw_w, dw_b) = cat(&|p| &p.1);
                 let n = HEAD_CHANNELS;
-                DpUnit {
-                    pointwise: conv2d_from(
-                        &pw_w,
-                        [n, 64, 1, 1],
-                        Some(&pw_b),
-                        ConvGeometry { stride: 1, padding: 0, groups: 1 },
-                        device,
-                    ),
-                    depthwise: conv2d_from(
-                        &dw_w,
-                        [n, 1, 3, 3],
-                        Some(&dw_b),
-                        ConvGeometry { stride: 1, padding: 1, groups: n },
-                        device,
-                    ),
-                }
+                let pw = merge(|p| &p.0, [n, 64, 1, 1], ConvGeometry { stride: 1, padding: 0, groups: 1 });
+                let dw = merge(|p| &p.1, [n, 1, 3, 3], ConvGeometry { stride: 1, padding: 1, groups: n });
+                DpUnit::from_records(&pw, &dw, device)
             })
             .collect();
         layers.finish()?;

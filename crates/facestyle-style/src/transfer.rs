@@ -6,7 +6,7 @@ use burn::optim::{AdamConfig, GradientsParams, LBFGSConfig, LineSearchFn};
 use burn::prelude::*;
 use facestyle_nn::pretrained::values;
 
-use crate::cost::{content_cost, style_layer_cost, tv_cost};
+use crate::cost::{content_cost, style_cost, tv_cost};
 use crate::gram::gram;
 use crate::vgg::{Pooling, Vgg19};
 
@@ -98,17 +98,18 @@ impl Objective<'_> {
         let config = self.config;
         let acts = self.vgg.features(Vgg19::preprocess(g.clone()), &self.wanted, config.pooling);
         let j_content = content_cost(self.a_c.clone(), acts[acts.len() - 1].clone());
-        let mut j_style: Option<Tensor<1>> = None;
-        for (style_grams, weight) in &self.grams {
-            for (k, gs) in style_grams.iter().enumerate() {
-                let j = style_layer_cost(gs.clone(), acts[k].clone()) * (config.style_layers[k].1 * weight);
-                j_style = Some(match j_style {
-                    Some(t) => t + j,
-                    None => j,
-                });
-            }
-        }
-        let j_style = j_style.expect("at least one style layer and image");
+        let layers = self
+            .grams
+            .iter()
+            .flat_map(|(style_grams, weight)| {
+                style_grams
+                    .iter()
+                    .zip(&acts)
+                    .zip(&config.style_layers)
+                    .map(move |((gs, ag), (_, lambda))| (gs.clone(), ag.clone(), lambda * weight))
+            })
+            .collect();
+        let j_style = style_cost(layers);
         let j_tv = tv_cost(g);
         let total = j_content.clone() * config.alpha
             + j_style.clone() * config.beta
