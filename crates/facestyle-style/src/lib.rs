@@ -1,6 +1,7 @@
 //! Neural style transfer (Gatys et al.): VGG19 features, content and style costs, and the
 //! pixel optimisation that minimises `J(G) = alpha J_content + beta J_style`.
 
+pub mod colour;
 pub mod cost;
 pub mod gram;
 pub mod transfer;

@@ -32,7 +32,10 @@ fn bad_arguments_are_refused_before_any_work() {
     let bad = dir.path().join("bad.jpg");
     std::fs::write(&bad, b"not an image").unwrap();
     let b = bad.to_str().unwrap();
-    let cases: [(Vec<&str>, &str); 9] = [
+    let cases: [(Vec<&str>, &str); 12] = [
+        (vec![&c, &s, "-o", o, "--size", "12"], "Colin_Powell_0001.jpg: 250x250 scaled"),
+        (vec![&c, &s, "-o", o, "--style-scale", "0.05"], "Abdullah_Gul_0008.png"),
+        (vec![&c, &s, "-o", o, "--style-scale=-1"], "--style-scale must be a positive"),
         (vec![&c, &s, "-o", o, "--optimizer", "sgd"], "--optimizer"),
         (vec![&c, &s, "-o", o, "--size", "0"], "--size must be at least 1"),
         (vec![&c, &s, "-o", o, "--size", "5000"], "above 4096"),
@@ -76,4 +79,34 @@ fn lbfgs_lowers_the_cost_too() {
     assert!(losses.len() >= 2 && losses.len() <= 9, "{losses:?}");
     let best = losses.iter().cloned().fold(f64::INFINITY, f64::min);
     assert!(best < 0.5 * losses[0], "{losses:?}");
+}
+
+#[test]
+fn preserve_colors_keeps_the_content_chroma() {
+    let args = ["--size", "48", "--iterations", "4", "--init", "content", "--preserve-colors"];
+    let Some((_, losses, dir)) = tiny_transfer(&args) else { return };
+    assert_eq!(losses.len(), 4);
+    let out = image::open(dir.path().join("o.png")).unwrap().to_rgb8();
+    let content = image::open(photo("Colin_Powell_0001.jpg")).unwrap().to_rgb8();
+    let content = image::imageops::resize(&content, 48, 48, image::imageops::FilterType::Triangle);
+    let chroma = |p: &image::Rgb<u8>| {
+        let [r, g, b] = p.0.map(f32::from);
+        let y = 0.299 * r + 0.587 * g + 0.114 * b;
+        (r - y, b - y)
+    };
+    let (mut same, mut moved) = (0, 0);
+    for (o, c) in out.pixels().zip(content.pixels()) {
+        let ((ro, bo), (rc, bc)) = (chroma(o), chroma(c));
+        if (ro - rc).abs() <= 1.5 && (bo - bc).abs() <= 1.5 {
+            same += 1;
+        }
+        let yo = 0.299 * o.0[0] as f32 + 0.587 * o.0[1] as f32 + 0.114 * o.0[2] as f32;
+        let yc = 0.299 * c.0[0] as f32 + 0.587 * c.0[1] as f32 + 0.114 * c.0[2] as f32;
+        if (yo - yc).abs() > 1.0 {
+            moved += 1;
+        }
+    }
+    let n = (out.width() * out.height()) as usize;
+    assert!(same * 100 >= n * 95, "content chroma kept on {same} of {n} pixels");
+    assert!(moved * 10 >= n, "the luminance did change ({moved} of {n} pixels)");
 }

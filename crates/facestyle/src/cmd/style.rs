@@ -9,6 +9,7 @@ use facestyle_face::photo::load_rgb;
 use facestyle_models::{cache, fetch, h5, registry};
 use facestyle_nn::burn::prelude::*;
 use facestyle_nn::pretrained::values;
+use facestyle_style::colour;
 use facestyle_style::transfer::{Init, Method, StyleConfig, transfer};
 use facestyle_style::vgg::{LAYERS, Pooling, Vgg19, layer_index};
 use image::RgbImage;
@@ -65,6 +66,14 @@ pub struct StyleArgs {
     /// `max` or `avg`.
     #[arg(long, default_value = "max")]
     pub pooling: String,
+    /// Keep the content's colours: the transfer runs on luminance only (the style's luminance
+    /// matched to the content's mean and spread) and the result takes the content's chroma.
+    #[arg(long)]
+    pub preserve_colors: bool,
+    /// Size of the style images relative to the generated image's long side (smaller values give
+    /// larger brush strokes relative to the picture).
+    #[arg(long, default_value_t = 1.0)]
+    pub style_scale: f32,
     /// Write `out.NNNN.png` every N steps.
     #[arg(long)]
     pub save_every: Option<usize>,
@@ -105,11 +114,34 @@ fn parse_style_layers(s: &str) -> anyhow::Result<Vec<(usize, f32)>> {
         .collect()
 }
 
-/// The image scaled so its long side is `size`, as an RGB 0-255 `[1, 3, H, W]` tensor.
-fn to_tensor(img: &RgbImage, size: u32, device: &Device) -> Tensor<4> {
+/// VGG19 pools four times before conv5_1: smaller sides would vanish.
+const MIN_SIDE: u32 = 16;
+
+/// Width and height of `img` scaled so its long side is `size`.
+fn scaled_dims(img: &RgbImage, size: u32) -> (u32, u32) {
     let (w, h) = img.dimensions();
     let s = size as f32 / w.max(h) as f32;
-    let (nw, nh) = (((w as f32 * s).round() as u32).max(1), ((h as f32 * s).round() as u32).max(1));
+    (((w as f32 * s).round() as u32).max(1), ((h as f32 * s).round() as u32).max(1))
+}
+
+/// Refuses an image whose short side would be below [`MIN_SIDE`] at long side `size`.
+fn check_side(img: &RgbImage, size: u32, path: &Path) -> anyhow::Result<()> {
+    let (w, h) = scaled_dims(img, size);
+    if w.min(h) < MIN_SIDE {
+        bail!(
+            "{}: {}x{} scaled to a long side of {size} px is {w}x{h}; VGG19 needs at least {MIN_SIDE} px \
+             on each side (raise --size or --style-scale)",
+            path.display(),
+            img.width(),
+            img.height()
+        );
+    }
+    Ok(())
+}
+
+/// The image scaled so its long side is `size`, as an RGB 0-255 `[1, 3, H, W]` tensor.
+fn to_tensor(img: &RgbImage, size: u32, device: &Device) -> Tensor<4> {
+    let (nw, nh) = scaled_dims(img, size);
     let r = resize(img, nw, nh, FilterType::Triangle);
     let data = facestyle_face::photo::to_chw(&r, [0, 1, 2]);
     Tensor::from_data(TensorData::new(data, [1, 3, nh as usize, nw as usize]), device)
@@ -148,6 +180,16 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
     if !(lr.is_finite() && lr > 0.0) {
         bail!("--lr must be positive, got {lr}");
     }
+    if !(a.style_scale.is_finite() && a.style_scale > 0.0) {
+        bail!("--style-scale must be a positive number, got {}", a.style_scale);
+    }
+    let style_size = (a.size as f32 * a.style_scale).round().max(1.0) as u32;
+    if style_size > 4096 && !a.force {
+        bail!(
+            "--style-scale {} makes the style images {style_size} px, above 4096 (add --force)",
+            a.style_scale
+        );
+    }
     let init = parse_init(&a.init)?;
     let content_layer = parse_layer(&a.content_layer)?;
     let style_layers = parse_style_layers(&a.style_layers)?;
@@ -171,6 +213,10 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
     }
     let content_img = load_rgb(&a.content)?;
     let style_imgs = a.styles.iter().map(|p| load_rgb(p)).collect::<Result<Vec<_>, _>>()?;
+    check_side(&content_img, a.size, &a.content)?;
+    for (img, path) in style_imgs.iter().zip(&a.styles) {
+        check_side(img, style_size, path)?;
+    }
 
     let t0 = Instant::now();
     let spec = registry::model("vgg19").map_err(anyhow::Error::msg)?;
@@ -181,8 +227,24 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
     let load_s = t0.elapsed().as_secs_f64();
 
     let content = to_tensor(&content_img, a.size, &device);
-    let styles: Vec<(Tensor<4>, f32)> =
-        style_imgs.iter().zip(&blend).map(|(s, w)| (to_tensor(s, a.size, &device), *w)).collect();
+    let mut styles: Vec<(Tensor<4>, f32)> =
+        style_imgs.iter().zip(&blend).map(|(s, w)| (to_tensor(s, style_size, &device), *w)).collect();
+    // With --preserve-colors the transfer sees luminance only; `finish` puts the content's
+    // colours back under the generated luminance.
+    let colours = a.preserve_colors.then(|| content.clone());
+    let content = match &colours {
+        Some(c) => {
+            for (s, _) in styles.iter_mut() {
+                *s = colour::matched_grey(s.clone(), c.clone());
+            }
+            colour::grey(c.clone())
+        }
+        None => content,
+    };
+    let finish = |g: Tensor<4>| match &colours {
+        Some(c) => colour::with_colours_of(g, c.clone()),
+        None => g,
+    };
     let config = StyleConfig {
         method,
         content_layer,
@@ -213,7 +275,7 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
             && c.step % n == 0
         {
             let p = a.out.with_extension(format!("{:04}.png", c.step));
-            if let Err(e) = save(&to_image(g.clone()), &p) {
+            if let Err(e) = save(&to_image(finish(g.clone().detach())), &p) {
                 save_err.get_or_insert(e);
             }
         }
@@ -224,7 +286,7 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
         return Err(e);
     }
     let optimise_s = t1.elapsed().as_secs_f64();
-    save(&to_image(result), &a.out)?;
+    save(&to_image(finish(result)), &a.out)?;
     let last = costs.last().copied();
     if json_out {
         println!(
