@@ -1,10 +1,11 @@
-//! `bench`: timings of the face pipeline and the gallery search, printed as one JSON object.
+//! `bench`: timings of the face pipeline, the gallery search and VGG19, printed as one JSON object.
 //!
 //! `tools/bench_face.py` runs this binary and the reference runtimes (OpenCV DNN,
 //! onnxruntime) on the same images in one script run and prints the ratios.
 //!
 //!     cargo run --release -p facestyle --bin bench -- face --images DIR [--limit 200]
 //!     cargo run --release -p facestyle --bin bench -- gallery --rows 10000,100000,1000000
+//!     cargo run --release -p facestyle --bin bench -- vgg --size 224 --reps 10
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -134,13 +135,62 @@ fn gallery(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// VGG19 to conv5_1 on noise images: forward only (inference device, images per second) and
+/// forward + backward to the pixels (the cost of one style-transfer evaluation).
+fn vgg(args: &[String]) -> anyhow::Result<()> {
+    use facestyle_nn::burn::prelude::*;
+    use facestyle_style::vgg::{Pooling, Vgg19, layer_index};
+    let get = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let size: usize = get("--size").map(|s| s.parse()).transpose()?.unwrap_or(224);
+    let reps: usize = get("--reps").map(|s| s.parse()).transpose()?.unwrap_or(10);
+    let spec = facestyle_models::registry::model("vgg19").map_err(anyhow::Error::msg)?;
+    let files = facestyle_models::fetch::ensure(spec, &facestyle_models::cache::models_dir())?;
+    let weights = facestyle_models::h5::load_vgg19(&files[0])?;
+    let last = [layer_index("conv5_1").expect("a VGG19 layer")];
+    let input = |device: &Device| {
+        let data: Vec<f32> = (0..3 * size * size).map(|i| (i * 7919 % 256) as f32).collect();
+        Tensor::<4>::from_data(TensorData::new(data, [1, 3, size, size]), device)
+    };
+    let time = |f: &mut dyn FnMut()| {
+        f();
+        let t = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        t.elapsed().as_secs_f64() / reps as f64
+    };
+    let device = facestyle_nn::device::default_device();
+    let net = Vgg19::from_weights(&weights, &device).map_err(anyhow::Error::msg)?;
+    let x = Vgg19::preprocess(input(&device));
+    let forward = time(&mut || {
+        let a = net.features(x.clone(), &last, Pooling::Max).remove(0);
+        std::hint::black_box(facestyle_nn::pretrained::values(a.sum()));
+    });
+    let train = facestyle_nn::device::training_device();
+    let net = Vgg19::from_weights(&weights, &train).map_err(anyhow::Error::msg)?.no_grad();
+    let x = input(&train).require_grad();
+    let backward = time(&mut || {
+        let a = net.features(Vgg19::preprocess(x.clone()), &last, Pooling::Max).remove(0);
+        let grads = a.powi_scalar(2).sum().backward();
+        std::hint::black_box(x.grad(&grads).map(|g| facestyle_nn::pretrained::values(g.sum())));
+    });
+    println!(
+        "{}",
+        json!({"size": size, "reps": reps, "threads": rayon::current_num_threads(),
+            "forward_s": forward, "images_per_s": 1.0 / forward, "forward_backward_s": backward})
+    );
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("face") => face(&args[1..]),
         Some("gallery") => gallery(&args[1..]),
+        Some("vgg") => vgg(&args[1..]),
         _ => anyhow::bail!(
-            "usage: bench face --images DIR [--limit N] | bench gallery [--rows 10000,100000,1000000]"
+            "usage: bench face --images DIR [--limit N] | bench gallery [--rows 10000,100000,1000000] \
+             | bench vgg [--size 224] [--reps 10]"
         ),
     }
 }
