@@ -56,9 +56,10 @@ pub fn hwio_to_oihw(data: &[f32], k: usize, cin: usize, cout: usize) -> Vec<f32>
 }
 
 impl Vgg19 {
-    /// From the 32 tensors of [`facestyle_models::h5::load_vgg19`] (kernel, bias per layer).
+    /// From the 32 tensors of [`facestyle_models::h5::load_vgg19`] (kernel, bias per layer), or
+    /// the first of them for the first layers only (an even number: kernel and bias).
     pub fn from_weights(weights: &[WeightTensor], device: &Device) -> Result<Self, String> {
-        if weights.len() != 32 {
+        if weights.is_empty() || weights.len() > 32 || !weights.len().is_multiple_of(2) {
             return Err(format!("VGG19 needs 32 tensors (16 kernels + 16 biases), got {}", weights.len()));
         }
         let mut convs = Vec::with_capacity(16);
@@ -88,10 +89,16 @@ impl Vgg19 {
         bgr - mean
     }
 
-    /// Activations (after ReLU) of the layers `wanted` (indices into [`LAYERS`]), in the order
-    /// given; the network runs only as deep as the deepest of them.
+    /// How many layers this network has (16, or fewer when built from a prefix of the weights).
+    pub fn depth(&self) -> usize {
+        self.convs.len()
+    }
+
+    /// Activations (after ReLU) of the layers `wanted` (indices into [`LAYERS`], below
+    /// [`Vgg19::depth`]), in the order given; the network runs only as deep as the deepest.
     pub fn features(&self, x: Tensor<4>, wanted: &[usize], pooling: Pooling) -> Vec<Tensor<4>> {
         let last = wanted.iter().copied().max().unwrap_or(0);
+        assert!(last < self.convs.len(), "layer {last} is beyond this network's {} layers", self.convs.len());
         let mut acts: Vec<Option<Tensor<4>>> = vec![None; last + 1];
         let mut x = x;
         for (i, (conv, slot)) in self.convs.iter().zip(acts.iter_mut()).enumerate() {

