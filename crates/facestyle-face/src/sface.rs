@@ -170,6 +170,41 @@ impl SFace {
         Ok(linear_from(&w2, DIM, inp, &b2, device))
     }
 
+    /// Names of the 27 convolution layers in order: `conv1`, then `dw1`, `pw1` .. `dw13`, `pw13`
+    /// (depthwise 3x3 and pointwise 1x1 of each pair).
+    pub fn layer_names() -> Vec<String> {
+        let mut v = vec!["conv1".to_string()];
+        for i in 1..=PAIRS.len() {
+            v.push(format!("dw{i}"));
+            v.push(format!("pw{i}"));
+        }
+        v
+    }
+
+    /// `(kernel, stride, padding, output channels)` of each layer of [`SFace::layer_names`].
+    pub fn layer_geometry() -> Vec<(usize, usize, usize, usize)> {
+        let mut v = vec![(3, 1, 1, PAIRS[0].0)];
+        for &(cin, stride, cout) in &PAIRS {
+            v.push((3, stride, 1, cin));
+            v.push((1, 1, 0, cout));
+        }
+        v
+    }
+
+    /// Activations (after PReLU) of the layers `wanted` (indices into [`SFace::layer_names`]),
+    /// in that order, for a `[N, 3, 112, 112]` RGB 0-255 batch.
+    pub fn activations(&self, x: Tensor<4>, wanted: &[usize]) -> Vec<Tensor<4>> {
+        let last = wanted.iter().copied().max().unwrap_or(0);
+        let mut acts: Vec<Option<Tensor<4>>> = vec![None; last + 1];
+        let mut x = self.stem.forward((x - self.mean) * self.scale);
+        acts[0] = Some(x.clone());
+        for (i, layer) in self.layers.iter().enumerate().take(last) {
+            x = layer.forward(x);
+            acts[i + 1] = Some(x.clone());
+        }
+        wanted.iter().map(|&i| acts[i].clone().expect("computed above")).collect()
+    }
+
     /// Embeddings `[N, 128]` (not normalised) of a `[N, 3, 112, 112]` RGB 0-255 batch.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = self.stem.forward((x - self.mean) * self.scale);

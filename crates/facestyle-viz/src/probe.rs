@@ -2,11 +2,16 @@
 //! activations of chosen layers for one image.
 
 use burn::prelude::*;
+use facestyle_face::align::align_face;
+use facestyle_face::detect::largest;
+use facestyle_face::engine::FaceEngine;
+use facestyle_face::sface::SFace;
 use facestyle_nn::pretrained::values;
 use facestyle_style::vgg::{LAYERS, Pooling, Vgg19};
 use image::RgbImage;
 
-use crate::receptive::{Field, vgg19_fields};
+use crate::receptive::{Field, Window, fields, vgg19_fields};
+use crate::scan::network_view;
 
 #[derive(Debug, Clone)]
 pub struct LayerInfo {
@@ -24,8 +29,13 @@ pub struct Activation {
     pub data: Vec<f32>,
 }
 
-pub trait Probe {
+pub trait Probe: Sync {
     fn layers(&self) -> &[LayerInfo];
+    /// The picture the network sees for `img` (patches are cut from it): by default `img`
+    /// scaled to long side `size`.
+    fn view(&self, img: &RgbImage, size: u32) -> Result<RgbImage, String> {
+        Ok(network_view(img, size))
+    }
     /// Activations of the layers `wanted` (indices into [`Probe::layers`]), in that order.
     fn activations(&self, img: &RgbImage, wanted: &[usize]) -> Vec<Activation>;
     /// Index of a layer by name.
@@ -60,28 +70,73 @@ impl VggProbe {
     }
 }
 
+/// `[1, 3, H, W]` RGB 0-255 tensor of an image.
+fn rgb_tensor(img: &RgbImage, device: &Device) -> Tensor<4> {
+    let (w, h) = img.dimensions();
+    let plane = (w * h) as usize;
+    let mut data = vec![0f32; plane * 3];
+    for (i, p) in img.pixels().enumerate() {
+        for c in 0..3 {
+            data[c * plane + i] = p.0[c] as f32;
+        }
+    }
+    Tensor::<4>::from_data(TensorData::new(data, [1, 3, h as usize, w as usize]), device)
+}
+
+fn to_activations(acts: Vec<Tensor<4>>) -> Vec<Activation> {
+    acts.into_iter()
+        .map(|a| {
+            let [_, channels, h, w] = a.dims();
+            Activation { channels, h, w, data: values(a) }
+        })
+        .collect()
+}
+
 impl Probe for VggProbe {
     fn layers(&self) -> &[LayerInfo] {
         &self.layers
     }
 
     fn activations(&self, img: &RgbImage, wanted: &[usize]) -> Vec<Activation> {
-        let (w, h) = img.dimensions();
-        let mut data = vec![0f32; (w * h * 3) as usize];
-        let plane = (w * h) as usize;
-        for (i, p) in img.pixels().enumerate() {
-            for c in 0..3 {
-                data[c * plane + i] = p.0[c] as f32;
-            }
-        }
-        let x = Tensor::<4>::from_data(TensorData::new(data, [1, 3, h as usize, w as usize]), &self.device);
-        self.net
-            .features(Vgg19::preprocess(x), wanted, Pooling::Max)
+        let x = rgb_tensor(img, &self.device);
+        to_activations(self.net.features(Vgg19::preprocess(x), wanted, Pooling::Max))
+    }
+}
+
+/// SFace on aligned faces: each image's largest face (YuNet) aligned to 112x112 is what the
+/// network sees, and patches are cut from that crop. Images without a face are skipped.
+pub struct SFaceProbe {
+    engine: FaceEngine,
+    layers: Vec<LayerInfo>,
+}
+
+impl SFaceProbe {
+    pub fn new(engine: FaceEngine) -> Self {
+        let geometry = SFace::layer_geometry();
+        let windows: Vec<Window> = geometry.iter().map(|&(k, s, p, _)| Window::new(k, s, p)).collect();
+        let layers = SFace::layer_names()
             .into_iter()
-            .map(|a| {
-                let [_, channels, h, w] = a.dims();
-                Activation { channels, h, w, data: values(a) }
-            })
-            .collect()
+            .zip(geometry)
+            .zip(fields(&windows))
+            .map(|((name, (_, _, _, channels)), field)| LayerInfo { name, channels, field })
+            .collect();
+        SFaceProbe { engine, layers }
+    }
+}
+
+impl Probe for SFaceProbe {
+    fn layers(&self) -> &[LayerInfo] {
+        &self.layers
+    }
+
+    fn view(&self, img: &RgbImage, _size: u32) -> Result<RgbImage, String> {
+        let faces = self.engine.detect(img);
+        let face = largest(&faces).ok_or("no face found")?;
+        Ok(align_face(img, &face.landmarks))
+    }
+
+    fn activations(&self, img: &RgbImage, wanted: &[usize]) -> Vec<Activation> {
+        let x = rgb_tensor(img, self.engine.device());
+        to_activations(self.engine.sface.activations(x, wanted))
     }
 }

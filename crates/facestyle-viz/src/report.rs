@@ -9,10 +9,10 @@ use image::RgbImage;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::probe::LayerInfo;
+use crate::probe::{LayerInfo, Probe};
 use crate::receptive::{Field, PixelBox};
 use crate::render::{Layout, layer_grid, patch_cell};
-use crate::scan::{Scan, network_view};
+use crate::scan::Scan;
 use crate::topk::{Pick, pick_units};
 
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +63,7 @@ struct Cut {
 
 /// Chooses the units, cuts and renders; returns the per-layer reports and grids (not written).
 pub fn build(
+    probe: &dyn Probe,
     scan: &Scan,
     layers: &[&LayerInfo],
     config: &ReportConfig,
@@ -107,7 +108,7 @@ pub fn build(
         .par_iter()
         .map(|(image, ids)| {
             let path = &scan.files[*image];
-            let img = network_view(&load(path)?, scan.size);
+            let img = probe.view(&load(path)?, scan.size).map_err(|e| format!("{}: {e}", path.display()))?;
             Ok(ids
                 .iter()
                 .map(|&i| {

@@ -78,7 +78,7 @@ pub fn scan_files(
         let decoded: Vec<Result<RgbImage, String>> = paths
             .par_iter()
             .map(|p| {
-                let view = network_view(&load(p)?, size);
+                let view = probe.view(&load(p)?, size)?;
                 if view.width().min(view.height()) < MIN_SIDE {
                     return Err(format!(
                         "{}x{} at long side {size} is below {MIN_SIDE} px on a side",

@@ -116,7 +116,7 @@ fn the_planted_spots_are_the_top_patches() {
     // the first 8 units; the planted unit's patches are red at the window's centre.
     let infos: Vec<_> = layers.iter().map(|&l| &probe.layers()[l]).collect();
     let config = ReportConfig { units: 8, top: 4, pick: Pick::First, cell: 30, layout: Layout::Blocks };
-    let built = build(&scan, &infos, &config, &load).unwrap();
+    let built = build(&probe, &scan, &infos, &config, &load).unwrap();
     let conv1_1 = &built[0].0;
     let patch = &conv1_1.units[5].patches[0];
     assert_eq!(patch.visible, patch.window);

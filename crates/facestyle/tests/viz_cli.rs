@@ -109,7 +109,7 @@ fn bad_arguments_fail_clearly() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (tp(&[&photos, "--layers", "conv1_1,pool2", "-o", &o]), "unknown layer 'pool2'"),
         (tp(&[&photos, "--top", "5", "-o", &o]), "needs --top to be a square"),
-        (tp(&[&photos, "--model", "alexnet", "-o", &o]), "only vgg19"),
+        (tp(&[&photos, "--model", "alexnet", "-o", &o]), "expected vgg19, sface"),
         (tp(&[&photos, "--size", "0", "-o", &o]), "--size 0"),
         (tp(&[&photos, "--pick", "best", "-o", &o]), "--pick"),
         (tp(&[&e, "-o", &o]), "no images"),
@@ -123,5 +123,52 @@ fn bad_arguments_fail_clearly() {
         assert_eq!(r.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: expected '{want}' in: {err}");
         assert!(!out.exists(), "nothing written for {args:?}");
+    }
+}
+
+#[test]
+fn sface_units_on_aligned_faces() {
+    if cached_model("face_recognition_sface_2021dec_int8bq.onnx").is_none()
+        || cached_model("face_detection_yunet_2023mar_int8bq.onnx").is_none()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("viz");
+    let photos = photos_dir();
+    let args = [
+        "viz",
+        "top-patches",
+        "--model",
+        "sface",
+        "--images",
+        &photos,
+        "--layers",
+        "conv1,pw4",
+        "--units",
+        "4",
+        "--top",
+        "4",
+        "--cell",
+        "16",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    let r = facestyle(&args);
+    assert_eq!(r.status.code(), Some(0), "{}", String::from_utf8_lossy(&r.stderr));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("top_patches.json")).unwrap()).unwrap();
+    assert_eq!(report["images"], 4);
+    let layers = report["layers"].as_array().unwrap();
+    // conv1 3x3; then 3x3 depthwise layers (stride 2 in dw2 and dw4) and 1x1 pointwise ones:
+    // 3, 5 (dw1), 7 (dw2, jump 2), 11 (dw3), 15 (dw4, jump 4).
+    assert_eq!((layers[1]["layer"].as_str(), layers[1]["field"]["size"].as_u64()), (Some("pw4"), Some(15)));
+    assert_eq!(layers[1]["field"]["jump"], 4);
+    // Patches are cut from the 112x112 aligned crops.
+    for u in layers[1]["units"].as_array().unwrap() {
+        for p in u["patches"].as_array().unwrap() {
+            let v = &p["visible"];
+            assert!(v["x1"].as_i64().unwrap() <= 112 && v["y1"].as_i64().unwrap() <= 112, "{p}");
+        }
     }
 }

@@ -4,11 +4,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use facestyle_face::detect::DetectConfig;
+use facestyle_face::engine::FaceEngine;
 use facestyle_face::photo::load_rgb;
-use facestyle_viz::probe::{Probe, VggProbe};
+use facestyle_viz::probe::{Probe, SFaceProbe, VggProbe};
 use facestyle_viz::render::{Layout, tile_maps};
 use facestyle_viz::report::{ReportConfig, build, write};
-use facestyle_viz::scan::{network_view, scan_files};
+use facestyle_viz::scan::scan_files;
 use facestyle_viz::topk::Pick;
 use image::RgbImage;
 use serde_json::json;
@@ -27,11 +29,14 @@ pub enum VizCommand {
 
 #[derive(Debug, Args)]
 pub struct TopPatchesArgs {
-    /// The network (only `vgg19` so far).
+    /// `vgg19`, `sface` (each image's largest face, aligned to 112x112), or the path of an
+    /// SFace-architecture .onnx file.
     #[arg(long, default_value = "vgg19")]
     pub model: String,
-    #[arg(long, default_value = "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1")]
-    pub layers: String,
+    /// Layers to show (default: VGG19's conv1_1,conv2_1,conv3_1,conv4_1,conv5_1; SFace's
+    /// conv1,pw2,pw4,pw6,pw13).
+    #[arg(long)]
+    pub layers: Option<String>,
     /// Folders of images (searched recursively); repeat for several.
     #[arg(long, required = true, num_args = 1..)]
     pub images: Vec<PathBuf>,
@@ -75,12 +80,29 @@ pub struct ActivationsArgs {
     pub out: PathBuf,
 }
 
-fn probe(model: &str) -> anyhow::Result<VggProbe> {
-    if model != "vgg19" {
-        bail!("--model {model:?}: only vgg19 is available for visualisation so far");
-    }
+/// The network to look into: `vgg19`, `sface` (on aligned faces), or an SFace-architecture
+/// ONNX file (for instance a fine-tuned export), detected and aligned with the cached YuNet.
+fn probe(model: &str) -> anyhow::Result<Box<dyn Probe>> {
     let device = facestyle_nn::device::default_device();
-    Ok(VggProbe::new(load_vgg(&device)?, device))
+    match model {
+        "vgg19" => Ok(Box::new(VggProbe::new(load_vgg(&device)?, device))),
+        "sface" => Ok(Box::new(SFaceProbe::new(FaceEngine::load(DetectConfig::default(), device)?))),
+        path if path.ends_with(".onnx") => {
+            let path = Path::new(path);
+            if !path.is_file() {
+                bail!("--model {}: no such file", path.display());
+            }
+            let (yunet, _) = facestyle_face::engine::model_files()?;
+            let engine = FaceEngine::from_files(&yunet, path, "custom", DetectConfig::default(), device)
+                .with_context(|| {
+                    format!("--model {}: not an SFace-architecture ONNX file", path.display())
+                })?;
+            Ok(Box::new(SFaceProbe::new(engine)))
+        }
+        other => {
+            bail!("--model {other:?}: expected vgg19, sface or the path of an SFace-architecture .onnx file")
+        }
+    }
 }
 
 fn check_size(size: u32) -> anyhow::Result<()> {
@@ -124,13 +146,18 @@ fn top_patches(a: TopPatchesArgs, json_out: bool) -> anyhow::Result<()> {
         bail!("no images (jpg, png, ...) under {:?}", a.images);
     }
     let probe = probe(&a.model)?;
+    let default =
+        if a.model == "vgg19" { "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1" } else { "conv1,pw2,pw4,pw6,pw13" };
     let layers: Vec<usize> = a
         .layers
+        .as_deref()
+        .unwrap_or(default)
         .split(',')
         .map(|l| probe.layer(l.trim()).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<_>>()?;
     let bar = progress(files.len() as u64, "top patches");
-    let scan = scan_files(&probe, files, a.size, &layers, a.top, &load, &mut |n| bar.set_position(n as u64));
+    let scan =
+        scan_files(probe.as_ref(), files, a.size, &layers, a.top, &load, &mut |n| bar.set_position(n as u64));
     bar.finish_and_clear();
     for (p, e) in &scan.skipped {
         eprintln!("skipped {}: {e}", p.display());
@@ -140,7 +167,7 @@ fn top_patches(a: TopPatchesArgs, json_out: bool) -> anyhow::Result<()> {
     }
     let infos: Vec<_> = layers.iter().map(|&l| &probe.layers()[l]).collect();
     let config = ReportConfig { units: a.units, top: a.top, pick, cell: a.cell, layout };
-    let built = build(&scan, &infos, &config, &load).map_err(anyhow::Error::msg)?;
+    let built = build(probe.as_ref(), &scan, &infos, &config, &load).map_err(anyhow::Error::msg)?;
     write(&a.out, &scan, &built, &a.model).map_err(anyhow::Error::msg)?;
     let n = scan.files.len() - scan.skipped.len();
     if json_out {
@@ -167,7 +194,8 @@ fn activations(a: ActivationsArgs, json_out: bool) -> anyhow::Result<()> {
     let img = load_rgb(&a.image)?;
     let probe = probe(&a.model)?;
     let layer = probe.layer(&a.layer).map_err(anyhow::Error::msg)?;
-    let act = probe.activations(&network_view(&img, a.size), &[layer]).remove(0);
+    let view = probe.view(&img, a.size).map_err(|e| anyhow::anyhow!("{}: {e}", a.image.display()))?;
+    let act = probe.activations(&view, &[layer]).remove(0);
     let pic = tile_maps(&act, 48);
     pic.save(&a.out).with_context(|| format!("{}: cannot write the image", a.out.display()))?;
     if json_out {
