@@ -125,16 +125,27 @@ impl Objective<'_> {
     }
 }
 
+/// The result of [`transfer`]: the image and where the time went.
+pub struct Transfer {
+    /// RGB 0-255 `[1, 3, H, W]`, clamped.
+    pub image: Tensor<4>,
+    /// Seconds spent on the fixed targets (content activation, style Grams).
+    pub seconds_targets: f64,
+    /// Seconds spent optimising the pixels (every step).
+    pub seconds_optimise: f64,
+}
+
 /// Runs the transfer. `content` and each style are RGB 0-255 `[1, 3, H, W]` on an autodiff
 /// device (styles may have other sizes); `styles` carry their blend weights. `on_step` sees
-/// the costs and the current image every step. Returns the image (clamped to 0-255).
+/// the costs and the current image every step.
 pub fn transfer(
     vgg: &Vgg19,
     content: Tensor<4>,
     styles: &[(Tensor<4>, f32)],
     config: &StyleConfig,
     on_step: &mut dyn FnMut(&StepCosts, &Tensor<4>),
-) -> Tensor<4> {
+) -> Transfer {
+    let t0 = std::time::Instant::now();
     let style_idx: Vec<usize> = config.style_layers.iter().map(|l| l.0).collect();
     let pool = config.pooling;
     let a_c =
@@ -151,6 +162,8 @@ pub fn transfer(
     wanted.push(config.content_layer);
     let objective = Objective { vgg, config, a_c, grams, wanted };
     let start = initial_image(&content, config.init, config.seed).detach();
+    let seconds_targets = t0.elapsed().as_secs_f64();
+    let t1 = std::time::Instant::now();
     let mut canvas = Canvas { pixels: Param::from_tensor(start) };
     match config.method {
         Method::Adam => {
@@ -194,5 +207,6 @@ pub fn transfer(
             }
         }
     }
-    canvas.pixels.val().detach().clamp(0.0, 255.0)
+    let image = canvas.pixels.val().detach().clamp(0.0, 255.0);
+    Transfer { image, seconds_targets, seconds_optimise: t1.elapsed().as_secs_f64() }
 }

@@ -142,14 +142,15 @@ fn vgg(args: &[String]) -> anyhow::Result<()> {
     use facestyle_style::vgg::{Pooling, Vgg19, layer_index};
     let get = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     let size: usize = get("--size").map(|s| s.parse()).transpose()?.unwrap_or(224);
+    let height: usize = get("--height").map(|s| s.parse()).transpose()?.unwrap_or(size);
     let reps: usize = get("--reps").map(|s| s.parse()).transpose()?.unwrap_or(10);
     let spec = facestyle_models::registry::model("vgg19").map_err(anyhow::Error::msg)?;
     let files = facestyle_models::fetch::ensure(spec, &facestyle_models::cache::models_dir())?;
     let weights = facestyle_models::h5::load_vgg19(&files[0])?;
     let last = [layer_index("conv5_1").expect("a VGG19 layer")];
     let input = |device: &Device| {
-        let data: Vec<f32> = (0..3 * size * size).map(|i| (i * 7919 % 256) as f32).collect();
-        Tensor::<4>::from_data(TensorData::new(data, [1, 3, size, size]), device)
+        let data: Vec<f32> = (0..3 * height * size).map(|i| (i * 7919 % 256) as f32).collect();
+        Tensor::<4>::from_data(TensorData::new(data, [1, 3, height, size]), device)
     };
     let time = |f: &mut dyn FnMut()| {
         f();
@@ -176,7 +177,7 @@ fn vgg(args: &[String]) -> anyhow::Result<()> {
     });
     println!(
         "{}",
-        json!({"size": size, "reps": reps, "threads": rayon::current_num_threads(),
+        json!({"size": size, "height": height, "reps": reps, "threads": rayon::current_num_threads(),
             "forward_s": forward, "images_per_s": 1.0 / forward, "forward_backward_s": backward})
     );
     Ok(())

@@ -270,7 +270,6 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
     );
     let mut costs = Vec::new();
     let mut save_err = None;
-    let t1 = Instant::now();
     let result = transfer(&vgg, content, &styles, &config, &mut |c, g| {
         bar.set_message(format!("J {:.4e} Jc {:.3e} Js {:.3e}", c.total, c.content, c.style));
         bar.set_position((c.step + 1) as u64);
@@ -289,8 +288,8 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
     if let Some(e) = save_err {
         return Err(e);
     }
-    let optimise_s = t1.elapsed().as_secs_f64();
-    save(&to_image(finish(result)), &a.out)?;
+    let optimise_s = result.seconds_optimise;
+    save(&to_image(finish(result.image)), &a.out)?;
     let last = costs.last().copied();
     if json_out {
         println!(
@@ -299,7 +298,7 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
                 "out": a.out, "iterations": a.iterations,
                 "losses": costs.iter().map(|c| c.total).collect::<Vec<_>>(),
                 "J_content": last.map(|c| c.content), "J_style": last.map(|c| c.style), "J_tv": last.map(|c| c.tv),
-                "seconds_load": load_s, "seconds_optimise": optimise_s,
+                "seconds_load": load_s, "seconds_targets": result.seconds_targets, "seconds_optimise": optimise_s,
                 "seconds_per_iteration": optimise_s / a.iterations.max(1) as f64,
             })
         );
