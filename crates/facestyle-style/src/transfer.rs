@@ -133,17 +133,20 @@ pub struct Transfer {
     pub seconds_targets: f64,
     /// Seconds spent optimising the pixels (every step).
     pub seconds_optimise: f64,
+    /// `on_step` asked to stop before the last iteration.
+    pub stopped: bool,
 }
 
 /// Runs the transfer. `content` and each style are RGB 0-255 `[1, 3, H, W]` on an autodiff
 /// device (styles may have other sizes); `styles` carry their blend weights. `on_step` sees
-/// the costs and the current image every step.
+/// the costs and the current image every step and returns whether to go on (`false` stops
+/// after the current step, for cancellation).
 pub fn transfer(
     vgg: &Vgg19,
     content: Tensor<4>,
     styles: &[(Tensor<4>, f32)],
     config: &StyleConfig,
-    on_step: &mut dyn FnMut(&StepCosts, &Tensor<4>),
+    on_step: &mut dyn FnMut(&StepCosts, &Tensor<4>) -> bool,
 ) -> Transfer {
     let t0 = std::time::Instant::now();
     let style_idx: Vec<usize> = config.style_layers.iter().map(|l| l.0).collect();
@@ -165,15 +168,19 @@ pub fn transfer(
     let seconds_targets = t0.elapsed().as_secs_f64();
     let t1 = std::time::Instant::now();
     let mut canvas = Canvas { pixels: Param::from_tensor(start) };
+    let mut stopped = false;
     match config.method {
         Method::Adam => {
             let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
             for step in 0..config.iterations {
                 let g = canvas.pixels.val();
                 let (total, costs) = objective.eval(g.clone(), step);
-                on_step(&costs, &g);
+                stopped = !on_step(&costs, &g);
                 let grads = GradientsParams::from_grads(total.backward(), &canvas);
                 canvas = optim.step(config.lr, canvas, grads);
+                if stopped {
+                    break;
+                }
             }
         }
         Method::Lbfgs => {
@@ -188,7 +195,7 @@ pub fn transfer(
             };
             let mut optim = lbfgs(config.iterations);
             let mut evals = 0;
-            while evals < config.iterations {
+            while evals < config.iterations && !stopped {
                 let before = evals;
                 if config.iterations - evals < 25 {
                     optim = lbfgs(config.iterations - evals);
@@ -196,7 +203,7 @@ pub fn transfer(
                 let (next, _) = optim.step(config.lr, canvas, |c: Canvas| {
                     let g = c.pixels.val();
                     let (total, costs) = objective.eval(g.clone(), evals);
-                    on_step(&costs, &g);
+                    stopped |= !on_step(&costs, &g);
                     evals += 1;
                     (costs.total as f64, GradientsParams::from_grads(total.backward(), &c))
                 });
@@ -208,5 +215,5 @@ pub fn transfer(
         }
     }
     let image = canvas.pixels.val().detach().clamp(0.0, 255.0);
-    Transfer { image, seconds_targets, seconds_optimise: t1.elapsed().as_secs_f64() }
+    Transfer { image, seconds_targets, seconds_optimise: t1.elapsed().as_secs_f64(), stopped }
 }

@@ -283,6 +283,7 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
             }
         }
         costs.push(*c);
+        true
     });
     bar.finish_and_clear();
     if let Some(e) = save_err {
