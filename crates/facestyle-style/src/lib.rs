@@ -4,5 +4,6 @@
 pub mod colour;
 pub mod cost;
 pub mod gram;
+pub mod picture;
 pub mod transfer;
 pub mod vgg;

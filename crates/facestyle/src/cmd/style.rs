@@ -8,12 +8,11 @@ use clap::Args;
 use facestyle_face::photo::load_rgb;
 use facestyle_models::{cache, fetch, h5, registry};
 use facestyle_nn::burn::prelude::*;
-use facestyle_nn::pretrained::values;
 use facestyle_style::colour;
+use facestyle_style::picture::{self, to_image, to_tensor};
 use facestyle_style::transfer::{Init, Method, StyleConfig, transfer};
 use facestyle_style::vgg::{LAYERS, Pooling, Vgg19, layer_index};
 use image::RgbImage;
-use image::imageops::{FilterType, resize};
 use serde_json::json;
 
 #[derive(Debug, Args)]
@@ -114,47 +113,10 @@ fn parse_style_layers(s: &str) -> anyhow::Result<Vec<(usize, f32)>> {
         .collect()
 }
 
-/// VGG19 pools four times before conv5_1: smaller sides would vanish.
-const MIN_SIDE: u32 = 16;
-
-/// Width and height of `img` scaled so its long side is `size`.
-fn scaled_dims(img: &RgbImage, size: u32) -> (u32, u32) {
-    let (w, h) = img.dimensions();
-    let s = size as f32 / w.max(h) as f32;
-    (((w as f32 * s).round() as u32).max(1), ((h as f32 * s).round() as u32).max(1))
-}
-
 /// Refuses an image whose short side would be below [`MIN_SIDE`] at long side `size`.
 fn check_side(img: &RgbImage, size: u32, path: &Path) -> anyhow::Result<()> {
-    let (w, h) = scaled_dims(img, size);
-    if w.min(h) < MIN_SIDE {
-        bail!(
-            "{}: {}x{} scaled to a long side of {size} px is {w}x{h}; VGG19 needs at least {MIN_SIDE} px \
-             on each side (raise --size or --style-scale)",
-            path.display(),
-            img.width(),
-            img.height()
-        );
-    }
-    Ok(())
-}
-
-/// The image scaled so its long side is `size`, as an RGB 0-255 `[1, 3, H, W]` tensor.
-fn to_tensor(img: &RgbImage, size: u32, device: &Device) -> Tensor<4> {
-    let (nw, nh) = scaled_dims(img, size);
-    let r = resize(img, nw, nh, FilterType::Triangle);
-    let data = facestyle_face::photo::to_chw(&r, [0, 1, 2]);
-    Tensor::from_data(TensorData::new(data, [1, 3, nh as usize, nw as usize]), device)
-}
-
-fn to_image(t: Tensor<4>) -> RgbImage {
-    let [_, _, h, w] = t.dims();
-    let v = values(t);
-    let plane = h * w;
-    RgbImage::from_fn(w as u32, h as u32, |x, y| {
-        let i = y as usize * w + x as usize;
-        image::Rgb([0, 1, 2].map(|c| v[c * plane + i].round().clamp(0.0, 255.0) as u8))
-    })
+    picture::check_side(img, size)
+        .map_err(|e| anyhow::anyhow!("{}: {e} (raise --size or --style-scale)", path.display()))
 }
 
 fn save(img: &RgbImage, path: &Path) -> anyhow::Result<()> {

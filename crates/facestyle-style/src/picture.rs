@@ -1,0 +1,70 @@
+//! Between pictures and tensors: an RGB image scaled to a long side as a `[1, 3, H, W]` 0-255
+//! tensor, and back.
+
+use burn::prelude::*;
+use facestyle_nn::pretrained::values;
+use image::RgbImage;
+use image::imageops::{FilterType, resize};
+
+/// VGG19 pools four times before conv5_1: sides below this would vanish.
+pub const MIN_SIDE: u32 = 16;
+
+/// Width and height of `img` scaled so its long side is `size`.
+pub fn scaled_dims(img: &RgbImage, size: u32) -> (u32, u32) {
+    let (w, h) = img.dimensions();
+    let s = size as f32 / w.max(h) as f32;
+    (((w as f32 * s).round() as u32).max(1), ((h as f32 * s).round() as u32).max(1))
+}
+
+/// `Err` with the scaled size when the short side of `img` at long side `size` is below
+/// [`MIN_SIDE`].
+pub fn check_side(img: &RgbImage, size: u32) -> Result<(), String> {
+    let (w, h) = scaled_dims(img, size);
+    if w.min(h) < MIN_SIDE {
+        return Err(format!(
+            "{}x{} scaled to a long side of {size} px is {w}x{h}; VGG19 needs at least {MIN_SIDE} px on each side",
+            img.width(),
+            img.height()
+        ));
+    }
+    Ok(())
+}
+
+/// The image scaled so its long side is `size`, as an RGB 0-255 `[1, 3, H, W]` tensor.
+pub fn to_tensor(img: &RgbImage, size: u32, device: &Device) -> Tensor<4> {
+    let (nw, nh) = scaled_dims(img, size);
+    let r = resize(img, nw, nh, FilterType::Triangle);
+    let (w, h) = (nw as usize, nh as usize);
+    let mut data = vec![0f32; 3 * w * h];
+    for (i, p) in r.pixels().enumerate() {
+        for c in 0..3 {
+            data[c * w * h + i] = p.0[c] as f32;
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [1, 3, h, w]), device)
+}
+
+/// A `[1, 3, H, W]` 0-255 tensor as an image (rounded, clamped).
+pub fn to_image(t: Tensor<4>) -> RgbImage {
+    let [_, _, h, w] = t.dims();
+    let v = values(t);
+    let plane = h * w;
+    RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let i = y as usize * w + x as usize;
+        image::Rgb([0, 1, 2].map(|c| v[c * plane + i].round().clamp(0.0, 255.0) as u8))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_sides() {
+        let img = RgbImage::from_fn(40, 20, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        assert_eq!(to_image(to_tensor(&img, 40, &Device::flex())), img);
+        assert_eq!(scaled_dims(&img, 80), (80, 40));
+        assert!(check_side(&img, 40).is_ok());
+        assert!(check_side(&img, 20).unwrap_err().contains("20x10"));
+    }
+}
