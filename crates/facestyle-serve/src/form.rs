@@ -53,7 +53,9 @@ impl Form {
     pub fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> ApiResult<T> {
         match self.text(name) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| ApiError::bad_request(format!("field '{name}': '{v}' is not a number"))),
+            Some(v) => {
+                v.parse().map_err(|_| ApiError::bad_request(format!("field '{name}': '{v}' is not a number")))
+            }
         }
     }
 

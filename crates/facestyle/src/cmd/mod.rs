@@ -4,6 +4,7 @@ mod conv;
 mod demo;
 mod face;
 mod models;
+mod serve;
 mod style;
 mod viz;
 
@@ -35,6 +36,8 @@ pub enum Command {
     /// Faces: detect, verify, enroll, identify, embed, cluster, evaluate (YuNet + SFace).
     #[command(subcommand)]
     Face(face::FaceCommand),
+    /// HTTP service and web page: verify, identify, enroll, people, style jobs.
+    Serve(serve::ServeArgs),
     /// Neural style transfer (Gatys) on VGG19: `style CONTENT STYLE.. -o out.png`.
     Style(style::StyleArgs),
     /// What ConvNets learn: top activating patches per unit, feature maps.
@@ -51,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(c) => models::run(c, cli.json),
         Command::Face(c) => face::run(c, cli.json),
         Command::Style(a) => style::run(a, cli.json),
+        Command::Serve(a) => serve::run(a),
         Command::Viz(c) => viz::run(c, cli.json),
         Command::Demo { out } => demo::run(&out, cli.json),
     }

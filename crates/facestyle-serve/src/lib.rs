@@ -1,0 +1,157 @@
+//! `facestyle serve`: the face pipeline and style transfer over HTTP (axum + tokio), with a
+//! plain HTML page at `/`. Write routes (enroll, forget, style) need the bearer token when one
+//! is set; off loopback one must be set. Inference runs on the blocking pool; style jobs run
+//! one at a time on their own thread behind a bounded queue.
+
+pub mod error;
+pub mod faces;
+pub mod form;
+pub mod jobs;
+pub mod metrics;
+pub mod openapi;
+pub mod state;
+pub mod style;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::state::{AppState, ServeConfig};
+
+const PAGE: &str = include_str!("../web/index.html");
+
+/// All routes, with the body limit, request timeout, metrics and (on write routes) the token.
+pub fn router(state: Arc<AppState>) -> Router {
+    let writes = Router::new()
+        .route("/v1/enroll", post(faces::enroll))
+        .route("/v1/people/{name}", delete(faces::forget))
+        .route("/v1/style", post(style::submit))
+        .route_layer(from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(|| async { axum::Json(openapi::spec()) }))
+        .route("/v1/verify", post(faces::verify))
+        .route("/v1/identify", post(faces::identify))
+        .route("/v1/people", get(faces::people))
+        .route("/v1/jobs/{id}", get(style::status))
+        .route("/v1/jobs/{id}/result.png", get(style::result))
+        .merge(writes)
+        .fallback(|| async { ApiError::not_found("no such route (see /openapi.json)") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route (see /openapi.json)",
+            )
+        })
+        .layer(from_fn_with_state(state.clone(), timeout))
+        .layer(from_fn_with_state(state.clone(), record))
+        .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .with_state(state)
+}
+
+async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(json!({"status": "ok"}))
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let (queued, running) = state.jobs.counts();
+    let body = state.metrics.render(&[
+        ("facestyle_style_jobs_queued", "Style jobs waiting.", queued as f64),
+        ("facestyle_style_jobs_running", "Style jobs running.", running as f64),
+    ]);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+async fn require_token(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if let Some(token) = &state.config.token {
+        let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let ok = given.and_then(|v| v.strip_prefix("Bearer ")).is_some_and(|t| constant_eq(t.trim(), token));
+        if !ok {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "this route needs 'Authorization: Bearer <token>'",
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Compares without stopping at the first difference.
+fn constant_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn timeout(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.config.request_timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the request timed out").into_response(),
+    }
+}
+
+async fn record(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
+    let t = Instant::now();
+    let r = next.run(req).await;
+    state.metrics.record(&route, r.status().as_u16(), t.elapsed().as_secs_f64());
+    r
+}
+
+/// Loads the models, starts the style worker, serves until SIGINT/SIGTERM, then stops taking
+/// requests, lets the ones in flight finish, cancels style jobs and waits for the worker.
+pub async fn serve(config: ServeConfig) -> Result<(), String> {
+    config.check()?;
+    let state = AppState::new(config.clone());
+    eprintln!("loading the face models ...");
+    state.engine().map_err(|e| e.message)?;
+    let worker = style::spawn_worker(state.clone());
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+    eprintln!("listening on http://{} (gallery {})", config.addr, config.gallery.display());
+    let stop = state.clone();
+    axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            eprintln!("shutting down: finishing requests, cancelling style jobs");
+            stop.jobs.shutdown();
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    state.jobs.shutdown();
+    if let Some(w) = worker {
+        let _ = tokio::task::spawn_blocking(move || w.join()).await;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
