@@ -1,0 +1,363 @@
+//! The routes, called in-process: the spec matches the routes, write routes need the token,
+//! bad input is a 4xx JSON error, the style queue answers 429 when full, and with the real
+//! models: enroll -> identify -> verify -> forget, and a style job to its PNG.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use facestyle_models::testing::cached_model;
+use facestyle_serve::router;
+use facestyle_serve::state::{AppState, ServeConfig};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+enum Part<'a> {
+    Text(&'a str),
+    File(&'a str, Vec<u8>),
+}
+
+const BOUNDARY: &str = "facestyle-test-boundary";
+
+fn multipart(parts: &[(&str, Part)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, part) in parts {
+        body.extend(format!("--{BOUNDARY}\r\n").bytes());
+        match part {
+            Part::Text(v) => {
+                body.extend(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{v}\r\n").bytes())
+            }
+            Part::File(filename, bytes) => {
+                body.extend(
+                    format!(
+                        "Content-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\n\
+                         Content-Type: application/octet-stream\r\n\r\n"
+                    )
+                    .bytes(),
+                );
+                body.extend(bytes);
+                body.extend(b"\r\n");
+            }
+        }
+    }
+    body.extend(format!("--{BOUNDARY}--\r\n").bytes());
+    body
+}
+
+struct Server {
+    app: Router,
+    state: Arc<AppState>,
+    _dir: tempfile::TempDir,
+}
+
+fn server(token: Option<&str>, tweak: impl FnOnce(&mut ServeConfig)) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config =
+        ServeConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().join("g.db"), token.map(str::to_string));
+    tweak(&mut config);
+    let state = AppState::new(config);
+    Server { app: router(state.clone()), state, _dir: dir }
+}
+
+async fn call(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> (StatusCode, Vec<u8>) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(b) => req
+            .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+            .body(Body::from(b)),
+        None => req.body(Body::empty()),
+    }
+    .unwrap();
+    let r = app.clone().oneshot(req).await.unwrap();
+    let status = r.status();
+    (status, r.into_body().collect().await.unwrap().to_bytes().to_vec())
+}
+
+fn json(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+}
+
+fn photo(name: &str) -> Vec<u8> {
+    let p =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../facestyle-face/tests/fixtures/photos").join(name);
+    std::fs::read(p).unwrap()
+}
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, 90]));
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+    out
+}
+
+#[tokio::test]
+async fn every_route_in_the_spec_is_served() {
+    let s = server(None, |_| {});
+    let (status, body) = call(&s.app, Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let spec = json(&body);
+    let paths = spec["paths"].as_object().unwrap();
+    assert!(paths.len() >= 10);
+    for (path, methods) in paths {
+        for method in methods.as_object().unwrap().keys() {
+            let uri = path.replace("{name}", "nobody").replace("{id}", "job-999");
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let (status, body) = call(&s.app, m, &uri, None, None).await;
+            let text = String::from_utf8_lossy(&body);
+            assert!(
+                !text.contains("no such route") && !text.contains("method not allowed"),
+                "{method} {uri}: {text}"
+            );
+            assert!(status != StatusCode::INTERNAL_SERVER_ERROR, "{method} {uri}: {text}");
+        }
+    }
+    let (status, body) = call(&s.app, Method::GET, "/nowhere", None, None).await;
+    assert_eq!((status, json(&body)["error"].is_string()), (StatusCode::NOT_FOUND, true));
+    let (status, _) = call(&s.app, Method::PUT, "/v1/people", None, None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    let (status, body) = call(&s.app, Method::GET, "/", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&body).contains("<h1>facestyle</h1>"));
+    let (_, body) = call(&s.app, Method::GET, "/metrics", None, None).await;
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains("facestyle_http_requests_total{route=\"/openapi.json\",status=\"200\"} 2"),
+        "{text}"
+    );
+    assert!(text.contains("facestyle_style_jobs_queued 0"));
+}
+
+#[tokio::test]
+async fn write_routes_need_the_token() {
+    let s = server(Some("s3cret"), |_| {});
+    let enroll = || Some(multipart(&[("name", Part::Text("X")), ("image", Part::File("x.png", png(8, 8)))]));
+    for token in [None, Some("wrong")] {
+        let (status, body) = call(&s.app, Method::POST, "/v1/enroll", token, enroll()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(json(&body)["error"].as_str().unwrap().contains("Bearer"));
+        let (status, _) = call(&s.app, Method::DELETE, "/v1/people/X", token, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _) = call(&s.app, Method::POST, "/v1/style", token, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // Read routes stay open.
+    let (status, body) = call(&s.app, Method::GET, "/v1/people", None, None).await;
+    assert_eq!((status, json(&body)["people"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)));
+    // The right token gets past the check (here to the form checks).
+    let (status, body) = call(&s.app, Method::POST, "/v1/style", Some("s3cret"), Some(multipart(&[]))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&body));
+
+    let open = ServeConfig::new("0.0.0.0:8080".parse().unwrap(), "g.db".into(), None);
+    assert!(open.check().unwrap_err().contains("FACESTYLE_TOKEN"));
+    let with = ServeConfig::new("0.0.0.0:8080".parse().unwrap(), "g.db".into(), Some("t".into()));
+    assert!(with.check().is_ok());
+    assert!(ServeConfig::new("127.0.0.1:8080".parse().unwrap(), "g.db".into(), None).check().is_ok());
+}
+
+#[tokio::test]
+async fn bad_input_is_a_4xx_json_error() {
+    let s = server(None, |c| c.body_limit = 64 << 10);
+    let cases: Vec<(&str, Option<Vec<u8>>, StatusCode, &str)> = vec![
+        (
+            "/v1/verify",
+            Some(multipart(&[
+                ("a", Part::File("notes.jpg", b"hello".to_vec())),
+                ("b", Part::File("b.png", png(8, 8))),
+            ])),
+            StatusCode::BAD_REQUEST,
+            "notes.jpg",
+        ),
+        (
+            "/v1/verify",
+            Some(multipart(&[("a", Part::File("a.png", png(8, 8)))])),
+            StatusCode::BAD_REQUEST,
+            "'b'",
+        ),
+        ("/v1/verify", None, StatusCode::BAD_REQUEST, "multipart"),
+        (
+            "/v1/identify",
+            Some(multipart(&[("top", Part::Text("many"))])),
+            StatusCode::BAD_REQUEST,
+            "not a number",
+        ),
+        (
+            "/v1/enroll",
+            Some(multipart(&[("image", Part::File("a.png", png(8, 8)))])),
+            StatusCode::BAD_REQUEST,
+            "'name'",
+        ),
+        (
+            "/v1/verify",
+            Some(multipart(&[("a", Part::File("big.bin", vec![7u8; 200 << 10]))])),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "",
+        ),
+        (
+            "/v1/style",
+            Some(multipart(&[("size", Part::Text("0")), ("content", Part::File("c.png", png(8, 8)))])),
+            StatusCode::BAD_REQUEST,
+            "size 0",
+        ),
+        (
+            "/v1/style",
+            Some(multipart(&[("iterations", Part::Text("100000"))])),
+            StatusCode::BAD_REQUEST,
+            "iterations",
+        ),
+        (
+            "/v1/style",
+            Some(multipart(&[
+                ("content", Part::File("c.png", png(200, 8))),
+                ("style", Part::File("s.png", png(64, 64))),
+            ])),
+            StatusCode::BAD_REQUEST,
+            "c.png: 200x8",
+        ),
+    ];
+    for (uri, body, want, text) in cases {
+        let (status, bytes) = call(&s.app, Method::POST, uri, None, body).await;
+        let v = json(&bytes);
+        assert_eq!(status, want, "{uri}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(text), "{uri}: expected '{text}' in {v}");
+    }
+    assert!(!s.state.config.gallery.exists(), "no gallery was created");
+}
+
+#[tokio::test]
+async fn a_full_style_queue_answers_429_and_shutdown_cancels() {
+    // No worker: jobs stay queued.
+    let s = server(None, |c| c.queue = 1);
+    let job = || {
+        Some(multipart(&[
+            ("content", Part::File("c.png", png(40, 32))),
+            ("style", Part::File("s.png", png(32, 32))),
+            ("size", Part::Text("32")),
+        ]))
+    };
+    let (status, body) = call(&s.app, Method::POST, "/v1/style", None, job()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&body));
+    let id = json(&body)["id"].as_str().unwrap().to_string();
+    let (status, body) = call(&s.app, Method::POST, "/v1/style", None, job()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(json(&body)["error"].as_str().unwrap().contains("queue is full"));
+    let (_, body) = call(&s.app, Method::GET, &format!("/v1/jobs/{id}"), None, None).await;
+    assert_eq!(json(&body)["state"], "queued");
+    let (status, _) = call(&s.app, Method::GET, &format!("/v1/jobs/{id}/result.png"), None, None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    s.state.jobs.shutdown();
+    let (_, body) = call(&s.app, Method::GET, &format!("/v1/jobs/{id}"), None, None).await;
+    assert_eq!(json(&body)["state"], "cancelled");
+    let (status, _) = call(&s.app, Method::POST, "/v1/style", None, job()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "no new jobs after shutdown");
+}
+
+fn face_models() -> bool {
+    cached_model("face_detection_yunet_2023mar_int8bq.onnx").is_some()
+        && cached_model("face_recognition_sface_2021dec_int8bq.onnx").is_some()
+}
+
+#[tokio::test]
+async fn enroll_identify_verify_forget() {
+    if !face_models() {
+        return;
+    }
+    let s = server(Some("t"), |_| {});
+    let t = Some("t");
+    // A photo without a face spoils the whole enrolment: nothing is written.
+    let bad = multipart(&[
+        ("name", Part::Text("Gul")),
+        ("image", Part::File("Abdullah_Gul_0001.jpg", photo("Abdullah_Gul_0001.jpg"))),
+        ("image", Part::File("blank.png", png(64, 64))),
+    ]);
+    let (status, body) = call(&s.app, Method::POST, "/v1/enroll", t, Some(bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(json(&body)["error"].as_str().unwrap().contains("blank.png: no face"));
+    let (_, body) = call(&s.app, Method::GET, "/v1/people", None, None).await;
+    assert_eq!(json(&body)["people"].as_array().unwrap().len(), 0);
+
+    let good = multipart(&[
+        ("name", Part::Text("Gul")),
+        ("image", Part::File("g1.jpg", photo("Abdullah_Gul_0001.jpg"))),
+    ]);
+    let (status, body) = call(&s.app, Method::POST, "/v1/enroll", t, Some(good)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json(&body)["embeddings"], 1);
+
+    let q = multipart(&[("image", Part::File("g8.png", photo("Abdullah_Gul_0008.png")))]);
+    let (status, body) = call(&s.app, Method::POST, "/v1/identify", None, Some(q)).await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<String> = json(&body)["faces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 3);
+    assert_eq!(names.iter().filter(|n| *n == "Gul").count(), 1, "{names:?}");
+    assert_eq!(names.iter().filter(|n| *n == "unknown").count(), 2, "{names:?}");
+
+    for (other, same) in [("Abdullah_Gul_0008.png", true), ("Colin_Powell_0001.jpg", false)] {
+        let v = multipart(&[
+            ("a", Part::File("g1.jpg", photo("Abdullah_Gul_0001.jpg"))),
+            ("b", Part::File(other, photo(other))),
+        ]);
+        let (status, body) = call(&s.app, Method::POST, "/v1/verify", None, Some(v)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(json(&body)["same"], same, "{other}: {}", json(&body));
+    }
+
+    let (status, _) = call(&s.app, Method::DELETE, "/v1/people/Gul", t, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = call(&s.app, Method::DELETE, "/v1/people/Gul", t, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(json(&body)["error"].as_str().unwrap().contains("no one named 'Gul'"));
+}
+
+#[tokio::test]
+async fn a_style_job_runs_to_its_picture() {
+    if cached_model("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").is_none() {
+        return;
+    }
+    let s = server(None, |_| {});
+    let worker = facestyle_serve::style::spawn_worker(s.state.clone()).unwrap();
+    let job = multipart(&[
+        ("content", Part::File("c.png", png(40, 32))),
+        ("style", Part::File("s.png", png(32, 32))),
+        ("size", Part::Text("32")),
+        ("iterations", Part::Text("3")),
+    ]);
+    let (status, body) = call(&s.app, Method::POST, "/v1/style", None, Some(job)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let id = json(&body)["id"].as_str().unwrap().to_string();
+    let mut last = Value::Null;
+    for _ in 0..600 {
+        let (_, body) = call(&s.app, Method::GET, &format!("/v1/jobs/{id}"), None, None).await;
+        last = json(&body);
+        if last["state"] == "done" || last["state"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["state"], "done", "{last}");
+    assert_eq!(last["step"], 3);
+    let (status, png_bytes) =
+        call(&s.app, Method::GET, &format!("/v1/jobs/{id}/result.png"), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let img = image::load_from_memory(&png_bytes).unwrap();
+    assert_eq!((img.width(), img.height()), (32, 26));
+    s.state.jobs.shutdown();
+    worker.join().unwrap();
+}
