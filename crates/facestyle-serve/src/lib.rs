@@ -3,6 +3,7 @@
 //! is set; off loopback one must be set. Inference runs on the blocking pool; style jobs run
 //! one at a time on their own thread behind a bounded queue.
 
+pub mod client;
 pub mod error;
 pub mod faces;
 pub mod form;
@@ -111,20 +112,31 @@ async fn record(State(state): State<Arc<AppState>>, req: Request, next: Next) ->
 /// requests, lets the ones in flight finish, cancels style jobs and waits for the worker.
 pub async fn serve(config: ServeConfig) -> Result<(), String> {
     config.check()?;
+    let listener = std::net::TcpListener::bind(config.addr)
+        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+    serve_on(config, listener, shutdown_signal()).await
+}
+
+/// [`serve`] on a bound listener, until `stop` completes.
+pub async fn serve_on(
+    config: ServeConfig,
+    listener: std::net::TcpListener,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
     let state = AppState::new(config.clone());
     eprintln!("loading the face models ...");
     state.engine().map_err(|e| e.message)?;
     let worker = style::spawn_worker(state.clone());
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
-    eprintln!("listening on http://{} (gallery {})", config.addr, config.gallery.display());
-    let stop = state.clone();
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!("listening on http://{addr} (gallery {})", config.gallery.display());
+    let jobs = state.clone();
     axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(async move {
-            shutdown_signal().await;
+            stop.await;
             eprintln!("shutting down: finishing requests, cancelling style jobs");
-            stop.jobs.shutdown();
+            jobs.jobs.shutdown();
         })
         .await
         .map_err(|e| e.to_string())?;
