@@ -6,6 +6,7 @@
 //!     cargo run --release -p facestyle --bin bench -- face --images DIR [--limit 200]
 //!     cargo run --release -p facestyle --bin bench -- gallery --rows 10000,100000,1000000
 //!     cargo run --release -p facestyle --bin bench -- vgg --size 224 --reps 10
+//!     cargo run --release -p facestyle --bin bench -- serve --requests 500 --concurrency 8
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -183,15 +184,114 @@ fn vgg(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Loopback load on `facestyle serve`: `--requests` identify calls over `--concurrency`
+/// connections while one more client enrolls `--enrolls` people; latency percentiles,
+/// throughput, errors, and whether every enrolled person is there afterwards.
+fn serve_load(args: &[String]) -> anyhow::Result<()> {
+    use facestyle_serve::client::{Part, multipart, request};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let get = |flag: &str, d: usize| -> anyhow::Result<usize> {
+        Ok(args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).map_or(Ok(d), |s| s.parse())?)
+    };
+    let (requests, concurrency, enrolls) =
+        (get("--requests", 500)?, get("--concurrency", 8)?, get("--enrolls", 20)?);
+    let photos =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../facestyle-face/tests/fixtures/photos");
+    let query = std::fs::read(photos.join("Abdullah_Gul_0008.png"))?;
+    let face = std::fs::read(photos.join("Colin_Powell_0001.jpg"))?;
+    let dir = tempfile::tempdir()?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let config = facestyle_serve::state::ServeConfig::new(addr, dir.path().join("g.db"), Some("t".into()));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+        rt.block_on(facestyle_serve::serve_on(config, listener, async {
+            let _ = stop_rx.await;
+        }))
+    });
+    // Wait for the models to load and the port to answer.
+    while request(addr, "GET", "/healthz", None, None).is_err() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let first = multipart(&[("name", Part::Text("seed")), ("image", Part::File("p.jpg", &face))]);
+    anyhow::ensure!(
+        request(addr, "POST", "/v1/enroll", Some("t"), Some(&first))?.status == 200,
+        "seed enrolment"
+    );
+    let errors = AtomicUsize::new(0);
+    let next = AtomicUsize::new(0);
+    let body = multipart(&[("image", Part::File("q.png", &query))]);
+    let start = Instant::now();
+    let (latencies, enrolled) = std::thread::scope(|s| {
+        let identify: Vec<_> = (0..concurrency)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    while next.fetch_add(1, Ordering::SeqCst) < requests {
+                        let t = Instant::now();
+                        match request(addr, "POST", "/v1/identify", None, Some(&body)) {
+                            Ok(r) if r.status == 200 => mine.push(ms(t)),
+                            _ => {
+                                errors.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let enroller = s.spawn(|| {
+            let mut names = Vec::new();
+            for i in 0..enrolls {
+                let name = format!("person{i}");
+                let b = multipart(&[("name", Part::Text(&name)), ("image", Part::File("p.jpg", &face))]);
+                match request(addr, "POST", "/v1/enroll", Some("t"), Some(&b)) {
+                    Ok(r) if r.status == 200 => names.push(name),
+                    _ => {
+                        errors.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }
+            names
+        });
+        let lat: Vec<f64> = identify.into_iter().flat_map(|h| h.join().expect("client thread")).collect();
+        (lat, enroller.join().expect("enroll thread"))
+    });
+    let seconds = start.elapsed().as_secs_f64();
+    let people = request(addr, "GET", "/v1/people", None, None)?.json();
+    let present: Vec<&str> = people["people"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|p| p["name"].as_str()).collect())
+        .unwrap_or_default();
+    let missing = enrolled.iter().filter(|n| !present.contains(&n.as_str())).count();
+    let _ = stop_tx.send(());
+    server.join().expect("server thread").map_err(anyhow::Error::msg)?;
+    let mut sorted = latencies.clone();
+    sorted.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        sorted.get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1))).copied()
+    };
+    println!(
+        "{}",
+        json!({"identify_requests": requests, "concurrency": concurrency, "ok": latencies.len(),
+            "errors": errors.load(Ordering::SeqCst), "enrolled": enrolled.len(), "missing_after": missing,
+            "p50_ms": pct(0.5), "p99_ms": pct(0.99), "seconds": seconds,
+            "identify_per_s": latencies.len() as f64 / seconds, "threads": rayon::current_num_threads()})
+    );
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("face") => face(&args[1..]),
         Some("gallery") => gallery(&args[1..]),
         Some("vgg") => vgg(&args[1..]),
+        Some("serve") => serve_load(&args[1..]),
         _ => anyhow::bail!(
             "usage: bench face --images DIR [--limit N] | bench gallery [--rows 10000,100000,1000000] \
-             | bench vgg [--size 224] [--reps 10]"
+             | bench vgg [--size 224] [--reps 10] | bench serve [--requests 500] [--concurrency 8] [--enrolls 20]"
         ),
     }
 }
