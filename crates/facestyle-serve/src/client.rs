@@ -71,9 +71,33 @@ pub fn request(
     head += &format!("Content-Length: {}\r\n\r\n", bytes.len());
     s.write_all(head.as_bytes())?;
     s.write_all(bytes)?;
+    // Read the head, then exactly Content-Length bytes when given (some servers keep the
+    // connection open despite `Connection: close`), else to the end.
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    parse(&raw)
+    let mut buf = [0u8; 16384];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:").and_then(|v| v.trim().parse::<usize>().ok()));
+            if let Some(n) = length {
+                while raw.len() < end + 4 + n {
+                    let k = s.read(&mut buf)?;
+                    if k == 0 {
+                        break;
+                    }
+                    raw.extend_from_slice(&buf[..k]);
+                }
+                return parse(&raw);
+            }
+        }
+        let k = s.read(&mut buf)?;
+        if k == 0 {
+            return parse(&raw);
+        }
+        raw.extend_from_slice(&buf[..k]);
+    }
 }
 
 fn parse(raw: &[u8]) -> std::io::Result<Reply> {

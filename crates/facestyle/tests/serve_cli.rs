@@ -5,35 +5,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{facestyle, photo};
+use common::{facestyle, photo, start_server as start};
 use facestyle_models::testing::cached_model;
 use facestyle_serve::client::{Part, multipart, request};
-
-/// Starts the server on a free loopback port; returns the child and its address.
-fn start(gallery: &std::path::Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_facestyle"))
-        .args(["serve", "--gallery", gallery.to_str().unwrap(), "--addr", "127.0.0.1:0"])
-        .env("FACESTYLE_TOKEN", "t")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server output").unwrap();
-        if let Some(rest) = line.strip_prefix("listening on http://") {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
-}
 
 #[test]
 fn an_open_address_needs_a_token() {
@@ -81,8 +58,8 @@ fn kill_9_during_enrolments_leaves_a_consistent_gallery() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     dead.store(true, Ordering::SeqCst);
-    child.kill().unwrap(); // SIGKILL, mid-enrolment
-    child.wait().unwrap();
+    child.0.kill().unwrap(); // SIGKILL, mid-enrolment
+    child.0.wait().unwrap();
     for w in workers {
         w.join().unwrap();
     }
@@ -102,8 +79,8 @@ fn kill_9_during_enrolments_leaves_a_consistent_gallery() {
     // SIGTERM: a clean exit.
     // SAFETY: sending a signal to our own child process.
     unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
+        libc::kill(child.0.id() as i32, libc::SIGTERM);
     }
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }

@@ -17,3 +17,35 @@ pub fn photo(name: &str) -> String {
         .display()
         .to_string()
 }
+
+/// A child process killed when dropped (so a failing test leaves no server behind).
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `facestyle serve` (token `t`) on a free loopback port over `gallery`; returns the
+/// child and its address once it listens.
+pub fn start_server(gallery: &std::path::Path) -> (Killed, std::net::SocketAddr) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_facestyle"))
+        .args(["serve", "--gallery", gallery.to_str().unwrap(), "--addr", "127.0.0.1:0"])
+        .env("FACESTYLE_TOKEN", "t")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("server output").unwrap();
+        if let Some(rest) = line.strip_prefix("listening on http://") {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (Killed(child), addr)
+}
