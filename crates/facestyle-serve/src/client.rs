@@ -21,7 +21,8 @@ pub enum Part<'a> {
     File(&'a str, &'a [u8]),
 }
 
-const BOUNDARY: &str = "facestyle-client-boundary";
+/// The multipart boundary [`multipart`] uses.
+pub const BOUNDARY: &str = "facestyle-client-boundary";
 
 /// A multipart/form-data body and its content type.
 pub fn multipart(parts: &[(&str, Part)]) -> (String, Vec<u8>) {

@@ -9,42 +9,16 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use facestyle_models::testing::cached_model;
+use facestyle_serve::client::{self, BOUNDARY, Part};
 use facestyle_serve::router;
 use facestyle_serve::state::{AppState, ServeConfig};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-enum Part<'a> {
-    Text(&'a str),
-    File(&'a str, Vec<u8>),
-}
-
-const BOUNDARY: &str = "facestyle-test-boundary";
-
+/// The request body of a form (the client's multipart writer).
 fn multipart(parts: &[(&str, Part)]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (name, part) in parts {
-        body.extend(format!("--{BOUNDARY}\r\n").bytes());
-        match part {
-            Part::Text(v) => {
-                body.extend(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{v}\r\n").bytes())
-            }
-            Part::File(filename, bytes) => {
-                body.extend(
-                    format!(
-                        "Content-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\n\
-                         Content-Type: application/octet-stream\r\n\r\n"
-                    )
-                    .bytes(),
-                );
-                body.extend(bytes);
-                body.extend(b"\r\n");
-            }
-        }
-    }
-    body.extend(format!("--{BOUNDARY}--\r\n").bytes());
-    body
+    client::multipart(parts).1
 }
 
 struct Server {
@@ -143,7 +117,7 @@ async fn every_route_in_the_spec_is_served() {
 #[tokio::test]
 async fn write_routes_need_the_token() {
     let s = server(Some("s3cret"), |_| {});
-    let enroll = || Some(multipart(&[("name", Part::Text("X")), ("image", Part::File("x.png", png(8, 8)))]));
+    let enroll = || Some(multipart(&[("name", Part::Text("X")), ("image", Part::File("x.png", &png(8, 8)))]));
     for token in [None, Some("wrong")] {
         let (status, body) = call(&s.app, Method::POST, "/v1/enroll", token, enroll()).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -174,15 +148,15 @@ async fn bad_input_is_a_4xx_json_error() {
         (
             "/v1/verify",
             Some(multipart(&[
-                ("a", Part::File("notes.jpg", b"hello".to_vec())),
-                ("b", Part::File("b.png", png(8, 8))),
+                ("a", Part::File("notes.jpg", &b"hello".to_vec())),
+                ("b", Part::File("b.png", &png(8, 8))),
             ])),
             StatusCode::BAD_REQUEST,
             "notes.jpg",
         ),
         (
             "/v1/verify",
-            Some(multipart(&[("a", Part::File("a.png", png(8, 8)))])),
+            Some(multipart(&[("a", Part::File("a.png", &png(8, 8)))])),
             StatusCode::BAD_REQUEST,
             "'b'",
         ),
@@ -195,19 +169,19 @@ async fn bad_input_is_a_4xx_json_error() {
         ),
         (
             "/v1/enroll",
-            Some(multipart(&[("image", Part::File("a.png", png(8, 8)))])),
+            Some(multipart(&[("image", Part::File("a.png", &png(8, 8)))])),
             StatusCode::BAD_REQUEST,
             "'name'",
         ),
         (
             "/v1/verify",
-            Some(multipart(&[("a", Part::File("big.bin", vec![7u8; 200 << 10]))])),
+            Some(multipart(&[("a", Part::File("big.bin", &vec![7u8; 200 << 10]))])),
             StatusCode::PAYLOAD_TOO_LARGE,
             "",
         ),
         (
             "/v1/style",
-            Some(multipart(&[("size", Part::Text("0")), ("content", Part::File("c.png", png(8, 8)))])),
+            Some(multipart(&[("size", Part::Text("0")), ("content", Part::File("c.png", &png(8, 8)))])),
             StatusCode::BAD_REQUEST,
             "size 0",
         ),
@@ -220,8 +194,8 @@ async fn bad_input_is_a_4xx_json_error() {
         (
             "/v1/style",
             Some(multipart(&[
-                ("content", Part::File("c.png", png(200, 8))),
-                ("style", Part::File("s.png", png(64, 64))),
+                ("content", Part::File("c.png", &png(200, 8))),
+                ("style", Part::File("s.png", &png(64, 64))),
             ])),
             StatusCode::BAD_REQUEST,
             "c.png: 200x8",
@@ -237,13 +211,24 @@ async fn bad_input_is_a_4xx_json_error() {
 }
 
 #[tokio::test]
+async fn a_request_past_the_timeout_is_a_503_json_error() {
+    // Zero timeout: anything that waits on the blocking pool is cut off.
+    let s = server(None, |c| c.request_timeout = std::time::Duration::ZERO);
+    let body =
+        multipart(&[("a", Part::File("a.png", &png(32, 32))), ("b", Part::File("b.png", &png(32, 32)))]);
+    let (status, bytes) = call(&s.app, Method::POST, "/v1/verify", None, Some(body)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(json(&bytes)["error"].as_str().unwrap().contains("timed out"));
+}
+
+#[tokio::test]
 async fn a_full_style_queue_answers_429_and_shutdown_cancels() {
     // No worker: jobs stay queued.
     let s = server(None, |c| c.queue = 1);
     let job = || {
         Some(multipart(&[
-            ("content", Part::File("c.png", png(40, 32))),
-            ("style", Part::File("s.png", png(32, 32))),
+            ("content", Part::File("c.png", &png(40, 32))),
+            ("style", Part::File("s.png", &png(32, 32))),
             ("size", Part::Text("32")),
         ]))
     };
@@ -279,8 +264,8 @@ async fn enroll_identify_verify_forget() {
     // A photo without a face spoils the whole enrolment: nothing is written.
     let bad = multipart(&[
         ("name", Part::Text("Gul")),
-        ("image", Part::File("Abdullah_Gul_0001.jpg", photo("Abdullah_Gul_0001.jpg"))),
-        ("image", Part::File("blank.png", png(64, 64))),
+        ("image", Part::File("Abdullah_Gul_0001.jpg", &photo("Abdullah_Gul_0001.jpg"))),
+        ("image", Part::File("blank.png", &png(64, 64))),
     ]);
     let (status, body) = call(&s.app, Method::POST, "/v1/enroll", t, Some(bad)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -290,13 +275,13 @@ async fn enroll_identify_verify_forget() {
 
     let good = multipart(&[
         ("name", Part::Text("Gul")),
-        ("image", Part::File("g1.jpg", photo("Abdullah_Gul_0001.jpg"))),
+        ("image", Part::File("g1.jpg", &photo("Abdullah_Gul_0001.jpg"))),
     ]);
     let (status, body) = call(&s.app, Method::POST, "/v1/enroll", t, Some(good)).await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     assert_eq!(json(&body)["embeddings"], 1);
 
-    let q = multipart(&[("image", Part::File("g8.png", photo("Abdullah_Gul_0008.png")))]);
+    let q = multipart(&[("image", Part::File("g8.png", &photo("Abdullah_Gul_0008.png")))]);
     let (status, body) = call(&s.app, Method::POST, "/v1/identify", None, Some(q)).await;
     assert_eq!(status, StatusCode::OK);
     let names: Vec<String> = json(&body)["faces"]
@@ -311,8 +296,8 @@ async fn enroll_identify_verify_forget() {
 
     for (other, same) in [("Abdullah_Gul_0008.png", true), ("Colin_Powell_0001.jpg", false)] {
         let v = multipart(&[
-            ("a", Part::File("g1.jpg", photo("Abdullah_Gul_0001.jpg"))),
-            ("b", Part::File(other, photo(other))),
+            ("a", Part::File("g1.jpg", &photo("Abdullah_Gul_0001.jpg"))),
+            ("b", Part::File(other, &photo(other))),
         ]);
         let (status, body) = call(&s.app, Method::POST, "/v1/verify", None, Some(v)).await;
         assert_eq!(status, StatusCode::OK);
@@ -334,8 +319,8 @@ async fn a_style_job_runs_to_its_picture() {
     let s = server(None, |_| {});
     let worker = facestyle_serve::style::spawn_worker(s.state.clone()).unwrap();
     let job = multipart(&[
-        ("content", Part::File("c.png", png(40, 32))),
-        ("style", Part::File("s.png", png(32, 32))),
+        ("content", Part::File("c.png", &png(40, 32))),
+        ("style", Part::File("s.png", &png(32, 32))),
         ("size", Part::Text("32")),
         ("iterations", Part::Text("3")),
     ]);

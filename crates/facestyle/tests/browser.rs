@@ -52,7 +52,8 @@ impl Driver {
             std::thread::sleep(Duration::from_millis(100));
         }
         let caps = json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
-            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,1400"]}}}});
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,1400",
+                "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]}}}});
         let mut d = Driver { addr, session: String::new(), child };
         let v = d.post("/session", caps);
         d.session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_string();
@@ -150,6 +151,13 @@ fn enroll_identify_verify_through_the_page() {
     d.type_into("#verify-b", &file("Colin_Powell_0001.jpg"));
     d.click("#verify-go");
     d.wait_text("#verify-out", "Different people");
+
+    // The webcam path: Chromium's fake camera shows a test pattern, so the frame reaches the
+    // server and comes back as "no face" (a real camera would enroll the person).
+    d.click("#cam-start");
+    std::thread::sleep(Duration::from_millis(1500));
+    d.click("#cam-snap");
+    d.wait_text("#enroll-out", "webcam.png: no face found");
 
     // A non-image upload shows the server's message, not a crash.
     let bad = dir.path().join("notes.jpg");
