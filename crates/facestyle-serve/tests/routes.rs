@@ -148,7 +148,7 @@ async fn bad_input_is_a_4xx_json_error() {
         (
             "/v1/verify",
             Some(multipart(&[
-                ("a", Part::File("notes.jpg", &b"hello".to_vec())),
+                ("a", Part::File("notes.jpg", b"hello")),
                 ("b", Part::File("b.png", &png(8, 8))),
             ])),
             StatusCode::BAD_REQUEST,
