@@ -22,6 +22,18 @@ pub struct Hit {
     pub distance: f32,
 }
 
+/// The name given to a face nobody in the gallery is close enough to.
+pub const UNKNOWN: &str = "unknown";
+
+/// Open-set identification: the owner's name of the best hit when its distance is within
+/// `threshold`, else [`UNKNOWN`].
+pub fn name_or_unknown<'a>(best: Option<&Hit>, names: &'a [String], threshold: f32) -> &'a str {
+    match best {
+        Some(h) if h.distance <= threshold => &names[h.owner as usize],
+        _ => UNKNOWN,
+    }
+}
+
 /// Dot product with 8 independent accumulators so the compiler emits vector code.
 #[inline]
 pub fn dot8(a: &[f32], b: &[f32]) -> f32 {

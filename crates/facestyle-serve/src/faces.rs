@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use facestyle_face::engine::FaceEmbedding;
 use facestyle_face::gallery::NewEmbedding;
 use facestyle_face::metric::Metric;
+use facestyle_face::search::name_or_unknown;
 use facestyle_face::sface::DIM;
 use serde_json::{Value, json};
 
@@ -88,10 +89,7 @@ pub async fn identify(
             .map(|f| {
                 let hits = index.search(&f.embedding, top, metric);
                 let best = hits.first().copied();
-                let name = match best {
-                    Some(h) if h.distance <= threshold => names[h.owner as usize].clone(),
-                    _ => "unknown".to_string(),
-                };
+                let name = name_or_unknown(best.as_ref(), &names, threshold);
                 let candidates: Vec<Value> = hits
                     .iter()
                     .map(|h| json!({"name": names[h.owner as usize], "distance": h.distance}))

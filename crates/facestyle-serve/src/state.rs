@@ -100,14 +100,9 @@ impl AppState {
     pub fn vgg(&self) -> Result<Arc<Vgg19>, String> {
         self.vgg
             .get_or_init(|| {
-                let load = || -> Result<Vgg19, String> {
-                    use facestyle_models::{cache, fetch, h5, registry};
-                    let spec = registry::model("vgg19")?;
-                    let files = fetch::ensure(spec, &cache::models_dir()).map_err(|e| e.to_string())?;
-                    let weights = h5::load_vgg19(&files[0]).map_err(|e| e.to_string())?;
-                    Vgg19::from_weights(&weights, &facestyle_nn::device::training_device())
-                };
-                load().map(|v| Arc::new(v.no_grad())).map_err(|e| format!("VGG19: {e}"))
+                Vgg19::load_cached(&facestyle_nn::device::training_device())
+                    .map(|v| Arc::new(v.no_grad()))
+                    .map_err(|e| format!("VGG19: {e}"))
             })
             .clone()
     }

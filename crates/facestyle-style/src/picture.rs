@@ -30,18 +30,22 @@ pub fn check_side(img: &RgbImage, size: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// The image scaled so its long side is `size`, as an RGB 0-255 `[1, 3, H, W]` tensor.
-pub fn to_tensor(img: &RgbImage, size: u32, device: &Device) -> Tensor<4> {
-    let (nw, nh) = scaled_dims(img, size);
-    let r = resize(img, nw, nh, FilterType::Triangle);
-    let (w, h) = (nw as usize, nh as usize);
+/// The image as it is, as an RGB 0-255 `[1, 3, H, W]` tensor.
+pub fn rgb_tensor(img: &RgbImage, device: &Device) -> Tensor<4> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
     let mut data = vec![0f32; 3 * w * h];
-    for (i, p) in r.pixels().enumerate() {
+    for (i, p) in img.pixels().enumerate() {
         for c in 0..3 {
             data[c * w * h + i] = p.0[c] as f32;
         }
     }
     Tensor::from_data(TensorData::new(data, [1, 3, h, w]), device)
+}
+
+/// The image scaled so its long side is `size`, as an RGB 0-255 `[1, 3, H, W]` tensor.
+pub fn to_tensor(img: &RgbImage, size: u32, device: &Device) -> Tensor<4> {
+    let (nw, nh) = scaled_dims(img, size);
+    rgb_tensor(&resize(img, nw, nh, FilterType::Triangle), device)
 }
 
 /// A `[1, 3, H, W]` 0-255 tensor as an image (rounded, clamped).

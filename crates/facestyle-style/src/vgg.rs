@@ -55,7 +55,21 @@ pub fn hwio_to_oihw(data: &[f32], k: usize, cin: usize, cout: usize) -> Vec<f32>
     out
 }
 
+/// The 32 VGG19 tensors from the model cache (fetched with a visible message on first use,
+/// md5-checked), for [`Vgg19::from_weights`].
+pub fn cached_weights() -> Result<Vec<WeightTensor>, String> {
+    use facestyle_models::{cache, fetch, h5, registry};
+    let spec = registry::model("vgg19")?;
+    let files = fetch::ensure(spec, &cache::models_dir()).map_err(|e| e.to_string())?;
+    h5::load_vgg19(&files[0]).map_err(|e| e.to_string())
+}
+
 impl Vgg19 {
+    /// VGG19 from the model cache on `device`.
+    pub fn load_cached(device: &Device) -> Result<Self, String> {
+        Self::from_weights(&cached_weights()?, device)
+    }
+
     /// From the 32 tensors of [`facestyle_models::h5::load_vgg19`] (kernel, bias per layer), or
     /// the first of them for the first layers only (an even number: kernel and bias).
     pub fn from_weights(weights: &[WeightTensor], device: &Device) -> Result<Self, String> {

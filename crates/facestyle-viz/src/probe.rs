@@ -7,6 +7,7 @@ use facestyle_face::detect::largest;
 use facestyle_face::engine::FaceEngine;
 use facestyle_face::sface::SFace;
 use facestyle_nn::pretrained::values;
+use facestyle_style::picture::rgb_tensor;
 use facestyle_style::vgg::{LAYERS, Pooling, Vgg19};
 use image::RgbImage;
 
@@ -68,19 +69,6 @@ impl VggProbe {
             .collect();
         VggProbe { net, device, layers }
     }
-}
-
-/// `[1, 3, H, W]` RGB 0-255 tensor of an image.
-fn rgb_tensor(img: &RgbImage, device: &Device) -> Tensor<4> {
-    let (w, h) = img.dimensions();
-    let plane = (w * h) as usize;
-    let mut data = vec![0f32; plane * 3];
-    for (i, p) in img.pixels().enumerate() {
-        for c in 0..3 {
-            data[c * plane + i] = p.0[c] as f32;
-        }
-    }
-    Tensor::<4>::from_data(TensorData::new(data, [1, 3, h as usize, w as usize]), device)
 }
 
 fn to_activations(acts: Vec<Tensor<4>>) -> Vec<Activation> {

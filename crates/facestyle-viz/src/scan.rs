@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use facestyle_style::picture::scaled_dims;
 use image::RgbImage;
 use image::imageops::{FilterType, resize};
 use rayon::prelude::*;
@@ -14,28 +15,11 @@ use crate::topk::LayerStats;
 /// The picture the network sees: `img` scaled so its long side is `size`. Patches are cut from
 /// this same picture, so receptive-field boxes are in its pixels.
 pub fn network_view(img: &RgbImage, size: u32) -> RgbImage {
-    let (w, h) = img.dimensions();
-    let s = size as f64 / w.max(h) as f64;
-    let (nw, nh) = (((w as f64 * s).round() as u32).max(1), ((h as f64 * s).round() as u32).max(1));
-    if (nw, nh) == (w, h) {
+    let (nw, nh) = scaled_dims(img, size);
+    if (nw, nh) == img.dimensions() {
         return img.clone();
     }
     resize(img, nw, nh, FilterType::Triangle)
-}
-
-/// Statistics of `layers` over in-memory images (already at network size), numbered in order.
-pub fn scan_images(
-    probe: &dyn Probe,
-    images: impl IntoIterator<Item = RgbImage>,
-    layers: &[usize],
-    k: usize,
-) -> Vec<LayerStats> {
-    let mut stats: Vec<LayerStats> =
-        layers.iter().map(|&l| LayerStats::new(probe.layers()[l].channels, k)).collect();
-    for (i, img) in images.into_iter().enumerate() {
-        observe(probe, &img, i, layers, &mut stats);
-    }
-    stats
 }
 
 fn observe(probe: &dyn Probe, img: &RgbImage, index: usize, layers: &[usize], stats: &mut [LayerStats]) {

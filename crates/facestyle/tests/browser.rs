@@ -9,8 +9,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{photo, start_server};
-use facestyle_models::testing::cached_model;
+use common::{face_models, photo, start_server};
 use facestyle_serve::client::request;
 use serde_json::{Value, json};
 
@@ -123,9 +122,7 @@ impl Drop for Driver {
 #[test]
 fn enroll_identify_verify_through_the_page() {
     let Some(bin) = chromedriver() else { return };
-    if cached_model("face_recognition_sface_2021dec_int8bq.onnx").is_none()
-        || cached_model("face_detection_yunet_2023mar_int8bq.onnx").is_none()
-    {
+    if !face_models() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

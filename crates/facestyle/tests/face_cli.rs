@@ -6,8 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{facestyle, photo};
-use facestyle_models::testing::cached_model;
+use common::{face_models, facestyle, photo};
 use serde_json::Value;
 
 fn err(o: &Output) -> String {
@@ -20,19 +19,13 @@ fn json(o: &Output) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
 }
 
-/// True when the face models are cached (panics in CI when they are not).
-fn models() -> bool {
-    cached_model("face_detection_yunet_2023mar_int8bq.onnx").is_some()
-        && cached_model("face_recognition_sface_2021dec_int8bq.onnx").is_some()
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
 #[test]
 fn detect_reports_every_face_and_draws_an_overlay() {
-    if !models() {
+    if !face_models() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -49,7 +42,7 @@ fn detect_reports_every_face_and_draws_an_overlay() {
 
 #[test]
 fn verify_says_same_for_one_person_and_different_for_two() {
-    if !models() {
+    if !face_models() {
         return;
     }
     let gul = [photo("Abdullah_Gul_0001.jpg"), photo("Abdullah_Gul_0008.png")];
@@ -79,7 +72,7 @@ fn verify_says_same_for_one_person_and_different_for_two() {
 
 #[test]
 fn one_shot_enrollment_then_open_set_identification() {
-    if !models() {
+    if !face_models() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -195,7 +188,7 @@ fn bad_images_fail_with_exit_2_naming_the_file_and_problem() {
 
 #[test]
 fn no_face_missing_and_read_only_galleries_leave_everything_unchanged() {
-    if !models() {
+    if !face_models() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -288,7 +281,7 @@ fn set_read_only(dir: &Path, file: &Path, ro: bool) {
 
 #[test]
 fn embed_and_cluster_a_folder() {
-    if !models() {
+    if !face_models() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

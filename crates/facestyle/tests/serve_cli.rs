@@ -8,8 +8,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{facestyle, photo, start_server as start};
-use facestyle_models::testing::cached_model;
+use common::{face_models, facestyle, photo, start_server as start};
 use facestyle_serve::client::{Part, multipart, request};
 
 #[test]
@@ -21,9 +20,7 @@ fn an_open_address_needs_a_token() {
 
 #[test]
 fn kill_9_during_enrolments_leaves_a_consistent_gallery() {
-    if cached_model("face_recognition_sface_2021dec_int8bq.onnx").is_none()
-        || cached_model("face_detection_yunet_2023mar_int8bq.onnx").is_none()
-    {
+    if !face_models() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

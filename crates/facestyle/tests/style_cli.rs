@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{facestyle, photo};
+use common::{assert_refused, facestyle, photo};
 
 use facestyle_models::testing::cached_model;
 
@@ -49,10 +49,7 @@ fn bad_arguments_are_refused_before_any_work() {
     for (args, want) in cases {
         let mut full = vec!["style"];
         full.extend(args.iter().copied());
-        let r = facestyle(&full);
-        let err = String::from_utf8_lossy(&r.stderr);
-        assert_eq!(r.status.code(), Some(2), "{full:?}: {err}");
-        assert!(err.contains(want), "{full:?}: expected '{want}' in: {err}");
+        assert_refused(&full, want);
         assert!(!out.exists(), "nothing written");
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{facestyle, photo};
+use common::{assert_refused, face_models, facestyle, photo};
 use facestyle_models::testing::cached_model;
 
 fn photos_dir() -> String {
@@ -118,19 +118,14 @@ fn bad_arguments_fail_clearly() {
         (vec!["viz", "activations", &photos, "--layer", "conv1_1", "-o", &o], "photos"),
     ];
     for (args, want) in cases {
-        let r = facestyle(&args);
-        let err = String::from_utf8_lossy(&r.stderr);
-        assert_eq!(r.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(want), "{args:?}: expected '{want}' in: {err}");
+        assert_refused(&args, want);
         assert!(!out.exists(), "nothing written for {args:?}");
     }
 }
 
 #[test]
 fn sface_units_on_aligned_faces() {
-    if cached_model("face_recognition_sface_2021dec_int8bq.onnx").is_none()
-        || cached_model("face_detection_yunet_2023mar_int8bq.onnx").is_none()
-    {
+    if !face_models() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

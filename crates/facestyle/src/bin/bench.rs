@@ -145,9 +145,7 @@ fn vgg(args: &[String]) -> anyhow::Result<()> {
     let size: usize = get("--size").map(|s| s.parse()).transpose()?.unwrap_or(224);
     let height: usize = get("--height").map(|s| s.parse()).transpose()?.unwrap_or(size);
     let reps: usize = get("--reps").map(|s| s.parse()).transpose()?.unwrap_or(10);
-    let spec = facestyle_models::registry::model("vgg19").map_err(anyhow::Error::msg)?;
-    let files = facestyle_models::fetch::ensure(spec, &facestyle_models::cache::models_dir())?;
-    let weights = facestyle_models::h5::load_vgg19(&files[0])?;
+    let weights = facestyle_style::vgg::cached_weights().map_err(anyhow::Error::msg)?;
     let last = [layer_index("conv5_1").expect("a VGG19 layer")];
     let input = |device: &Device| {
         let data: Vec<f32> = (0..3 * height * size).map(|i| (i * 7919 % 256) as f32).collect();

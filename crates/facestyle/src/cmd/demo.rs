@@ -90,7 +90,7 @@ pub fn run(out: &Path, json_out: bool) -> anyhow::Result<()> {
     for (name, img) in &photos[1..] {
         for (i, f) in engine.analyze(img).iter().enumerate() {
             let hit = index.search(&f.embedding, 1, metric)[0];
-            let who = if hit.distance <= tau { names[hit.owner as usize].as_str() } else { "unknown" };
+            let who = facestyle_face::search::name_or_unknown(Some(&hit), &names, tau);
             say(format!(
                 "   {name} face {}: {who} (nearest {} at d={:.3})",
                 i + 1,

@@ -6,7 +6,6 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Args;
 use facestyle_face::photo::load_rgb;
-use facestyle_models::{cache, fetch, h5, registry};
 use facestyle_nn::burn::prelude::*;
 use facestyle_style::colour;
 use facestyle_style::picture::{self, to_image, to_tensor};
@@ -123,13 +122,6 @@ fn save(img: &RgbImage, path: &Path) -> anyhow::Result<()> {
     img.save(path).with_context(|| format!("{}: cannot write the image", path.display()))
 }
 
-/// VGG19 from the model cache (fetched on first use) on `device`.
-pub fn load_vgg(device: &Device) -> anyhow::Result<Vgg19> {
-    let spec = registry::model("vgg19").map_err(anyhow::Error::msg)?;
-    let files = fetch::ensure(spec, &cache::models_dir())?;
-    Vgg19::from_weights(&h5::load_vgg19(&files[0])?, device).map_err(anyhow::Error::msg)
-}
-
 pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
     // Every argument is checked before any heavy work.
     if a.size == 0 {
@@ -189,7 +181,7 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
 
     let t0 = Instant::now();
     let device = facestyle_nn::device::training_device();
-    let vgg = load_vgg(&device)?.no_grad();
+    let vgg = Vgg19::load_cached(&device).map_err(anyhow::Error::msg)?.no_grad();
     let load_s = t0.elapsed().as_secs_f64();
 
     let content = to_tensor(&content_img, a.size, &device);

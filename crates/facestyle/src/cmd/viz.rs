@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use facestyle_face::detect::DetectConfig;
 use facestyle_face::engine::FaceEngine;
 use facestyle_face::photo::load_rgb;
+use facestyle_style::vgg::Vgg19;
 use facestyle_viz::probe::{Probe, SFaceProbe, VggProbe};
 use facestyle_viz::render::{Layout, tile_maps};
 use facestyle_viz::report::{ReportConfig, build, write};
@@ -16,7 +17,6 @@ use image::RgbImage;
 use serde_json::json;
 
 use super::face::progress;
-use super::style::load_vgg;
 
 #[derive(Debug, Subcommand)]
 pub enum VizCommand {
@@ -85,7 +85,9 @@ pub struct ActivationsArgs {
 fn probe(model: &str) -> anyhow::Result<Box<dyn Probe>> {
     let device = facestyle_nn::device::default_device();
     match model {
-        "vgg19" => Ok(Box::new(VggProbe::new(load_vgg(&device)?, device))),
+        "vgg19" => {
+            Ok(Box::new(VggProbe::new(Vgg19::load_cached(&device).map_err(anyhow::Error::msg)?, device)))
+        }
         "sface" => Ok(Box::new(SFaceProbe::new(FaceEngine::load(DetectConfig::default(), device)?))),
         path if path.ends_with(".onnx") => {
             let path = Path::new(path);

@@ -49,3 +49,18 @@ pub fn start_server(gallery: &std::path::Path) -> (Killed, std::net::SocketAddr)
     std::thread::spawn(move || for _ in lines {});
     (Killed(child), addr)
 }
+
+/// True when the face models (YuNet, SFace) are cached (panics in CI when they are not).
+pub fn face_models() -> bool {
+    use facestyle_models::testing::cached_model;
+    cached_model("face_detection_yunet_2023mar_int8bq.onnx").is_some()
+        && cached_model("face_recognition_sface_2021dec_int8bq.onnx").is_some()
+}
+
+/// Runs `facestyle args` and checks it is refused as bad input: exit 2 and `want` in stderr.
+pub fn assert_refused(args: &[&str], want: &str) {
+    let r = facestyle(args);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.contains(want), "{args:?}: expected '{want}' in: {err}");
+}

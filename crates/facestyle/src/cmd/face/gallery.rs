@@ -6,6 +6,7 @@ use clap::Args;
 use facestyle_face::FaceError;
 use facestyle_face::engine::{FaceEngine, MODEL_ID, model_version};
 use facestyle_face::gallery::{Gallery, NewEmbedding};
+use facestyle_face::search::name_or_unknown;
 use facestyle_face::sface::DIM;
 use serde_json::json;
 
@@ -120,10 +121,7 @@ pub fn identify(a: IdentifyArgs, json_out: bool) -> anyhow::Result<()> {
         for (i, f) in found.iter().enumerate() {
             let hits = index.search(&f.embedding, a.top, a.metric.metric);
             let best = hits.first().copied();
-            let name = match best {
-                Some(h) if h.distance <= threshold => names[h.owner as usize].clone(),
-                _ => "unknown".to_string(),
-            };
+            let name = name_or_unknown(best.as_ref(), &names, threshold);
             let candidates: Vec<_> = hits
                 .iter()
                 .map(|h| json!({"name": names[h.owner as usize], "distance": h.distance}))
