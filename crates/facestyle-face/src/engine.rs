@@ -10,10 +10,11 @@ use image::RgbImage;
 
 use crate::align::align_face;
 use crate::detect::{DetectConfig, Detector, Face, largest};
+use crate::embedder::Embedder;
 use crate::error::{FaceError, Result};
 use crate::metric::l2_normalize;
 use crate::photo::to_chw;
-use crate::sface::{DIM, INPUT, SFace};
+use crate::sface::{INPUT, SFace};
 use crate::yunet::YuNet;
 
 /// Identifies the embedding model in galleries and embedding files: embeddings of different
@@ -29,10 +30,24 @@ pub struct FaceEmbedding {
 
 pub struct FaceEngine {
     pub detector: Detector,
-    pub sface: SFace,
+    pub embedder: Embedder,
     device: Device,
-    /// Embedding model identity: [`MODEL_ID`] plus the weights file's sha256 prefix.
+    /// Embedding model identity: [`MODEL_ID`] (or a trained model's id, see
+    /// [`crate::model_dir`]) and the weights file's sha256 prefix.
+    pub model_id: String,
     pub model_version: String,
+}
+
+/// The identity `(model id, version)` of the pretrained SFace or of a trained model directory,
+/// read without loading any network.
+pub fn model_identity(model: Option<&Path>) -> Result<(String, String)> {
+    match model {
+        None => Ok((MODEL_ID.to_string(), model_version()?)),
+        Some(dir) => {
+            let info = crate::model_dir::read_info(dir)?;
+            Ok((info.model_id(), info.model_version()))
+        }
+    }
 }
 
 /// The embedding model's version, as galleries and embedding files record it: the pinned
@@ -59,6 +74,21 @@ impl FaceEngine {
         Self::from_files(&yunet, &sface, &model_version()?, config, device)
     }
 
+    /// Like [`FaceEngine::load`], embedding with the trained model in `model` when given.
+    pub fn load_with(config: DetectConfig, device: Device, model: Option<&Path>) -> Result<Self> {
+        let Some(dir) = model else { return Self::load(config, device) };
+        let (embedder, info) = crate::model_dir::load(dir, || Ok(model_files()?.1), &device)?;
+        let (yunet, _) = model_files()?;
+        let detector = Detector::new(YuNet::load(&yunet, &device)?, config, device.clone());
+        Ok(FaceEngine {
+            detector,
+            embedder,
+            device,
+            model_id: info.model_id(),
+            model_version: info.model_version(),
+        })
+    }
+
     pub fn from_files(
         yunet: &Path,
         sface: &Path,
@@ -67,8 +97,14 @@ impl FaceEngine {
         device: Device,
     ) -> Result<Self> {
         let detector = Detector::new(YuNet::load(yunet, &device)?, config, device.clone());
-        let sface = SFace::load(sface, &device)?;
-        Ok(FaceEngine { detector, sface, device, model_version: version.to_string() })
+        let embedder = Embedder::SFace(SFace::load(sface, &device)?);
+        Ok(FaceEngine {
+            detector,
+            embedder,
+            device,
+            model_id: MODEL_ID.to_string(),
+            model_version: version.to_string(),
+        })
     }
 
     pub fn device(&self) -> &Device {
@@ -92,8 +128,10 @@ impl FaceEngine {
             data.extend(to_chw(c, [0, 1, 2]));
         }
         let x = Tensor::<4>::from_data(TensorData::new(data, [crops.len(), 3, INPUT, INPUT]), &self.device);
-        let flat = values(self.sface.forward(x));
-        flat.chunks(DIM)
+        let out = self.embedder.forward(x);
+        let dim = out.dims()[1];
+        let flat = values(out);
+        flat.chunks(dim)
             .map(|e| {
                 let mut e = e.to_vec();
                 l2_normalize(&mut e);

@@ -23,7 +23,7 @@ use crate::photo::load_rgb;
 use crate::roc::{Scored, accuracy, auc, best_threshold, eer, tar_at_far};
 
 /// How an image's face was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaceSource {
     Detected,

@@ -5,14 +5,18 @@
 
 pub mod align;
 pub mod cluster;
+pub mod compact;
 pub mod detect;
 pub mod draw;
+pub mod embedder;
 pub mod engine;
 pub mod error;
 pub mod evaluate;
 pub mod gallery;
+pub mod head;
 pub mod lfw;
 pub mod metric;
+pub mod model_dir;
 pub mod nms;
 pub mod onnx_layers;
 pub mod photo;

@@ -108,7 +108,7 @@ pub fn image_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
             let p = entry.map_err(|e| FaceError::image(&d, format!("cannot list: {e}")))?.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if is_image_name(&p) {
+            } else if is_image_path(&p) {
                 out.push(p);
             }
         }
@@ -117,7 +117,8 @@ pub fn image_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     Ok(out)
 }
 
-fn is_image_name(p: &Path) -> bool {
+/// Whether the file name has an image extension [`image_files`] lists.
+pub fn is_image_path(p: &Path) -> bool {
     let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png" | "bmp" | "webp" | "tif" | "tiff" | "gif"))
 }

@@ -17,11 +17,16 @@ pub fn models_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("FACESTYLE_MODELS").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
+    cache_root().join("models")
+}
+
+/// facestyle's cache directory: `$XDG_CACHE_HOME/facestyle`, else `$HOME/.cache/facestyle`.
+pub fn cache_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("facestyle").join("models");
+        return PathBuf::from(dir).join("facestyle");
     }
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache").join("facestyle").join("models")
+    home.join(".cache").join("facestyle")
 }
 
 /// Hex sha256 of a file, streamed.

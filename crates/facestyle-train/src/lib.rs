@@ -1,4 +1,13 @@
-//! Training face embeddings with the triplet loss (work in progress for the training issue:
-//! the loss and the triplet selection so far).
+//! Training face embeddings with the triplet loss: a crop cache (detect + align once), P x K
+//! batches with augmentation, random / semi-hard / batch-hard mining, the training loop with
+//! checkpoints and validation, and training curves.
 
+pub mod augment;
+pub mod batches;
+pub mod crops;
+pub mod curve;
+pub mod dataset;
+pub mod stored;
+pub mod train;
 pub mod triplet;
+pub mod validate;

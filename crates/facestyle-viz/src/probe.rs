@@ -99,7 +99,11 @@ pub struct SFaceProbe {
 }
 
 impl SFaceProbe {
-    pub fn new(engine: FaceEngine) -> Self {
+    /// Fails when the engine embeds with another architecture than SFace's.
+    pub fn new(engine: FaceEngine) -> Result<Self, String> {
+        if engine.embedder.sface().is_none() {
+            return Err(format!("model {} is not an SFace network", engine.model_id));
+        }
         let geometry = SFace::layer_geometry();
         let windows: Vec<Window> = geometry.iter().map(|&(k, s, p, _)| Window::new(k, s, p)).collect();
         let layers = SFace::layer_names()
@@ -108,7 +112,11 @@ impl SFaceProbe {
             .zip(fields(&windows))
             .map(|((name, (_, _, _, channels)), field)| LayerInfo { name, channels, field })
             .collect();
-        SFaceProbe { engine, layers }
+        Ok(SFaceProbe { engine, layers })
+    }
+
+    fn sface(&self) -> &SFace {
+        self.engine.embedder.sface().expect("checked in SFaceProbe::new")
     }
 }
 
@@ -125,6 +133,6 @@ impl Probe for SFaceProbe {
 
     fn activations(&self, img: &RgbImage, wanted: &[usize]) -> Vec<Activation> {
         let x = rgb_tensor(img, self.engine.device());
-        to_activations(self.engine.sface.activations(x, wanted))
+        to_activations(self.sface().activations(x, wanted))
     }
 }

@@ -182,6 +182,59 @@ fn vgg(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Training steps of the compact CNN (or SFace with `--init sface`) on random 112x112 batches
+/// of P x K images: forward, L2 normalisation, batch-hard triplets, backward, Adam; the same
+/// step as `face train` minus data loading. Seconds per step and images per second.
+fn train(args: &[String]) -> anyhow::Result<()> {
+    use facestyle_face::compact::{CompactConfig, CompactNet};
+    use facestyle_face::embedder::Embedder;
+    use facestyle_nn::burn::optim::{AdamConfig, GradientsParams};
+    use facestyle_nn::burn::prelude::*;
+    use facestyle_train::triplet::{Mining, pairwise_sq_dist, select, triplet_loss};
+    let get = |flag: &str, d: usize| -> anyhow::Result<usize> {
+        Ok(args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).map_or(Ok(d), |s| s.parse())?)
+    };
+    let (p, k, width, steps) = (get("--p", 16)?, get("--k", 4)?, get("--width", 32)?, get("--steps", 10)?);
+    let sface = args.iter().any(|a| a == "sface");
+    let device = facestyle_nn::device::training_device();
+    let mut net = if sface {
+        Embedder::SFace(facestyle_face::sface::SFace::load(
+            &facestyle_face::engine::model_files()?.1,
+            &device,
+        )?)
+    } else {
+        Embedder::Compact(CompactNet::new(CompactConfig { width, ..Default::default() }, &device))
+    };
+    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let n = p * k;
+    let labels: Vec<usize> = (0..n).map(|i| i / k).collect();
+    let data: Vec<f32> = (0..n * 3 * 112 * 112).map(|i| (i * 7919 % 256) as f32).collect();
+    let x = Tensor::<4>::from_data(TensorData::new(data, [n, 3, 112, 112]), &device);
+    let mut step = |net: Embedder| -> Embedder {
+        let e = net.forward(x.clone());
+        let norm = e.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
+        let d = pairwise_sq_dist(e / norm);
+        let t =
+            select(&facestyle_nn::pretrained::values(d.clone().detach()), &labels, Mining::BatchHard, 0.2, 0);
+        let (loss, _) = triplet_loss(d, &t, 0.2);
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        optim.step(1e-4, net, grads)
+    };
+    net = step(net);
+    let t = Instant::now();
+    for _ in 0..steps {
+        net = step(net);
+    }
+    let s = t.elapsed().as_secs_f64() / steps as f64;
+    std::hint::black_box(&net);
+    println!(
+        "{}",
+        json!({"model": if sface { "sface" } else { "compact" }, "width": width, "batch": n, "steps": steps,
+            "threads": rayon::current_num_threads(), "step_s": s, "images_per_s": n as f64 / s})
+    );
+    Ok(())
+}
+
 /// Loopback load on `facestyle serve`: `--requests` identify calls over `--concurrency`
 /// connections while one more client enrolls `--enrolls` people; latency percentiles,
 /// throughput, errors, and whether every enrolled person is there afterwards.
@@ -287,9 +340,11 @@ fn main() -> anyhow::Result<()> {
         Some("gallery") => gallery(&args[1..]),
         Some("vgg") => vgg(&args[1..]),
         Some("serve") => serve_load(&args[1..]),
+        Some("train") => train(&args[1..]),
         _ => anyhow::bail!(
             "usage: bench face --images DIR [--limit N] | bench gallery [--rows 10000,100000,1000000] \
-             | bench vgg [--size 224] [--reps 10] | bench serve [--requests 500] [--concurrency 8] [--enrolls 20]"
+             | bench vgg [--size 224] [--reps 10] | bench serve [--requests 500] [--concurrency 8] [--enrolls 20] \
+             | bench train [--p 16] [--k 4] [--width 32] [--steps 10] [sface]"
         ),
     }
 }

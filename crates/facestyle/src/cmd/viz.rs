@@ -88,7 +88,14 @@ fn probe(model: &str) -> anyhow::Result<Box<dyn Probe>> {
         "vgg19" => {
             Ok(Box::new(VggProbe::new(Vgg19::load_cached(&device).map_err(anyhow::Error::msg)?, device)))
         }
-        "sface" => Ok(Box::new(SFaceProbe::new(FaceEngine::load(DetectConfig::default(), device)?))),
+        "sface" => Ok(Box::new(
+            SFaceProbe::new(FaceEngine::load(DetectConfig::default(), device)?)
+                .map_err(anyhow::Error::msg)?,
+        )),
+        dir if Path::new(dir).join(facestyle_face::model_dir::INFO_FILE).is_file() => {
+            let engine = FaceEngine::load_with(DetectConfig::default(), device, Some(Path::new(dir)))?;
+            Ok(Box::new(SFaceProbe::new(engine).map_err(|e| anyhow::anyhow!("--model {dir}: {e}"))?))
+        }
         path if path.ends_with(".onnx") => {
             let path = Path::new(path);
             if !path.is_file() {
@@ -99,7 +106,7 @@ fn probe(model: &str) -> anyhow::Result<Box<dyn Probe>> {
                 .with_context(|| {
                     format!("--model {}: not an SFace-architecture ONNX file", path.display())
                 })?;
-            Ok(Box::new(SFaceProbe::new(engine)))
+            Ok(Box::new(SFaceProbe::new(engine).map_err(anyhow::Error::msg)?))
         }
         other => {
             bail!("--model {other:?}: expected vgg19, sface or the path of an SFace-architecture .onnx file")

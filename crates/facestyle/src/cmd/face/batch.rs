@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 use facestyle_face::cluster::chinese_whispers;
-use facestyle_face::engine::{FaceEmbedding, FaceEngine, MODEL_ID};
+use facestyle_face::engine::{FaceEmbedding, FaceEngine};
 use rayon::prelude::*;
 use serde_json::json;
 
@@ -88,7 +88,7 @@ pub fn embed(a: EmbedArgs, json_out: bool) -> anyhow::Result<()> {
         for (i, f) in found.iter().enumerate() {
             let line = json!({
                 "image": path, "face": i, "bbox": f.face.bbox, "score": f.face.score,
-                "landmarks": f.face.landmarks, "model": MODEL_ID, "model_version": engine.model_version,
+                "landmarks": f.face.landmarks, "model": engine.model_id, "model_version": engine.model_version,
                 "embedding": f.embedding,
             });
             writeln!(w, "{line}").with_context(|| format!("{}: cannot write", tmp.display()))?;
@@ -115,7 +115,7 @@ pub fn embed(a: EmbedArgs, json_out: bool) -> anyhow::Result<()> {
 }
 
 pub fn cluster(a: ClusterArgs, json_out: bool) -> anyhow::Result<()> {
-    let threshold = a.metric.threshold()?;
+    let threshold = a.metric.threshold(&a.detector.model)?;
     let engine = load_engine(&a.detector)?;
     let (results, skipped) = embed_dir(&engine, &a.dir, false)?;
     let mut members = Vec::new();

@@ -4,19 +4,21 @@ use std::path::PathBuf;
 
 use clap::Args;
 use facestyle_face::FaceError;
-use facestyle_face::engine::{FaceEngine, MODEL_ID, model_version};
+use facestyle_face::engine::{FaceEngine, model_identity};
 use facestyle_face::gallery::{Gallery, NewEmbedding};
 use facestyle_face::search::name_or_unknown;
 use facestyle_face::sface::DIM;
 use serde_json::json;
 
-use super::{DetectorArgs, MetricArgs, load_engine, read_photo};
+use super::{DetectorArgs, MetricArgs, ModelArg, load_engine, read_photo};
 
 #[derive(Debug, Args)]
 pub struct GalleryArgs {
     /// Gallery database (SQLite).
     #[arg(long)]
     pub gallery: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArg,
 }
 
 #[derive(Debug, Args)]
@@ -54,10 +56,13 @@ pub struct ForgetArgs {
     #[arg(long)]
     pub gallery: PathBuf,
     pub name: String,
+    #[command(flatten)]
+    pub model: ModelArg,
 }
 
-fn open(path: &std::path::Path) -> anyhow::Result<Gallery> {
-    Ok(Gallery::open(path, MODEL_ID, &model_version()?)?)
+fn open(path: &std::path::Path, model: &ModelArg) -> anyhow::Result<Gallery> {
+    let (id, version) = model_identity(model.model.as_deref())?;
+    Ok(Gallery::open(path, &id, &version)?)
 }
 
 pub fn enroll(a: EnrollArgs, json_out: bool) -> anyhow::Result<()> {
@@ -83,7 +88,7 @@ pub fn enroll(a: EnrollArgs, json_out: bool) -> anyhow::Result<()> {
             vector: found.embedding,
         });
     }
-    let mut gallery = Gallery::open_or_create(&a.gallery, MODEL_ID, &engine.model_version)?;
+    let mut gallery = Gallery::open_or_create(&a.gallery, &engine.model_id, &engine.model_version)?;
     let total = gallery.enroll(&a.name, &rows)?;
     if json_out {
         println!(
@@ -97,11 +102,11 @@ pub fn enroll(a: EnrollArgs, json_out: bool) -> anyhow::Result<()> {
 }
 
 pub fn identify(a: IdentifyArgs, json_out: bool) -> anyhow::Result<()> {
-    let threshold = a.metric.threshold()?;
+    let threshold = a.metric.threshold(&a.detector.model)?;
     if a.top == 0 {
         anyhow::bail!("--top must be at least 1");
     }
-    let gallery = open(&a.gallery)?;
+    let gallery = open(&a.gallery, &a.detector.model)?;
     let (index, names) = gallery.load_index(DIM)?;
     if index.is_empty() {
         anyhow::bail!(
@@ -152,7 +157,7 @@ pub fn identify(a: IdentifyArgs, json_out: bool) -> anyhow::Result<()> {
 }
 
 pub fn people(a: GalleryArgs, json_out: bool) -> anyhow::Result<()> {
-    let people = open(&a.gallery)?.people()?;
+    let people = open(&a.gallery, &a.model)?.people()?;
     if json_out {
         println!("{}", json!({"gallery": a.gallery, "people": people}));
     } else {
@@ -167,7 +172,7 @@ pub fn people(a: GalleryArgs, json_out: bool) -> anyhow::Result<()> {
 }
 
 pub fn forget(a: ForgetArgs, json_out: bool) -> anyhow::Result<()> {
-    let mut g = open(&a.gallery)?;
+    let mut g = open(&a.gallery, &a.model)?;
     if !g.forget(&a.name)? {
         anyhow::bail!("gallery {}: no person named '{}'", a.gallery.display(), a.name);
     }

@@ -5,6 +5,8 @@ mod batch;
 mod detect;
 mod eval;
 mod gallery;
+mod head;
+mod train;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +37,10 @@ pub enum FaceCommand {
     Embed(batch::EmbedArgs),
     /// Group the faces of a photo collection by identity.
     Cluster(batch::ClusterArgs),
+    /// Train an embedding with the triplet loss (from scratch, or fine-tune SFace).
+    Train(Box<train::TrainArgs>),
+    /// Train a logistic verification head on stored embeddings of training pairs.
+    TrainHead(Box<head::TrainHeadArgs>),
     /// Evaluate verification on a benchmark.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
@@ -51,12 +57,25 @@ pub fn run(command: FaceCommand, json: bool) -> anyhow::Result<()> {
         FaceCommand::Embed(a) => batch::embed(a, json),
         FaceCommand::Cluster(a) => batch::cluster(a, json),
         FaceCommand::Eval(c) => eval::run(c, json),
+        FaceCommand::Train(a) => train::run(*a, json),
+        FaceCommand::TrainHead(a) => head::run(*a, json),
     }
 }
 
-/// Detector options shared by every face command.
+/// The embedding model: the pretrained SFace unless `--model` names a trained one.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArg {
+    /// A model directory written by `facestyle face train`, used instead of the pretrained
+    /// SFace. Galleries and embedding files record which model made their vectors.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+}
+
+/// Detector (and model) options shared by every face command.
 #[derive(Debug, Clone, Args)]
 pub struct DetectorArgs {
+    #[command(flatten)]
+    pub model: ModelArg,
     /// Minimum detector score of a face.
     #[arg(long, default_value_t = 0.9)]
     pub score_threshold: f32,
@@ -87,14 +106,19 @@ pub struct MetricArgs {
     /// Distance: `sq-l2` (||a-b||^2 on unit vectors) or `cosine` (1 - cos).
     #[arg(long, default_value = "sq-l2", value_parser = parse_metric)]
     pub metric: Metric,
-    /// Decision threshold tau: same person when d <= tau (default: the metric's LFW-tuned value).
+    /// Decision threshold tau: same person when d <= tau (default: the metric's LFW-tuned value
+    /// for SFace; for a `--model`, the threshold of its validation).
     #[arg(long)]
     pub threshold: Option<f32>,
 }
 
 impl MetricArgs {
-    pub fn threshold(&self) -> anyhow::Result<f32> {
-        let t = self.threshold.unwrap_or(self.metric.default_threshold());
+    pub fn threshold(&self, model: &ModelArg) -> anyhow::Result<f32> {
+        let default = match &model.model {
+            Some(dir) => facestyle_face::model_dir::read_info(dir)?.threshold(self.metric),
+            None => None,
+        };
+        let t = self.threshold.or(default).unwrap_or(self.metric.default_threshold());
         if !t.is_finite() || t < 0.0 {
             anyhow::bail!("--threshold {t} must be a non-negative number");
         }
@@ -108,7 +132,7 @@ fn parse_metric(s: &str) -> Result<Metric, String> {
 
 pub fn load_engine(det: &DetectorArgs) -> anyhow::Result<FaceEngine> {
     let device = facestyle_nn::device::default_device();
-    Ok(FaceEngine::load(det.config()?, device)?)
+    Ok(FaceEngine::load_with(det.config()?, device, det.model.model.as_deref())?)
 }
 
 /// A decoded photo with the sha256 of its file.

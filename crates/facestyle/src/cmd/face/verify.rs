@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use facestyle_face::FaceError;
 use facestyle_face::engine::FaceEngine;
+use facestyle_face::head::Head;
 use serde_json::json;
 
 use super::{DetectorArgs, MetricArgs, Photo, load_engine, read_photo};
@@ -15,6 +16,10 @@ pub struct VerifyArgs {
     pub b: PathBuf,
     #[command(flatten)]
     pub metric: MetricArgs,
+    /// Decide with a trained verification head (`facestyle face train-head`) instead of the
+    /// distance threshold: same person when its probability is at least 0.5.
+    #[arg(long, value_name = "FILE")]
+    pub head: Option<PathBuf>,
     #[command(flatten)]
     pub detector: DetectorArgs,
 }
@@ -29,11 +34,28 @@ fn largest_embedding(engine: &FaceEngine, photo: &Photo) -> anyhow::Result<(Vec<
 }
 
 pub fn run(a: VerifyArgs, json_out: bool) -> anyhow::Result<()> {
-    let threshold = a.metric.threshold()?;
+    let threshold = a.metric.threshold(&a.detector.model)?;
+    let head = a.head.as_deref().map(Head::read).transpose()?;
     let (pa, pb) = (read_photo(&a.a)?, read_photo(&a.b)?);
     let engine = load_engine(&a.detector)?;
     let (ea, na) = largest_embedding(&engine, &pa)?;
     let (eb, nb) = largest_embedding(&engine, &pb)?;
+    if let (Some(head), Some(file)) = (&head, &a.head) {
+        head.check_model(file, &engine.model_id, &engine.model_version, ea.len())?;
+        let p = head.probability(&ea, &eb);
+        let same = p >= 0.5;
+        if json_out {
+            let v = json!({
+                "a": a.a, "b": a.b, "faces_a": na, "faces_b": nb, "head": file, "feature": head.feature,
+                "probability": p, "same": same,
+            });
+            println!("{v}");
+        } else {
+            let verdict = if same { "same person" } else { "different people" };
+            println!("{verdict}: {:?} head probability {p:.4} (same when >= 0.5)", head.feature);
+        }
+        return Ok(());
+    }
     let metric = a.metric.metric;
     let d = metric.distance(&ea, &eb);
     let same = d <= threshold;

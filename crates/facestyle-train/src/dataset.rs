@@ -1,0 +1,117 @@
+//! A face dataset laid out one folder per identity (as LFW): `root/<name>/<image>`, optionally
+//! restricted to the people of an LFW people list (`peopleDevTrain.txt`: a count, then
+//! `name images` lines).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use facestyle_face::{FaceError, Result};
+
+/// Identity name -> image paths relative to the root, sorted.
+pub type Identities = BTreeMap<String, Vec<String>>;
+
+/// Every image under `root/<identity>/`, by identity. Files that are not images by extension
+/// are ignored; images directly under `root` belong to no identity and are refused.
+pub fn scan(root: &Path) -> Result<Identities> {
+    let entries = std::fs::read_dir(root)
+        .map_err(|e| FaceError::dataset(root, format!("cannot list the folder: {e}")))?;
+    let mut out = Identities::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| FaceError::dataset(root, format!("cannot list the folder: {e}")))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            let mut images: Vec<String> = facestyle_face::photo::image_files(&path)?
+                .into_iter()
+                .filter_map(|p| p.strip_prefix(root).ok().map(|r| r.to_string_lossy().into_owned()))
+                .collect();
+            images.sort();
+            if !images.is_empty() {
+                out.insert(name, images);
+            }
+        } else if facestyle_face::photo::is_image_path(&path) {
+            return Err(FaceError::dataset(
+                root,
+                format!("{name} is not inside an identity folder (expected root/<person>/<image>)"),
+            ));
+        }
+    }
+    if out.is_empty() {
+        return Err(FaceError::dataset(root, "no identity folders with images"));
+    }
+    Ok(out)
+}
+
+/// Names in an LFW people file (`N`, then N lines `name count`; View 2's `peopleDevTrain`
+/// layout with several sets, `sets` then `N` per set, is read the same way).
+pub fn read_people(path: &Path) -> Result<Vec<String>> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| FaceError::dataset(path, format!("cannot read: {e}")))?;
+    let mut names = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let t: Vec<&str> = line.split_whitespace().collect();
+        match t.as_slice() {
+            [] => {}
+            [n] if n.parse::<usize>().is_ok() => {}
+            [name, count] if count.parse::<usize>().is_ok() => names.push(name.to_string()),
+            _ => {
+                return Err(FaceError::dataset(
+                    path,
+                    format!("line {}: '{line}' is not `name count`", i + 1),
+                ));
+            }
+        }
+    }
+    if names.is_empty() {
+        return Err(FaceError::dataset(path, "no people listed"));
+    }
+    Ok(names)
+}
+
+/// The identities named in `people` (those missing from the dataset are returned apart).
+pub fn restrict(all: &Identities, people: &[String]) -> (Identities, Vec<String>) {
+    let mut kept = Identities::new();
+    let mut missing = Vec::new();
+    for p in people {
+        match all.get(p) {
+            Some(v) => {
+                kept.insert(p.clone(), v.clone());
+            }
+            None => missing.push(p.clone()),
+        }
+    }
+    (kept, missing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scans_identity_folders_and_people_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        for (who, n) in [("Ann", 2), ("Bob", 1)] {
+            std::fs::create_dir(dir.path().join(who)).unwrap();
+            for i in 1..=n {
+                image::RgbImage::new(4, 4)
+                    .save(dir.path().join(who).join(format!("{who}_{i:04}.jpg")))
+                    .unwrap();
+            }
+        }
+        std::fs::write(dir.path().join("Ann").join("notes.txt"), "x").unwrap();
+        let ids = scan(dir.path()).unwrap();
+        assert_eq!(ids["Ann"], vec!["Ann/Ann_0001.jpg", "Ann/Ann_0002.jpg"]);
+        assert_eq!(ids["Bob"].len(), 1);
+
+        let people = dir.path().join("people.txt");
+        std::fs::write(&people, "2\nAnn\t2\nZed\t3\n").unwrap();
+        let names = read_people(&people).unwrap();
+        let (kept, missing) = restrict(&ids, &names);
+        assert_eq!((kept.len(), missing), (1, vec!["Zed".to_string()]));
+
+        std::fs::write(&people, "1\nAnn two words\n").unwrap();
+        assert!(read_people(&people).unwrap_err().to_string().contains("line 2"));
+        image::RgbImage::new(4, 4).save(dir.path().join("stray.png")).unwrap();
+        assert!(scan(dir.path()).unwrap_err().to_string().contains("stray.png"));
+    }
+}

@@ -1,0 +1,302 @@
+//! `facestyle face train`: a Siamese embedding trained with the triplet loss, from scratch
+//! (compact CNN) or fine-tuned from SFace.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use facestyle_face::compact::CompactConfig;
+use facestyle_face::lfw::read_pairs;
+use facestyle_train::batches::Sampler;
+use facestyle_train::crops::{self, Crops};
+use facestyle_train::dataset::{read_people, restrict, scan};
+use facestyle_train::train::{Init, TrainConfig, TrainData, train};
+use facestyle_train::triplet::Mining;
+use facestyle_train::validate::crop_pairs;
+use serde_json::json;
+
+use super::{DetectorArgs, load_engine, progress};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MiningArg {
+    Random,
+    SemiHard,
+    BatchHard,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum InitArg {
+    /// The compact CNN, randomly initialised.
+    Scratch,
+    /// The pretrained SFace network (fine-tuning).
+    Sface,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Dataset: one folder per identity (e.g. LFW's images_deepfunneled).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Train only on these people (an LFW people file such as peopleDevTrain.txt).
+    #[arg(long)]
+    pub people: Option<PathBuf>,
+    /// Validation pairs of other people (an LFW pairs file such as pairsDevTest.txt).
+    #[arg(long)]
+    pub val_pairs: PathBuf,
+    /// Output: the best model (by validation accuracy), checkpoint/, history.json, curve.png.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value = "batch-hard")]
+    pub mining: MiningArg,
+    /// Triplet margin alpha (squared L2 on unit vectors).
+    #[arg(long, default_value_t = 0.2)]
+    pub alpha: f32,
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    /// Identities per batch.
+    #[arg(long, default_value_t = 16)]
+    pub p: usize,
+    /// Images per identity in a batch.
+    #[arg(long, default_value_t = 4)]
+    pub k: usize,
+    /// Single-image identities added to each batch as negatives.
+    #[arg(long, default_value_t = 8)]
+    pub singles: usize,
+    /// Peak learning rate (default 1e-3 from scratch, 1e-5 for --init sface).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long, value_enum, default_value = "scratch")]
+    pub init: InitArg,
+    /// Stem channels of the compact CNN (stages 2x, 4x, 8x).
+    #[arg(long, default_value_t = 32)]
+    pub width: usize,
+    /// Largest random shift of a crop in pixels (0: none).
+    #[arg(long, default_value_t = 4)]
+    pub jitter: usize,
+    /// No random horizontal flips.
+    #[arg(long)]
+    pub no_flip: bool,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Stop after this many minutes of training (checked every batch; the epoch is validated
+    /// and checkpointed).
+    #[arg(long)]
+    pub time_limit_min: Option<f64>,
+    /// At most this many batches per epoch.
+    #[arg(long)]
+    pub max_batches: Option<usize>,
+    /// Continue the run checkpointed in --out.
+    #[arg(long)]
+    pub resume: bool,
+    /// Crop cache file (default: under the facestyle cache, one per dataset folder).
+    #[arg(long)]
+    pub crop_cache: Option<PathBuf>,
+    #[command(flatten)]
+    pub detector: DetectorArgs,
+}
+
+impl TrainArgs {
+    fn config(&self) -> anyhow::Result<TrainConfig> {
+        if self.p < 2 || self.k < 2 {
+            anyhow::bail!(
+                "--p and --k must be at least 2 (a triplet needs two identities, two images of one)"
+            );
+        }
+        if !(self.alpha > 0.0 && self.alpha.is_finite()) {
+            anyhow::bail!("--alpha {} must be a positive number", self.alpha);
+        }
+        if self.epochs == 0 || self.width == 0 {
+            anyhow::bail!("--epochs and --width must be at least 1");
+        }
+        let (init, lr) = match self.init {
+            InitArg::Scratch => {
+                (Init::Scratch(CompactConfig { width: self.width, ..Default::default() }), 1e-3)
+            }
+            InitArg::Sface => (Init::Sface, 1e-5),
+        };
+        let lr = self.lr.unwrap_or(lr);
+        if !(lr > 0.0 && lr.is_finite()) {
+            anyhow::bail!("--lr {lr} must be a positive number");
+        }
+        Ok(TrainConfig {
+            init,
+            mining: match self.mining {
+                MiningArg::Random => Mining::Random,
+                MiningArg::SemiHard => Mining::SemiHard,
+                MiningArg::BatchHard => Mining::BatchHard,
+            },
+            alpha: self.alpha,
+            epochs: self.epochs,
+            p: self.p,
+            k: self.k,
+            singles: self.singles,
+            lr,
+            final_lr_frac: 0.01,
+            flip: !self.no_flip,
+            jitter: self.jitter,
+            seed: self.seed,
+            time_limit: self.time_limit_min.map(|m| m * 60.0),
+            max_batches: self.max_batches,
+        })
+    }
+}
+
+/// The crops of `wanted`, detecting and aligning (with a progress bar) only those not cached.
+pub fn load_crops(
+    det: &DetectorArgs,
+    root: &Path,
+    wanted: &[String],
+    cache: &Path,
+    quiet: bool,
+) -> anyhow::Result<(Crops, Vec<crops::Skipped>)> {
+    let cached = if cache.exists() { Crops::read(cache)? } else { Crops::default() };
+    if wanted.iter().all(|p| cached.get(p).is_some()) {
+        return Ok((cached, vec![]));
+    }
+    drop(cached);
+    let engine = load_engine(det)?;
+    let bar = progress(0, "detect + align (once; cached)");
+    if quiet {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let out = crops::ensure(&engine, root, wanted, cache, &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
+    let config = a.config()?;
+    let all = scan(&a.data)?;
+    let (ids, missing_people) = match &a.people {
+        Some(f) => restrict(&all, &read_people(f)?),
+        None => (all.clone(), vec![]),
+    };
+    if ids.is_empty() {
+        anyhow::bail!(
+            "{}: none of the listed people has a folder in {}",
+            a.people.as_ref().unwrap().display(),
+            a.data.display()
+        );
+    }
+    let pairs = read_pairs(&a.val_pairs)?;
+    let train_people: BTreeSet<&str> = ids.keys().map(String::as_str).collect();
+    let person = |p: &str| p.split('/').next().unwrap_or("").to_string();
+    let overlap: BTreeSet<String> = pairs
+        .all()
+        .flat_map(|p| [person(&p.a), person(&p.b)])
+        .filter(|n| train_people.contains(n.as_str()))
+        .collect();
+    if !overlap.is_empty() && !json_out {
+        eprintln!(
+            "warning: {} people of {} are also training identities (e.g. {}); validation is not on unseen people",
+            overlap.len(),
+            a.val_pairs.display(),
+            overlap.iter().next().expect("non-empty")
+        );
+    }
+    let mut wanted: Vec<String> = ids.values().flatten().cloned().collect();
+    wanted.extend(pairs.all().flat_map(|p| [p.a.clone(), p.b.clone()]));
+    wanted.sort();
+    wanted.dedup();
+    let cache = a.crop_cache.clone().unwrap_or_else(|| crops::default_cache(&a.data));
+    let (crops, skipped) = load_crops(&a.detector, &a.data, &wanted, &cache, json_out)?;
+    let identities: Vec<Vec<usize>> =
+        ids.values().map(|imgs| imgs.iter().filter_map(|p| crops.get(p)).collect()).collect();
+    let sampler = Sampler::new(identities, a.p, a.k, a.singles);
+    let (val, val_missing) = crop_pairs(&pairs, &crops);
+    if sampler.anchor_identities() < 2 {
+        anyhow::bail!(
+            "{}: fewer than two identities with two usable images; nothing to train on",
+            a.data.display()
+        );
+    }
+    if val.is_empty() {
+        anyhow::bail!("{}: none of its pairs has both images in {}", a.val_pairs.display(), a.data.display());
+    }
+    let about = json!({
+        "data": a.data, "people": a.people, "val_pairs": a.val_pairs,
+        "identities": ids.len(), "anchor_identities": sampler.anchor_identities(),
+        "single_image_identities": sampler.single_identities(),
+        "people_without_folder": missing_people.len(),
+        "skipped_images": skipped, "validation_pairs": val.len(), "validation_pairs_missing": val_missing,
+        "face_sources": crops.sources(),
+    });
+    if !json_out {
+        println!(
+            "{} identities ({} with 2+ images, {} with one: negatives only), {} validation pairs; {} images skipped, {} listed people without a folder, {} pairs without images",
+            ids.len(),
+            sampler.anchor_identities(),
+            sampler.single_identities(),
+            val.len(),
+            skipped.len(),
+            missing_people.len(),
+            val_missing
+        );
+        for s in skipped.iter().take(5) {
+            println!("  skipped {}: {}", s.path, s.problem);
+        }
+    }
+    let data = TrainData { crops: &crops, sampler: &sampler, validation: &val, about };
+    let device = facestyle_nn::device::default_device();
+    let bar = progress(sampler.batches_per_epoch().min(a.max_batches.unwrap_or(usize::MAX)) as u64, "epoch");
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:25}] {pos}/{len} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    if json_out {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let curve = a.out.join("curve.png");
+    let state = train(
+        &config,
+        &data,
+        &a.out,
+        a.resume,
+        &|| Ok(facestyle_face::engine::model_files()?.1),
+        &device,
+        &mut |s| {
+            bar.set_position(s.step as u64);
+            bar.set_message(format!(
+                "epoch {} loss {:.4} active {:.2} {:.0} img/s",
+                s.epoch, s.loss, s.active, s.images_per_second
+            ));
+        },
+        &mut |r| {
+            bar.reset();
+            if !json_out {
+                let line = format!(
+                    "epoch {:>3}: loss {:.4} active {:.3} triplets/batch {:.0} lr {:.2e} {:.0} img/s | validation accuracy {:.4} AUC {:.4} ({:.0} s)",
+                    r.epoch,
+                    r.loss.unwrap_or(f64::NAN),
+                    r.active.unwrap_or(f64::NAN),
+                    r.triplets,
+                    r.lr,
+                    r.images_per_second,
+                    r.validation.accuracy,
+                    r.validation.auc,
+                    r.seconds
+                );
+                bar.suspend(|| println!("{line}"));
+            }
+        },
+    )?;
+    bar.finish_and_clear();
+    if json_out {
+        println!("{}", serde_json::to_string(&state)?);
+    } else {
+        println!(
+            "best: epoch {} validation accuracy {:.4}; model in {} (use --model {}), curve {}{}",
+            state.best_epoch,
+            state.best_accuracy,
+            a.out.display(),
+            a.out.display(),
+            curve.display(),
+            if state.stopped_by_time_limit { "; stopped at the time limit (--resume continues)" } else { "" }
+        );
+    }
+    Ok(())
+}
