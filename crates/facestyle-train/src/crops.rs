@@ -65,7 +65,9 @@ impl Crops {
         &self.pixels[i * PLANE..(i + 1) * PLANE]
     }
 
-    fn push(&mut self, entry: CropEntry, pixels: &[u8]) {
+    /// Adds a crop (`pixels`: 112 x 112 RGB rows).
+    pub fn push_crop(&mut self, entry: CropEntry, pixels: &[u8]) {
+        assert_eq!(pixels.len(), PLANE, "a crop is 112 x 112 x 3 bytes");
         self.index.insert(entry.path.clone(), self.entries.len());
         self.entries.push(entry);
         self.pixels.extend_from_slice(pixels);
@@ -143,7 +145,7 @@ pub fn ensure(
             match img {
                 Ok(img) => {
                     let (crop, source) = eval_crop(engine, &img);
-                    crops.push(CropEntry { path: (*p).clone(), source }, crop.as_raw());
+                    crops.push_crop(CropEntry { path: (*p).clone(), source }, crop.as_raw());
                 }
                 Err(e) => skipped.push(Skipped { path: (*p).clone(), problem: e.to_string() }),
             }
@@ -173,8 +175,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.crops");
         let mut c = Crops::default();
-        c.push(CropEntry { path: "A/A_0001.jpg".into(), source: FaceSource::Detected }, &vec![7u8; PLANE]);
-        c.push(CropEntry { path: "B/B_0001.jpg".into(), source: FaceSource::CentreCrop }, &vec![9u8; PLANE]);
+        c.push_crop(
+            CropEntry { path: "A/A_0001.jpg".into(), source: FaceSource::Detected },
+            &vec![7u8; PLANE],
+        );
+        c.push_crop(
+            CropEntry { path: "B/B_0001.jpg".into(), source: FaceSource::CentreCrop },
+            &vec![9u8; PLANE],
+        );
         c.write(&path).unwrap();
         let back = Crops::read(&path).unwrap();
         assert_eq!(back.get("B/B_0001.jpg"), Some(1));

@@ -4,6 +4,7 @@
 //! optimiser state, history) that `resume` continues from, and the best network so far by
 //! validation accuracy written as a model directory (`model.json` + `weights.bpk`).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -129,7 +130,8 @@ fn initial(init: Init, sface_onnx: &dyn Fn() -> Result<PathBuf>, device: &Device
     })
 }
 
-/// Trains into `out` (a model directory plus `checkpoint/`, `history.json`). With `resume`,
+/// Trains into `out` (a model directory plus `checkpoint/`, `history.json`, `steps.jsonl`,
+/// `curve.png`). With `resume`,
 /// continues the run checkpointed there (its configuration wins); without it, refuses a
 /// directory that already holds a run.
 pub fn train(
@@ -186,6 +188,13 @@ pub fn train(
         Init::Sface => None,
     };
     let aug = Augment { flip: config.flip, jitter: config.jitter };
+    // Every step's loss, active fraction and triplet count, one JSON line each.
+    let steps_file = out.join("steps.jsonl");
+    let mut step_log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&steps_file)
+        .map_err(|e| io(&steps_file, "open", e))?;
     let per_epoch = data.sampler.batches_per_epoch().min(config.max_batches.unwrap_or(usize::MAX));
     let total_steps = per_epoch * config.epochs;
     let started = Instant::now();
@@ -251,6 +260,11 @@ pub fn train(
             active_sum += active as f64;
             triplet_sum += triplets.len() as f64;
             steps += 1;
+            let line = serde_json::json!({
+                "epoch": epoch, "step": i + 1, "loss": loss_value, "active": active,
+                "triplets": triplets.len(), "lr": lr,
+            });
+            writeln!(step_log, "{line}").map_err(|e| io(&steps_file, "write", e))?;
             on_step(&StepInfo {
                 epoch,
                 step: i + 1,

@@ -86,6 +86,12 @@ fn train_resume_use_the_model_and_a_head() {
     assert_eq!(h.iter().map(|e| e["epoch"].as_u64().unwrap()).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
     assert_eq!(h[1], r["history"][1]);
     assert_eq!(r2["stopped_by_time_limit"], false);
+    // One line per training step with its loss and active fraction, over both runs.
+    let steps = std::fs::read_to_string(d.join("model/steps.jsonl")).unwrap();
+    let lines: Vec<Value> = steps.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["epoch"], 1);
+    assert!(lines.iter().all(|l| (0.0..=1.0).contains(&l["active"].as_f64().unwrap())));
+    assert_eq!(lines.last().unwrap()["epoch"], 3);
     let crops_len = std::fs::metadata(&cache).unwrap().len();
     assert!(crops_len > 6 * 112 * 112 * 3, "6 crops cached: {crops_len} bytes");
 
