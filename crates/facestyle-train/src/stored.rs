@@ -44,6 +44,9 @@ pub fn read(file: &Path, id: &str, version: &str) -> Result<HashMap<String, Vec<
     Ok(out)
 }
 
+/// Computes the embeddings of the given image paths, in order.
+pub type Compute<'a> = dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>> + 'a;
+
 /// The vectors of every path in `wanted`: those stored in `file` are read, the others computed
 /// by `compute` (given the missing paths, in order) and appended to the file.
 pub fn ensure(
@@ -51,7 +54,7 @@ pub fn ensure(
     id: &str,
     version: &str,
     wanted: &[String],
-    compute: &mut dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>>,
+    compute: &mut Compute,
 ) -> Result<HashMap<String, Vec<f32>>> {
     let mut have = read(file, id, version)?;
     let missing: Vec<String> = wanted.iter().filter(|p| !have.contains_key(*p)).cloned().collect();

@@ -107,6 +107,12 @@ pub struct StepInfo {
     pub images_per_second: f64,
 }
 
+/// Called after every step (progress) and every epoch (reports).
+pub struct Hooks<'a> {
+    pub on_step: &'a mut dyn FnMut(&StepInfo),
+    pub on_epoch: &'a mut dyn FnMut(&EpochRecord),
+}
+
 pub struct TrainData<'a> {
     pub crops: &'a Crops,
     pub sampler: &'a Sampler,
@@ -141,9 +147,9 @@ pub fn train(
     resume: bool,
     sface_onnx: &dyn Fn() -> Result<PathBuf>,
     device: &Device,
-    on_step: &mut dyn FnMut(&StepInfo),
-    on_epoch: &mut dyn FnMut(&EpochRecord),
+    hooks: Hooks,
 ) -> Result<TrainState> {
+    let Hooks { on_step, on_epoch } = hooks;
     let ad = device.clone().autodiff();
     let ckpt = checkpoint_dir(out);
     let state_file = ckpt.join("state.json");

@@ -65,10 +65,10 @@ pub struct Validation {
 pub fn cv_accuracy(scored: &[Scored], k: usize) -> f64 {
     let mut total = 0.0;
     for f in 0..k {
-        let (test, rest): (Vec<(usize, &Scored)>, Vec<(usize, &Scored)>) =
-            scored.iter().enumerate().partition(|(i, _)| i % k == f);
-        let rest: Vec<Scored> = rest.into_iter().map(|(_, s)| s.clone()).collect();
-        let test: Vec<Scored> = test.into_iter().map(|(_, s)| s.clone()).collect();
+        let fold = |keep: bool| -> Vec<Scored> {
+            scored.iter().enumerate().filter(|(i, _)| (i % k == f) == keep).map(|(_, s)| *s).collect()
+        };
+        let (test, rest) = (fold(true), fold(false));
         total += accuracy(&test, best_threshold(&rest));
     }
     total / k as f64

@@ -10,7 +10,7 @@ use facestyle_face::model_dir;
 use facestyle_face::sface::INPUT;
 use facestyle_train::batches::Sampler;
 use facestyle_train::crops::{CropEntry, Crops};
-use facestyle_train::train::{Init, TrainConfig, TrainData, train};
+use facestyle_train::train::{Hooks, Init, TrainConfig, TrainData, train};
 use facestyle_train::triplet::Mining;
 use facestyle_train::validate::CropPair;
 use rand::{Rng, SeedableRng};
@@ -81,9 +81,16 @@ fn a_small_cnn_learns_synthetic_identities() {
     let data =
         TrainData { crops: &crops, sampler: &sampler, validation: &val, about: serde_json::Value::Null };
     let no_sface = || -> facestyle_face::Result<std::path::PathBuf> { unreachable!() };
-    let state =
-        train(&config, &data, out.path(), false, &no_sface, &Device::flex(), &mut |_| {}, &mut |_| {})
-            .unwrap();
+    let state = train(
+        &config,
+        &data,
+        out.path(),
+        false,
+        &no_sface,
+        &Device::flex(),
+        Hooks { on_step: &mut |_| {}, on_epoch: &mut |_| {} },
+    )
+    .unwrap();
     let acc: Vec<f64> = state.history.iter().map(|r| r.validation.accuracy).collect();
     let losses: Vec<f64> = state.history.iter().filter_map(|r| r.loss).collect();
     assert_eq!(acc.len(), 13);

@@ -10,7 +10,7 @@ use facestyle_face::lfw::read_pairs;
 use facestyle_train::batches::Sampler;
 use facestyle_train::crops::{self, Crops};
 use facestyle_train::dataset::{read_people, restrict, scan};
-use facestyle_train::train::{Init, TrainConfig, TrainData, train};
+use facestyle_train::train::{Hooks, Init, TrainConfig, TrainData, train};
 use facestyle_train::triplet::Mining;
 use facestyle_train::validate::crop_pairs;
 use serde_json::json;
@@ -258,30 +258,32 @@ pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
         a.resume,
         &|| Ok(facestyle_face::engine::model_files()?.1),
         &device,
-        &mut |s| {
-            bar.set_position(s.step as u64);
-            bar.set_message(format!(
-                "epoch {} loss {:.4} active {:.2} {:.0} img/s",
-                s.epoch, s.loss, s.active, s.images_per_second
-            ));
-        },
-        &mut |r| {
-            bar.reset();
-            if !json_out {
-                let line = format!(
-                    "epoch {:>3}: loss {:.4} active {:.3} triplets/batch {:.0} lr {:.2e} {:.0} img/s | validation accuracy {:.4} AUC {:.4} ({:.0} s)",
-                    r.epoch,
-                    r.loss.unwrap_or(f64::NAN),
-                    r.active.unwrap_or(f64::NAN),
-                    r.triplets,
-                    r.lr,
-                    r.images_per_second,
-                    r.validation.accuracy,
-                    r.validation.auc,
-                    r.seconds
-                );
-                bar.suspend(|| println!("{line}"));
-            }
+        Hooks {
+            on_step: &mut |s| {
+                bar.set_position(s.step as u64);
+                bar.set_message(format!(
+                    "epoch {} loss {:.4} active {:.2} {:.0} img/s",
+                    s.epoch, s.loss, s.active, s.images_per_second
+                ));
+            },
+            on_epoch: &mut |r| {
+                bar.reset();
+                if !json_out {
+                    let line = format!(
+                        "epoch {:>3}: loss {:.4} active {:.3} triplets/batch {:.0} lr {:.2e} {:.0} img/s | validation accuracy {:.4} AUC {:.4} ({:.0} s)",
+                        r.epoch,
+                        r.loss.unwrap_or(f64::NAN),
+                        r.active.unwrap_or(f64::NAN),
+                        r.triplets,
+                        r.lr,
+                        r.images_per_second,
+                        r.validation.accuracy,
+                        r.validation.auc,
+                        r.seconds
+                    );
+                    bar.suspend(|| println!("{line}"));
+                }
+            },
         },
     )?;
     bar.finish_and_clear();
