@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use facestyle_face::lfw::{Pair, PairsFile};
 use facestyle_face::{FaceError, Result};
 
 /// Identity name -> image paths relative to the root, sorted.
@@ -83,6 +84,32 @@ pub fn restrict(all: &Identities, people: &[String]) -> (Identities, Vec<String>
     (kept, missing)
 }
 
+/// Validation pairs when none are given: every `every`-th identity with two or more images
+/// (in name order) is held out of training; for each, one matched pair (its first two images)
+/// and one mismatched pair (its first image with the next held-out identity's second image).
+/// Returns the training identities and the pairs.
+pub fn hold_out(ids: &Identities, every: usize) -> (Identities, PairsFile) {
+    let multi: Vec<&String> = ids.iter().filter(|(_, v)| v.len() >= 2).map(|(k, _)| k).collect();
+    let held: Vec<&String> =
+        multi.iter().copied().enumerate().filter(|(i, _)| i % every.max(1) == 0).map(|(_, k)| k).collect();
+    let mut train = ids.clone();
+    for h in &held {
+        train.remove(*h);
+    }
+    let mut same = Vec::new();
+    let mut diff = Vec::new();
+    for (i, h) in held.iter().enumerate() {
+        let imgs = &ids[*h];
+        same.push(Pair { a: imgs[0].clone(), b: imgs[1].clone(), same: true });
+        if held.len() > 1 {
+            let other = &ids[held[(i + 1) % held.len()]];
+            diff.push(Pair { a: imgs[0].clone(), b: other[1].clone(), same: false });
+        }
+    }
+    same.extend(diff);
+    (train, PairsFile { folds: vec![same] })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +138,10 @@ mod tests {
 
         std::fs::write(&people, "1\nAnn two words\n").unwrap();
         assert!(read_people(&people).unwrap_err().to_string().contains("line 2"));
+        // Holding out every identity with two images: one matched pair, no mismatched one.
+        let (train, pairs) = hold_out(&ids, 1);
+        assert_eq!(train.keys().collect::<Vec<_>>(), vec!["Bob"]);
+        assert_eq!(pairs.all().map(|p| p.same).collect::<Vec<_>>(), vec![true]);
         image::RgbImage::new(4, 4).save(dir.path().join("stray.png")).unwrap();
         assert!(scan(dir.path()).unwrap_err().to_string().contains("stray.png"));
     }

@@ -95,6 +95,35 @@ fn train_resume_use_the_model_and_a_head() {
     let crops_len = std::fs::metadata(&cache).unwrap().len();
     assert!(crops_len > 6 * 112 * 112 * 3, "6 crops cached: {crops_len} bytes");
 
+    // Without --val-pairs, identities are held out of the data for validation.
+    let held = s("held");
+    let r3 = json(&facestyle(&[
+        "--json",
+        "face",
+        "train",
+        "--data",
+        &images,
+        "--out",
+        &held,
+        "--crop-cache",
+        &cache,
+        "--p",
+        "2",
+        "--k",
+        "2",
+        "--singles",
+        "0",
+        "--width",
+        "4",
+        "--epochs",
+        "1",
+    ]));
+    assert_eq!(r3["history"].as_array().unwrap().len(), 2);
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("held/model.json")).unwrap()).unwrap();
+    assert!(info["training"]["data"]["validation"].as_str().unwrap().contains("held out"), "{info}");
+    assert_eq!(info["training"]["data"]["anchor_identities"], 2);
+
     // Every face command takes --model; galleries record which model made their vectors.
     let (a, b) = (photo("Abdullah_Gul_0001.jpg"), photo("Colin_Powell_0001.jpg"));
     let v = json(&facestyle(&["--json", "face", "verify", &a, &b, "--model", &out]));

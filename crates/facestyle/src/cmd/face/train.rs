@@ -9,7 +9,7 @@ use facestyle_face::compact::CompactConfig;
 use facestyle_face::lfw::read_pairs;
 use facestyle_train::batches::Sampler;
 use facestyle_train::crops::{self, Crops};
-use facestyle_train::dataset::{read_people, restrict, scan};
+use facestyle_train::dataset::{hold_out, read_people, restrict, scan};
 use facestyle_train::train::{Hooks, Init, TrainConfig, TrainData, train};
 use facestyle_train::triplet::Mining;
 use facestyle_train::validate::crop_pairs;
@@ -40,9 +40,10 @@ pub struct TrainArgs {
     /// Train only on these people (an LFW people file such as peopleDevTrain.txt).
     #[arg(long)]
     pub people: Option<PathBuf>,
-    /// Validation pairs of other people (an LFW pairs file such as pairsDevTest.txt).
+    /// Validation pairs of other people (an LFW pairs file such as pairsDevTest.txt). Without
+    /// it, every 10th identity with two or more images is held out of training and paired.
     #[arg(long)]
-    pub val_pairs: PathBuf,
+    pub val_pairs: Option<PathBuf>,
     /// Output: the best model (by validation accuracy), checkpoint/, history.json, curve.png.
     #[arg(long)]
     pub out: PathBuf,
@@ -181,7 +182,13 @@ pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
             a.data.display()
         );
     }
-    let pairs = read_pairs(&a.val_pairs)?;
+    let (ids, pairs, val_source) = match &a.val_pairs {
+        Some(f) => (ids, read_pairs(f)?, f.display().to_string()),
+        None => {
+            let (train, pairs) = hold_out(&ids, 10);
+            (train, pairs, "identities held out of --data (every 10th)".to_string())
+        }
+    };
     let train_people: BTreeSet<&str> = ids.keys().map(String::as_str).collect();
     let person = |p: &str| p.split('/').next().unwrap_or("").to_string();
     let overlap: BTreeSet<String> = pairs
@@ -193,7 +200,7 @@ pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
         eprintln!(
             "warning: {} people of {} are also training identities (e.g. {}); validation is not on unseen people",
             overlap.len(),
-            a.val_pairs.display(),
+            val_source,
             overlap.iter().next().expect("non-empty")
         );
     }
@@ -214,10 +221,10 @@ pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
         );
     }
     if val.is_empty() {
-        anyhow::bail!("{}: none of its pairs has both images in {}", a.val_pairs.display(), a.data.display());
+        anyhow::bail!("validation ({val_source}): no pair has both images in {}", a.data.display());
     }
     let about = json!({
-        "data": a.data, "people": a.people, "val_pairs": a.val_pairs,
+        "data": a.data, "people": a.people, "validation": val_source,
         "identities": ids.len(), "anchor_identities": sampler.anchor_identities(),
         "single_image_identities": sampler.single_identities(),
         "people_without_folder": missing_people.len(),
