@@ -81,8 +81,8 @@ fn panel(img: &mut RgbImage, ox: u32, title: &str, points: &[(f64, f64)], colour
     }
     text(img, ox as i64 + 2, top as i64 - 4, &fmt(hi), black);
     text(img, ox as i64 + 2, (top + h) as i64 - 4, &fmt(lo), black);
-    text(img, left as i64 - 4, (top + h) as i64 + 6, &fmt(x_min), black);
-    let xl = fmt(x_max);
+    text(img, left as i64 - 4, (top + h) as i64 + 6, &format!("{x_min:.0}"), black);
+    let xl = format!("{x_max:.0}");
     text(img, (left + w) as i64 - 8 * xl.len() as i64, (top + h) as i64 + 6, &xl, black);
     text(img, (left + w / 2.0) as i64 - 20, (top + h) as i64 + 18, "epoch", black);
     for win in pts.windows(2) {

@@ -276,18 +276,22 @@ pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
             on_epoch: &mut |r| {
                 bar.reset();
                 if !json_out {
-                    let line = format!(
-                        "epoch {:>3}: loss {:.4} active {:.3} triplets/batch {:.0} lr {:.2e} {:.0} img/s | validation accuracy {:.4} AUC {:.4} ({:.0} s)",
-                        r.epoch,
-                        r.loss.unwrap_or(f64::NAN),
-                        r.active.unwrap_or(f64::NAN),
-                        r.triplets,
-                        r.lr,
-                        r.images_per_second,
-                        r.validation.accuracy,
-                        r.validation.auc,
-                        r.seconds
-                    );
+                    let line = match (r.loss, r.active) {
+                        (Some(loss), Some(active)) => format!(
+                            "epoch {:>3}: loss {loss:.4} active {active:.3} triplets/batch {:.0} lr {:.2e} {:.0} img/s | validation accuracy {:.4} AUC {:.4} ({:.0} s)",
+                            r.epoch,
+                            r.triplets,
+                            r.lr,
+                            r.images_per_second,
+                            r.validation.accuracy,
+                            r.validation.auc,
+                            r.seconds
+                        ),
+                        _ => format!(
+                            "epoch {:>3} (before training): validation accuracy {:.4} AUC {:.4} ({:.0} s)",
+                            r.epoch, r.validation.accuracy, r.validation.auc, r.seconds
+                        ),
+                    };
                     bar.suspend(|| println!("{line}"));
                 }
             },
