@@ -8,9 +8,18 @@ use crate::detect::Face;
 const POINT_COLOURS: [[u8; 3]; 5] =
     [[40, 90, 255], [40, 90, 255], [40, 200, 40], [230, 40, 40], [230, 40, 40]];
 
-fn put(img: &mut RgbImage, x: i64, y: i64, c: Rgb<u8>) {
+/// Sets one pixel; coordinates outside the picture are ignored.
+pub fn put(img: &mut RgbImage, x: i64, y: i64, c: Rgb<u8>) {
     if x >= 0 && y >= 0 && (x as u32) < img.width() && (y as u32) < img.height() {
         img.put_pixel(x as u32, y as u32, c);
+    }
+}
+
+/// A one-pixel straight line from `(x0, y0)` to `(x1, y1)`, clipped to the picture.
+pub fn line(img: &mut RgbImage, (x0, y0): (i64, i64), (x1, y1): (i64, i64), c: Rgb<u8>) {
+    let steps = (x1 - x0).abs().max((y1 - y0).abs()).max(1);
+    for s in 0..=steps {
+        put(img, x0 + (x1 - x0) * s / steps, y0 + (y1 - y0) * s / steps, c);
     }
 }
 

@@ -3,6 +3,8 @@
 
 use image::{Rgb, RgbImage};
 
+use crate::draw::line;
+
 /// A scored pair: smaller distance means "more alike".
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scored {
@@ -123,17 +125,6 @@ pub fn plot_roc(pairs: &[Scored], size: u32) -> RgbImage {
         }
     }
     img
-}
-
-fn line(img: &mut RgbImage, (x0, y0): (i64, i64), (x1, y1): (i64, i64), c: Rgb<u8>) {
-    let steps = (x1 - x0).abs().max((y1 - y0).abs()).max(1);
-    for s in 0..=steps {
-        let x = x0 + (x1 - x0) * s / steps;
-        let y = y0 + (y1 - y0) * s / steps;
-        if x >= 0 && y >= 0 && (x as u32) < img.width() && (y as u32) < img.height() {
-            img.put_pixel(x as u32, y as u32, c);
-        }
-    }
 }
 
 #[cfg(test)]

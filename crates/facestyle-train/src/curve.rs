@@ -1,6 +1,7 @@
 //! The training-curve picture: three panels side by side, per epoch: training loss, fraction
 //! of active triplets, validation accuracy. Text in the 8x8 bitmap font of `font8x8`.
 
+use facestyle_face::draw::{self, put};
 use font8x8::UnicodeFonts;
 use image::{Rgb, RgbImage};
 
@@ -9,12 +10,6 @@ use crate::train::EpochRecord;
 const PANEL_W: u32 = 320;
 const PANEL_H: u32 = 240;
 const MARGIN: u32 = 44;
-
-fn put(img: &mut RgbImage, x: i64, y: i64, c: Rgb<u8>) {
-    if x >= 0 && y >= 0 && (x as u32) < img.width() && (y as u32) < img.height() {
-        img.put_pixel(x as u32, y as u32, c);
-    }
-}
 
 /// Draws `text` with its top-left corner at (x, y).
 pub fn text(img: &mut RgbImage, x: i64, y: i64, s: &str, c: Rgb<u8>) {
@@ -30,14 +25,11 @@ pub fn text(img: &mut RgbImage, x: i64, y: i64, s: &str, c: Rgb<u8>) {
     }
 }
 
+/// A line three pixels thick (the one-pixel line, shifted right and down).
 fn line(img: &mut RgbImage, (x0, y0): (f64, f64), (x1, y1): (f64, f64), c: Rgb<u8>) {
-    let n = ((x1 - x0).abs().max((y1 - y0).abs()).ceil() as usize).max(1);
-    for i in 0..=n {
-        let t = i as f64 / n as f64;
-        let (x, y) = (x0 + t * (x1 - x0), y0 + t * (y1 - y0));
-        for (dx, dy) in [(0, 0), (1, 0), (0, 1)] {
-            put(img, x.round() as i64 + dx, y.round() as i64 + dy, c);
-        }
+    let (x0, y0, x1, y1) = (x0.round() as i64, y0.round() as i64, x1.round() as i64, y1.round() as i64);
+    for (dx, dy) in [(0, 0), (1, 0), (0, 1)] {
+        draw::line(img, (x0 + dx, y0 + dy), (x1 + dx, y1 + dy), c);
     }
 }
 
