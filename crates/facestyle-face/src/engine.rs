@@ -57,14 +57,15 @@ pub fn model_version() -> Result<String> {
     Ok(spec.files[0].sha256[..12].to_string())
 }
 
+/// Path of one registry model's (first) file in the model cache, fetched when missing.
+pub fn model_file(name: &str) -> Result<PathBuf> {
+    let spec = registry::model(name).map_err(FaceError::Other)?;
+    Ok(fetch::ensure(spec, &cache::models_dir())?.remove(0))
+}
+
 /// Paths of the detector and embedding model files in the model cache, fetched when missing.
 pub fn model_files() -> Result<(PathBuf, PathBuf)> {
-    let dir = cache::models_dir();
-    let get = |name: &str| -> Result<PathBuf> {
-        let spec = registry::model(name).map_err(FaceError::Other)?;
-        Ok(fetch::ensure(spec, &dir)?.remove(0))
-    };
-    Ok((get("yunet")?, get("sface")?))
+    Ok((model_file("yunet")?, model_file("sface")?))
 }
 
 impl FaceEngine {
@@ -77,8 +78,8 @@ impl FaceEngine {
     /// Like [`FaceEngine::load`], embedding with the trained model in `model` when given.
     pub fn load_with(config: DetectConfig, device: Device, model: Option<&Path>) -> Result<Self> {
         let Some(dir) = model else { return Self::load(config, device) };
-        let (embedder, info) = crate::model_dir::load(dir, || Ok(model_files()?.1), &device)?;
-        let (yunet, _) = model_files()?;
+        let (embedder, info) = crate::model_dir::load(dir, || model_file("sface"), &device)?;
+        let yunet = model_file("yunet")?;
         let detector = Detector::new(YuNet::load(&yunet, &device)?, config, device.clone());
         Ok(FaceEngine {
             detector,

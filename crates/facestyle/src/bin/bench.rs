@@ -199,7 +199,7 @@ fn train(args: &[String]) -> anyhow::Result<()> {
     let device = facestyle_nn::device::training_device();
     let mut net = if sface {
         Embedder::SFace(facestyle_face::sface::SFace::load(
-            &facestyle_face::engine::model_files()?.1,
+            &facestyle_face::engine::model_file("sface")?,
             &device,
         )?)
     } else {

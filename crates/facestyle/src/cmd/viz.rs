@@ -101,7 +101,7 @@ fn probe(model: &str) -> anyhow::Result<Box<dyn Probe>> {
             if !path.is_file() {
                 bail!("--model {}: no such file", path.display());
             }
-            let (yunet, _) = facestyle_face::engine::model_files()?;
+            let yunet = facestyle_face::engine::model_file("yunet")?;
             let engine = FaceEngine::from_files(&yunet, path, "custom", DetectConfig::default(), device)
                 .with_context(|| {
                     format!("--model {}: not an SFace-architecture ONNX file", path.display())

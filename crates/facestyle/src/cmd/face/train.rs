@@ -263,7 +263,7 @@ pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
         &data,
         &a.out,
         a.resume,
-        &|| Ok(facestyle_face::engine::model_files()?.1),
+        &|| facestyle_face::engine::model_file("sface"),
         &device,
         Hooks {
             on_step: &mut |s| {
