@@ -121,40 +121,44 @@ impl Crops {
     }
 }
 
-/// Crops of the images `wanted` (paths relative to `root`): those in the cache file `cache`
-/// are read from it, the others detected and aligned (`on_image` after each) and the cache
-/// rewritten with them. Images that cannot be decoded are skipped and returned.
-pub fn ensure(
-    engine: &FaceEngine,
-    root: &Path,
-    wanted: &[String],
-    cache: &Path,
-    on_image: &mut dyn FnMut(usize, usize),
-) -> Result<(Crops, Vec<Skipped>)> {
-    let mut crops = if cache.exists() { Crops::read(cache)? } else { Crops::default() };
-    let missing: Vec<&String> = wanted.iter().filter(|p| crops.get(p).is_none()).collect();
-    let mut skipped = Vec::new();
-    if missing.is_empty() {
-        return Ok((crops, skipped));
+impl Crops {
+    /// The cache file's crops, or none when it does not exist yet.
+    pub fn open(cache: &Path) -> Result<Crops> {
+        if cache.exists() { Crops::read(cache) } else { Ok(Crops::default()) }
     }
-    let total = missing.len();
-    let mut done = 0;
-    for chunk in missing.chunks(64) {
-        let imgs: Vec<_> = chunk.par_iter().map(|p| load_rgb(&root.join(p))).collect();
-        for (p, img) in chunk.iter().zip(imgs) {
-            match img {
-                Ok(img) => {
-                    let (crop, source) = eval_crop(engine, &img);
-                    crops.push_crop(CropEntry { path: (*p).clone(), source }, crop.as_raw());
+
+    /// The paths of `wanted` that have no crop yet, in order.
+    pub fn missing(&self, wanted: &[String]) -> Vec<String> {
+        wanted.iter().filter(|p| self.get(p).is_none()).cloned().collect()
+    }
+
+    /// Detects and aligns the images `paths` (relative to `root`; `on_image(done, total)` after
+    /// each) and adds their crops. Images that cannot be decoded are skipped and returned.
+    pub fn add_images(
+        &mut self,
+        engine: &FaceEngine,
+        root: &Path,
+        paths: &[String],
+        on_image: &mut dyn FnMut(usize, usize),
+    ) -> Vec<Skipped> {
+        let mut skipped = Vec::new();
+        let mut done = 0;
+        for chunk in paths.chunks(64) {
+            let imgs: Vec<_> = chunk.par_iter().map(|p| load_rgb(&root.join(p))).collect();
+            for (p, img) in chunk.iter().zip(imgs) {
+                match img {
+                    Ok(img) => {
+                        let (crop, source) = eval_crop(engine, &img);
+                        self.push_crop(CropEntry { path: p.clone(), source }, crop.as_raw());
+                    }
+                    Err(e) => skipped.push(Skipped { path: p.clone(), problem: e.to_string() }),
                 }
-                Err(e) => skipped.push(Skipped { path: (*p).clone(), problem: e.to_string() }),
+                done += 1;
+                on_image(done, paths.len());
             }
-            done += 1;
-            on_image(done, total);
         }
+        skipped
     }
-    crops.write(cache)?;
-    Ok((crops, skipped))
 }
 
 /// Default cache file for a dataset root: under the facestyle cache, named by the root's

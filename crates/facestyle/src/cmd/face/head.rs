@@ -81,13 +81,14 @@ pub fn run(a: TrainHeadArgs, json_out: bool) -> anyhow::Result<()> {
         ))
     });
     let mut compute = |missing: &[String]| -> facestyle_face::Result<Vec<Vec<f32>>> {
+        let other = |e: anyhow::Error| facestyle_face::FaceError::Other(e.to_string());
+        let engine = load_engine(&a.detector).map_err(other)?;
         let cache = a.crop_cache.clone().unwrap_or_else(|| crops::default_cache(&a.data));
-        let (crops, skipped) = load_crops(&a.detector, &a.data, missing, &cache, json_out)
-            .map_err(|e| facestyle_face::FaceError::Other(e.to_string()))?;
+        let (crops, skipped) =
+            load_crops(&a.detector, &a.data, missing, &cache, json_out, Some(&engine)).map_err(other)?;
         if let Some(s) = skipped.first() {
             return Err(facestyle_face::FaceError::image(&a.data.join(&s.path), s.problem.clone()));
         }
-        let engine = load_engine(&a.detector).map_err(|e| facestyle_face::FaceError::Other(e.to_string()))?;
         let items: Vec<usize> = missing.iter().map(|p| crops.get(p).expect("cropped above")).collect();
         Ok(embed(&engine.embedder, &crops, &items, engine.device()))
     };

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use facestyle_face::compact::CompactConfig;
+use facestyle_face::engine::FaceEngine;
 use facestyle_face::lfw::read_pairs;
 use facestyle_train::batches::Sampler;
 use facestyle_train::crops::{self, Crops};
@@ -142,30 +143,37 @@ impl TrainArgs {
     }
 }
 
-/// The crops of `wanted`, detecting and aligning (with a progress bar) only those not cached.
+/// The crops of `wanted` from the cache file `cache`; those not cached yet are detected and
+/// aligned (with a progress bar, by `engine` or one loaded here) and the cache rewritten.
 pub fn load_crops(
     det: &DetectorArgs,
     root: &Path,
     wanted: &[String],
     cache: &Path,
     quiet: bool,
+    engine: Option<&FaceEngine>,
 ) -> anyhow::Result<(Crops, Vec<crops::Skipped>)> {
-    let cached = if cache.exists() { Crops::read(cache)? } else { Crops::default() };
-    if wanted.iter().all(|p| cached.get(p).is_some()) {
-        return Ok((cached, vec![]));
+    let mut crops = Crops::open(cache)?;
+    let missing = crops.missing(wanted);
+    if missing.is_empty() {
+        return Ok((crops, vec![]));
     }
-    drop(cached);
-    let engine = load_engine(det)?;
-    let bar = progress(0, "detect + align (once; cached)");
+    let loaded;
+    let engine = match engine {
+        Some(e) => e,
+        None => {
+            loaded = load_engine(det)?;
+            &loaded
+        }
+    };
+    let bar = progress(missing.len() as u64, "detect + align (once; cached)");
     if quiet {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let out = crops::ensure(&engine, root, wanted, cache, &mut |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })?;
+    let skipped = crops.add_images(engine, root, &missing, &mut |done, _| bar.set_position(done as u64));
     bar.finish_and_clear();
-    Ok(out)
+    crops.write(cache)?;
+    Ok((crops, skipped))
 }
 
 pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
@@ -209,7 +217,7 @@ pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
     wanted.sort();
     wanted.dedup();
     let cache = a.crop_cache.clone().unwrap_or_else(|| crops::default_cache(&a.data));
-    let (crops, skipped) = load_crops(&a.detector, &a.data, &wanted, &cache, json_out)?;
+    let (crops, skipped) = load_crops(&a.detector, &a.data, &wanted, &cache, json_out, None)?;
     let identities: Vec<Vec<usize>> =
         ids.values().map(|imgs| imgs.iter().filter_map(|p| crops.get(p)).collect()).collect();
     let sampler = Sampler::new(identities, a.p, a.k, a.singles);
