@@ -28,6 +28,9 @@ fn tiny_dataset(root: &Path) {
     .unwrap();
 }
 
+/// A network and batches small enough for a test: 2 people x 2 images, stem width 4.
+const TINY: [&str; 8] = ["--p", "2", "--k", "2", "--singles", "0", "--width", "4"];
+
 fn json(out: &std::process::Output) -> Value {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}\n{}", text, String::from_utf8_lossy(&out.stderr));
@@ -56,17 +59,12 @@ fn train_resume_use_the_model_and_a_head() {
         &out,
         "--crop-cache",
         &cache,
-        "--p",
-        "2",
-        "--k",
-        "2",
-        "--singles",
-        "0",
-        "--width",
-        "4",
         "--epochs",
         "3",
-    ];
+    ]
+    .into_iter()
+    .chain(TINY)
+    .collect::<Vec<_>>();
     // A run stopped by its time limit during epoch 1 ...
     let mut first: Vec<&str> = base.to_vec();
     first.extend(["--time-limit-min", "0.000001"]);
@@ -97,27 +95,24 @@ fn train_resume_use_the_model_and_a_head() {
 
     // Without --val-pairs, identities are held out of the data for validation.
     let held = s("held");
-    let r3 = json(&facestyle(&[
-        "--json",
-        "face",
-        "train",
-        "--data",
-        &images,
-        "--out",
-        &held,
-        "--crop-cache",
-        &cache,
-        "--p",
-        "2",
-        "--k",
-        "2",
-        "--singles",
-        "0",
-        "--width",
-        "4",
-        "--epochs",
-        "1",
-    ]));
+    let r3 = json(&facestyle(
+        &[
+            "--json",
+            "face",
+            "train",
+            "--data",
+            &images,
+            "--out",
+            &held,
+            "--crop-cache",
+            &cache,
+            "--epochs",
+            "1",
+        ]
+        .into_iter()
+        .chain(TINY)
+        .collect::<Vec<_>>(),
+    ));
     assert_eq!(r3["history"].as_array().unwrap().len(), 2);
     let info: Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("held/model.json")).unwrap()).unwrap();
