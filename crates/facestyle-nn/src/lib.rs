@@ -4,9 +4,12 @@
 pub use burn;
 
 pub mod conv;
+pub mod conv_op;
 pub mod conv_ref;
 pub mod conv_shape;
 pub mod demo;
 pub mod device;
+pub mod gemm_conv;
+pub mod im2col;
 pub mod patch_conv;
 pub mod pretrained;

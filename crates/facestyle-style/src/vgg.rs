@@ -8,6 +8,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::module::{avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use facestyle_models::WeightTensor;
+use facestyle_nn::conv_op;
 use facestyle_nn::pretrained::{ConvGeometry, conv2d_from};
 
 /// Layer names in network order; a 2x2 pooling follows the last layer of each block.
@@ -116,7 +117,7 @@ impl Vgg19 {
         let mut acts: Vec<Option<Tensor<4>>> = vec![None; last + 1];
         let mut x = x;
         for (i, (conv, slot)) in self.convs.iter().zip(acts.iter_mut()).enumerate() {
-            x = relu(conv.forward(x));
+            x = relu(conv_op::forward(conv, x));
             if wanted.contains(&i) {
                 *slot = Some(x.clone());
             }

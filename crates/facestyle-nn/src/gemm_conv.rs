@@ -1,0 +1,305 @@
+//! 2D convolution and its two gradients as im2col + matrix products (the `gemm` crate, which
+//! burn-flex also uses), on plain f32 slices in NCHW / OIHW layout.
+//!
+//! Why: burn-flex's own convolution converts layouts (NCHW <-> NHWC) around every call, and
+//! its backward pass computes the weight gradient as a convolution whose kernel is the whole
+//! output plane (a matrix product only 9 columns wide for a 3x3 kernel). Here each image is
+//! cut into tiles of output positions; a tile's column matrix (about 512 KiB) stays in cache,
+//! and tiles are shared out over the rayon threads:
+//! - forward: `y_i[:, tile] = W (co x patch) * col_i(tile) (patch x t)`;
+//! - weight gradient: `dW = sum_i sum_tiles dy_i[:, tile] * col_i(tile)^T`, one partial sum
+//!   per thread, added at the end;
+//! - input gradient: with stride 1, a forward convolution of `dy` with the flipped and
+//!   transposed kernel (padding `k - 1 - p`); otherwise `col = W^T dy_i` then col2im per image.
+//!
+//! `bench train` and `tools/bench_train.py` / `tools/bench_style.py` measure the effect.
+
+use std::ops::Range;
+
+use gemm::{Parallelism, gemm};
+use rayon::prelude::*;
+
+use crate::im2col::{Geometry, col2im, im2col};
+
+/// Floats in one tile's column matrix (512 KiB).
+const TILE_FLOATS: usize = 1 << 17;
+
+fn tile_len(g: &Geometry) -> usize {
+    (TILE_FLOATS / g.patch()).max(64).min(g.out_plane())
+}
+
+fn is_pointwise(g: &Geometry) -> bool {
+    g.k == 1 && g.stride == 1 && g.padding == 0
+}
+
+/// A raw output pointer shared by threads that write disjoint parts.
+#[derive(Clone, Copy)]
+struct Out(*mut f32);
+unsafe impl Send for Out {}
+unsafe impl Sync for Out {}
+
+impl Out {
+    /// # Safety
+    /// `offset` must lie inside the allocation.
+    unsafe fn at(self, offset: usize) -> *mut f32 {
+        unsafe { self.0.add(offset) }
+    }
+}
+
+/// `c (m x n, row stride c_rs) (+)= a (m x k) * b (k x n)`, `a` and `b` given by pointer with
+/// (row, column) strides.
+///
+/// # Safety
+/// Every pointer must address the whole matrix its strides describe.
+#[allow(clippy::too_many_arguments)]
+unsafe fn matmul(
+    [m, n, k]: [usize; 3],
+    c: *mut f32,
+    c_rs: usize,
+    accumulate: bool,
+    (a, a_rs, a_cs): (*const f32, usize, usize),
+    (b, b_rs, b_cs): (*const f32, usize, usize),
+    parallelism: Parallelism,
+) {
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            c,
+            1,
+            c_rs as isize,
+            accumulate,
+            a,
+            a_cs as isize,
+            a_rs as isize,
+            b,
+            b_cs as isize,
+            b_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    }
+}
+
+/// Runs `f` on `units` work items split into one contiguous range per rayon thread.
+fn per_thread<T: Send>(units: usize, f: impl Fn(Range<usize>) -> T + Sync) -> Vec<T> {
+    let threads = rayon::current_num_threads().clamp(1, units.max(1));
+    (0..threads).into_par_iter().map(|t| f(units * t / threads..units * (t + 1) / threads)).collect()
+}
+
+/// Work items: (image, tile of output positions).
+fn tiles(g: &Geometry) -> (usize, usize) {
+    let tile = tile_len(g);
+    (tile, g.out_plane().div_ceil(tile))
+}
+
+/// `y = conv(x, w)`: `x` `[n, ci, h, w]`, `w` `[co, ci, k, k]` -> `[n, co, oh, ow]` (no bias).
+pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+    assert_eq!(x.len(), g.n * g.in_image(), "input size");
+    assert_eq!(w.len(), g.co * g.patch(), "weight size");
+    let (plane, patch) = (g.out_plane(), g.patch());
+    let (tile, per_image) = tiles(g);
+    let mut y = vec![0f32; g.n * g.co * plane];
+    let out = Out(y.as_mut_ptr());
+    per_thread(g.n * per_image, |units| {
+        let mut col = if is_pointwise(g) { Vec::new() } else { vec![0f32; patch * tile] };
+        for u in units {
+            let (i, p0) = (u / per_image, (u % per_image) * tile);
+            let p1 = (p0 + tile).min(plane);
+            let xi = &x[i * g.in_image()..][..g.in_image()];
+            let b = if is_pointwise(g) {
+                (xi[p0..].as_ptr(), plane, 1)
+            } else {
+                im2col(g, xi, p0, p1, &mut col);
+                (col.as_ptr(), p1 - p0, 1)
+            };
+            // Safety: image i's rows [0, co) at columns [p0, p1) belong to this unit alone.
+            unsafe {
+                let c = out.at(i * g.co * plane + p0);
+                matmul([g.co, p1 - p0, patch], c, plane, false, (w.as_ptr(), patch, 1), b, Parallelism::None)
+            }
+        }
+    });
+    y
+}
+
+/// `dL/dw` from the input `x` and `dy = dL/dy`: `[co, ci, k, k]`.
+pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    assert_eq!(x.len(), g.n * g.in_image(), "input size");
+    assert_eq!(dy.len(), g.n * g.co * g.out_plane(), "output gradient size");
+    let (plane, patch) = (g.out_plane(), g.patch());
+    let (tile, per_image) = tiles(g);
+    let parts = per_thread(g.n * per_image, |units| {
+        let mut dw = vec![0f32; g.co * patch];
+        let mut col = if is_pointwise(g) { Vec::new() } else { vec![0f32; patch * tile] };
+        for (j, u) in units.enumerate() {
+            let (i, p0) = (u / per_image, (u % per_image) * tile);
+            let p1 = (p0 + tile).min(plane);
+            let xi = &x[i * g.in_image()..][..g.in_image()];
+            // col^T (t x patch): element (t, r) at col[r * t_len + t].
+            let b = if is_pointwise(g) {
+                (xi[p0..].as_ptr(), 1, plane)
+            } else {
+                im2col(g, xi, p0, p1, &mut col);
+                (col.as_ptr(), 1, p1 - p0)
+            };
+            let a = (dy[i * g.co * plane + p0..].as_ptr(), plane, 1);
+            // Safety: dw is co x patch; a and b cover co x t and t x patch.
+            unsafe { matmul([g.co, patch, p1 - p0], dw.as_mut_ptr(), patch, j > 0, a, b, Parallelism::None) }
+        }
+        dw
+    });
+    let mut parts = parts.into_iter();
+    let mut dw = parts.next().unwrap_or_else(|| vec![0f32; g.co * patch]);
+    for part in parts {
+        dw.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+    }
+    dw
+}
+
+/// `dL/dx` from the weight `w` and `dy = dL/dy`: `[n, ci, h, w]`.
+pub fn input_grad(g: &Geometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
+    assert_eq!(w.len(), g.co * g.patch(), "weight size");
+    assert_eq!(dy.len(), g.n * g.co * g.out_plane(), "output gradient size");
+    if g.stride == 1 && g.padding < g.k {
+        return forward(&transposed(g), dy, &flipped(g, w));
+    }
+    let (plane, patch) = (g.out_plane(), g.patch());
+    let mut dx = vec![0f32; g.n * g.in_image()];
+    let parallelism =
+        if g.n < rayon::current_num_threads() { Parallelism::Rayon(0) } else { Parallelism::None };
+    let out = Out(dx.as_mut_ptr());
+    per_thread(g.n, |images| {
+        let mut col = vec![0f32; patch * plane];
+        for i in images {
+            let a = (w.as_ptr(), 1, patch);
+            let b = (dy[i * g.co * plane..].as_ptr(), plane, 1);
+            // Safety: col is patch x plane; image i of dx belongs to this thread alone.
+            unsafe {
+                matmul([patch, plane, g.co], col.as_mut_ptr(), plane, false, a, b, parallelism);
+                let dxi = std::slice::from_raw_parts_mut(out.at(i * g.in_image()), g.in_image());
+                col2im(g, &col, dxi);
+            }
+        }
+    });
+    dx
+}
+
+/// The stride-1 convolution whose forward pass is `g`'s input gradient.
+fn transposed(g: &Geometry) -> Geometry {
+    Geometry {
+        n: g.n,
+        ci: g.co,
+        h: g.out_h(),
+        w: g.out_w(),
+        co: g.ci,
+        k: g.k,
+        stride: 1,
+        padding: g.k - 1 - g.padding,
+    }
+}
+
+/// `w'[c, o, ky, kx] = w[o, c, k-1-ky, k-1-kx]`.
+fn flipped(g: &Geometry, w: &[f32]) -> Vec<f32> {
+    let k2 = g.k * g.k;
+    let mut out = vec![0f32; w.len()];
+    for o in 0..g.co {
+        for c in 0..g.ci {
+            let src = &w[(o * g.ci + c) * k2..][..k2];
+            let dst = &mut out[(c * g.co + o) * k2..][..k2];
+            for (d, s) in dst.iter_mut().zip(src.iter().rev()) {
+                *d = *s;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conv_ref::conv_nd_naive;
+
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n).map(|i| (((i * 7919 + seed * 104729) % 2001) as f32 - 1000.0) / 1000.0).collect()
+    }
+
+    /// The naive convolution of every image (f64).
+    fn naive(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f64> {
+        let w64: Vec<f64> = w.iter().map(|&v| v as f64).collect();
+        let mut out = Vec::new();
+        for i in 0..g.n {
+            let xi: Vec<f64> = x[i * g.in_image()..][..g.in_image()].iter().map(|&v| v as f64).collect();
+            let (y, _) = conv_nd_naive(
+                &xi,
+                &[g.ci, g.h, g.w],
+                &w64,
+                &[g.co, g.ci, g.k, g.k],
+                None,
+                g.stride,
+                g.padding,
+            );
+            out.extend(y);
+        }
+        out
+    }
+
+    fn close(a: &[f32], b: &[f64], what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}: length");
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((*x as f64 - y).abs() < 1e-3 * (1.0 + y.abs()), "{what}[{i}]: {x} vs {y}");
+        }
+    }
+
+    fn geometries() -> Vec<Geometry> {
+        let g = |n, ci, h, w, co, k, stride, padding| Geometry { n, ci, h, w, co, k, stride, padding };
+        vec![
+            g(2, 3, 9, 7, 4, 3, 1, 1),
+            g(3, 2, 8, 8, 5, 3, 2, 1),
+            g(1, 4, 6, 5, 3, 1, 1, 0),
+            g(2, 4, 7, 7, 3, 1, 2, 0),
+            g(1, 2, 6, 6, 2, 5, 1, 2),
+            g(2, 3, 7, 6, 2, 3, 1, 0),
+            // more output positions than one tile holds (tile = 2^17 / 27 = 4854)
+            g(1, 3, 80, 70, 2, 3, 1, 1),
+        ]
+    }
+
+    #[test]
+    fn forward_matches_the_naive_convolution() {
+        for g in geometries() {
+            let x = values(g.n * g.in_image(), 1);
+            let w = values(g.co * g.patch(), 2);
+            close(&forward(&g, &x, &w), &naive(&g, &x, &w), &format!("{g:?}"));
+        }
+    }
+
+    /// Gradients of L = sum(y * r): dL/dw[j] = sum(conv(x, e_j) * r), dL/dx[j] = sum(conv(e_j, w) * r),
+    /// checked against the naive convolution of unit vectors on a few entries.
+    #[test]
+    fn gradients_match_the_naive_convolution() {
+        for g in geometries().into_iter().take(6) {
+            let x = values(g.n * g.in_image(), 3);
+            let w = values(g.co * g.patch(), 4);
+            let r = values(g.n * g.co * g.out_plane(), 5);
+            let dot = |y: Vec<f64>| y.iter().zip(&r).map(|(a, b)| a * *b as f64).sum::<f64>();
+            let dw = weight_grad(&g, &x, &r);
+            for j in (0..w.len()).step_by(3) {
+                let mut e = vec![0f32; w.len()];
+                e[j] = 1.0;
+                close(&dw[j..j + 1], &[dot(naive(&g, &x, &e))], &format!("dw {g:?}"));
+            }
+            let dx = input_grad(&g, &w, &r);
+            for j in (0..x.len()).step_by(5) {
+                let mut e = vec![0f32; x.len()];
+                e[j] = 1.0;
+                close(&dx[j..j + 1], &[dot(naive(&g, &e, &w))], &format!("dx {g:?}"));
+            }
+        }
+    }
+}
