@@ -7,8 +7,9 @@
 //! cut into tiles of output positions; a tile's column matrix (about 512 KiB) stays in cache,
 //! and tiles are shared out over the rayon threads:
 //! - forward: `y_i[:, tile] = W (co x patch) * col_i(tile) (patch x t)`;
-//! - weight gradient: `dW = sum_i sum_tiles dy_i[:, tile] * col_i(tile)^T`, one partial sum
-//!   per thread, added at the end;
+//! - weight gradient: `dW = sum over chunks of dy(chunk) * col(chunk)^T`, chunks of at least
+//!   512 positions (tiles of an image, or several small images side by side), one partial
+//!   sum per thread, added at the end;
 //! - input gradient: with stride 1, a forward convolution of `dy` with the flipped and
 //!   transposed kernel (padding `k - 1 - p`); otherwise `col = W^T dy_i` then col2im per image.
 //!
@@ -19,7 +20,7 @@ use std::ops::Range;
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
-use crate::im2col::{Geometry, col2im, im2col};
+use crate::im2col::{Geometry, col2im, im2col, im2col_strided};
 
 /// Floats in one tile's column matrix (512 KiB).
 const TILE_FLOATS: usize = 1 << 17;
@@ -128,29 +129,55 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
     y
 }
 
+/// Output positions per matrix product of the weight gradient: its inner dimension. Each
+/// product reads and writes the whole `co x patch` gradient, so short ones are memory-bound.
+const WEIGHT_GRAD_DEPTH: usize = 512;
+
 /// `dL/dw` from the input `x` and `dy = dL/dy`: `[co, ci, k, k]`.
+///
+/// Work items are chunks of at least [`WEIGHT_GRAD_DEPTH`] output positions: tiles of one
+/// image when its plane is that large, else several whole images side by side (their `dy`
+/// rows packed next to each other).
 pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     assert_eq!(x.len(), g.n * g.in_image(), "input size");
     assert_eq!(dy.len(), g.n * g.co * g.out_plane(), "output gradient size");
     let (plane, patch) = (g.out_plane(), g.patch());
-    let (tile, per_image) = tiles(g);
-    let parts = per_thread(g.n * per_image, |units| {
+    let depth = WEIGHT_GRAD_DEPTH.max(TILE_FLOATS / patch);
+    // (images per chunk, positions per chunk, chunks per image)
+    let (images, tile, per_image) = if plane >= depth {
+        (1, depth, plane.div_ceil(depth))
+    } else {
+        (depth.div_ceil(plane).min(g.n), plane, 1)
+    };
+    let units = if images == 1 { g.n * per_image } else { g.n.div_ceil(images) };
+    let parts = per_thread(units, |units| {
         let mut dw = vec![0f32; g.co * patch];
-        let mut col = if is_pointwise(g) { Vec::new() } else { vec![0f32; patch * tile] };
+        let width = images * tile;
+        let mut col = vec![0f32; patch * width];
+        let mut packed = if images > 1 { vec![0f32; g.co * width] } else { Vec::new() };
         for (j, u) in units.enumerate() {
-            let (i, p0) = (u / per_image, (u % per_image) * tile);
-            let p1 = (p0 + tile).min(plane);
-            let xi = &x[i * g.in_image()..][..g.in_image()];
-            // col^T (t x patch): element (t, r) at col[r * t_len + t].
-            let b = if is_pointwise(g) {
-                (xi[p0..].as_ptr(), 1, plane)
+            let (a, t) = if images == 1 {
+                let (i, p0) = (u / per_image, (u % per_image) * tile);
+                let p1 = (p0 + tile).min(plane);
+                im2col_strided(g, &x[i * g.in_image()..][..g.in_image()], p0, p1, &mut col, p1 - p0);
+                ((dy[i * g.co * plane + p0..].as_ptr(), plane, 1), p1 - p0)
             } else {
-                im2col(g, xi, p0, p1, &mut col);
-                (col.as_ptr(), 1, p1 - p0)
+                let (i0, i1) = (u * images, ((u + 1) * images).min(g.n));
+                let t = (i1 - i0) * plane;
+                for (m, i) in (i0..i1).enumerate() {
+                    let xi = &x[i * g.in_image()..][..g.in_image()];
+                    im2col_strided(g, xi, 0, plane, &mut col[m * plane..], t);
+                    for o in 0..g.co {
+                        packed[o * t + m * plane..][..plane]
+                            .copy_from_slice(&dy[(i * g.co + o) * plane..][..plane]);
+                    }
+                }
+                ((packed.as_ptr(), t, 1), t)
             };
-            let a = (dy[i * g.co * plane + p0..].as_ptr(), plane, 1);
-            // Safety: dw is co x patch; a and b cover co x t and t x patch.
-            unsafe { matmul([g.co, patch, p1 - p0], dw.as_mut_ptr(), patch, j > 0, a, b, Parallelism::None) }
+            // col^T (t x patch): element (p, r) at col[r * t + p].
+            let b = (col.as_ptr(), 1, t);
+            // Safety: dw is co x patch; a covers co x t, b covers t x patch.
+            unsafe { matmul([g.co, patch, t], dw.as_mut_ptr(), patch, j > 0, a, b, Parallelism::None) }
         }
         dw
     });
@@ -265,6 +292,8 @@ mod tests {
             g(2, 4, 7, 7, 3, 1, 2, 0),
             g(1, 2, 6, 6, 2, 5, 1, 2),
             g(2, 3, 7, 6, 2, 3, 1, 0),
+            // weight gradient: 4 images of 144 positions per chunk, then a chunk of one
+            g(5, 2, 12, 12, 3, 3, 1, 1),
             // more output positions than one tile holds (tile = 2^17 / 27 = 4854)
             g(1, 3, 80, 70, 2, 3, 1, 1),
         ]
@@ -283,19 +312,19 @@ mod tests {
     /// checked against the naive convolution of unit vectors on a few entries.
     #[test]
     fn gradients_match_the_naive_convolution() {
-        for g in geometries().into_iter().take(6) {
+        for g in geometries() {
             let x = values(g.n * g.in_image(), 3);
             let w = values(g.co * g.patch(), 4);
             let r = values(g.n * g.co * g.out_plane(), 5);
             let dot = |y: Vec<f64>| y.iter().zip(&r).map(|(a, b)| a * *b as f64).sum::<f64>();
             let dw = weight_grad(&g, &x, &r);
-            for j in (0..w.len()).step_by(3) {
+            for j in (0..w.len()).step_by(w.len().div_ceil(40)) {
                 let mut e = vec![0f32; w.len()];
                 e[j] = 1.0;
                 close(&dw[j..j + 1], &[dot(naive(&g, &x, &e))], &format!("dw {g:?}"));
             }
             let dx = input_grad(&g, &w, &r);
-            for j in (0..x.len()).step_by(5) {
+            for j in (0..x.len()).step_by(x.len().div_ceil(60)) {
                 let mut e = vec![0f32; x.len()];
                 e[j] = 1.0;
                 close(&dx[j..j + 1], &[dot(naive(&g, &e, &w))], &format!("dx {g:?}"));

@@ -41,13 +41,19 @@ impl Geometry {
 
 /// Fills `col` (`patch() x (p1 - p0)`, row-major) from one image `x` (`[ci, h, w]`).
 pub fn im2col(g: &Geometry, x: &[f32], p0: usize, p1: usize, col: &mut [f32]) {
+    im2col_strided(g, x, p0, p1, col, p1 - p0)
+}
+
+/// [`im2col`] into the first `p1 - p0` columns of a matrix whose rows are `row_stride` apart
+/// (to place several images side by side).
+pub fn im2col_strided(g: &Geometry, x: &[f32], p0: usize, p1: usize, col: &mut [f32], row_stride: usize) {
     let (ow, t) = (g.out_w(), p1 - p0);
     let (s, pad) = (g.stride as isize, g.padding as isize);
     for c in 0..g.ci {
         let plane = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
         for ky in 0..g.k {
             for kx in 0..g.k {
-                let row = &mut col[((c * g.k + ky) * g.k + kx) * t..][..t];
+                let row = &mut col[((c * g.k + ky) * g.k + kx) * row_stride..][..t];
                 let mut pos = p0;
                 while pos < p1 {
                     let (oy, ox0) = (pos / ow, pos % ow);
