@@ -13,7 +13,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
-use facestyle_nn::conv_op;
+use facestyle_nn::{batch_norm_op, conv_op};
 use serde::{Deserialize, Serialize};
 
 use crate::sface::{DIM, INPUT};
@@ -54,7 +54,7 @@ impl ConvBn {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward(conv_op::forward(&self.conv, x))
+        batch_norm_op::forward(&self.bn, conv_op::forward(&self.conv, x))
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub use burn;
 
+pub mod batch_norm_op;
 pub mod conv;
 pub mod conv_op;
 pub mod conv_ref;
