@@ -52,7 +52,6 @@ impl Out {
 ///
 /// # Safety
 /// Every pointer must address the whole matrix its strides describe.
-#[allow(clippy::too_many_arguments)]
 unsafe fn matmul(
     [m, n, k]: [usize; 3],
     c: *mut f32,
