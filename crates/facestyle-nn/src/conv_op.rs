@@ -162,19 +162,8 @@ pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_values::{assert_close, ramp};
     use burn::nn::conv::Conv2dConfig;
-
-    fn ramp(n: usize, seed: usize) -> Vec<f32> {
-        (0..n).map(|i| (((i * 7919 + seed * 104729) % 2001) as f32 - 1000.0) / 1000.0).collect()
-    }
-
-    fn assert_close(a: Tensor<4>, b: Tensor<4>, what: &str) {
-        let (a, b) = (a.into_data().try_to_vec::<f32>().unwrap(), b.into_data().try_to_vec::<f32>().unwrap());
-        assert_eq!(a.len(), b.len());
-        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-            assert!((x - y).abs() < 1e-4 * (1.0 + y.abs()), "{what}[{i}]: {x} vs {y}");
-        }
-    }
 
     /// Values and gradients (input, weight, bias) agree with burn's own Conv2d.
     #[test]

@@ -250,10 +250,7 @@ fn flipped(g: &Geometry, w: &[f32]) -> Vec<f32> {
 mod tests {
     use super::*;
     use crate::conv_ref::conv_nd_naive;
-
-    fn values(n: usize, seed: usize) -> Vec<f32> {
-        (0..n).map(|i| (((i * 7919 + seed * 104729) % 2001) as f32 - 1000.0) / 1000.0).collect()
-    }
+    use crate::test_values::ramp;
 
     /// The naive convolution of every image (f64).
     fn naive(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f64> {
@@ -301,8 +298,8 @@ mod tests {
     #[test]
     fn forward_matches_the_naive_convolution() {
         for g in geometries() {
-            let x = values(g.n * g.in_image(), 1);
-            let w = values(g.co * g.patch(), 2);
+            let x = ramp(g.n * g.in_image(), 1);
+            let w = ramp(g.co * g.patch(), 2);
             close(&forward(&g, &x, &w), &naive(&g, &x, &w), &format!("{g:?}"));
         }
     }
@@ -312,9 +309,9 @@ mod tests {
     #[test]
     fn gradients_match_the_naive_convolution() {
         for g in geometries() {
-            let x = values(g.n * g.in_image(), 3);
-            let w = values(g.co * g.patch(), 4);
-            let r = values(g.n * g.co * g.out_plane(), 5);
+            let x = ramp(g.n * g.in_image(), 3);
+            let w = ramp(g.co * g.patch(), 4);
+            let r = ramp(g.n * g.co * g.out_plane(), 5);
             let dot = |y: Vec<f64>| y.iter().zip(&r).map(|(a, b)| a * *b as f64).sum::<f64>();
             let dw = weight_grad(&g, &x, &r);
             for j in (0..w.len()).step_by(w.len().div_ceil(40)) {

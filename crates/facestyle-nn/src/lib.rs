@@ -14,3 +14,5 @@ pub mod gemm_conv;
 pub mod im2col;
 pub mod patch_conv;
 pub mod pretrained;
+#[cfg(test)]
+mod test_values;
