@@ -15,10 +15,10 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::nn::BatchNorm;
 use burn::prelude::*;
-use burn::tensor::{DType, TensorData};
+use burn::tensor::DType;
 use rayon::prelude::*;
 
-use crate::conv_op::{contiguous, f32s, on_flex};
+use crate::flex_slices::{contiguous, f32s, on_flex, tensor};
 
 type Stats<B> = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
 
@@ -37,11 +37,6 @@ pub trait BatchNormBackend: Backend {
 fn layout(x: &FlexTensor) -> (usize, usize, usize) {
     let s = x.layout().shape();
     (s[0], s[1], s.num_elements() / (s[0] * s[1]))
-}
-
-fn vector(values: Vec<f32>) -> FlexTensor {
-    let n = values.len();
-    FlexTensor::from_data(TensorData::new(values, [n]))
 }
 
 /// Batch mean and biased variance per channel (two passes: mean, then squared deviations).
@@ -94,8 +89,8 @@ impl BatchNormBackend for Flex {
                 *o = (v - m) * scale + b[ch];
             }
         });
-        let y = FlexTensor::from_data(TensorData::new(y, x.layout().shape().clone()));
-        (y, vector(mean), vector(var))
+        let y = tensor(y, x.layout().shape().clone());
+        (y, tensor(mean, [dims.1]), tensor(var, [dims.1]))
     }
 }
 
@@ -139,16 +134,13 @@ impl Backward<Flex, 3> for BatchNormFusedBackward {
                     *o = scale * (d - mean_dy - xhat * mean_dy_xhat);
                 }
             });
-            grads.register::<Flex>(
-                node.id,
-                FlexTensor::from_data(TensorData::new(dx, x.layout().shape().clone())),
-            );
+            grads.register::<Flex>(node.id, tensor(dx, x.layout().shape().clone()));
         }
         if let Some(node) = node_gamma {
-            grads.register::<Flex>(node.id, vector(sums.iter().map(|s| s.1 as f32).collect()));
+            grads.register::<Flex>(node.id, tensor(sums.iter().map(|s| s.1 as f32).collect(), [dims.1]));
         }
         if let Some(node) = node_beta {
-            grads.register::<Flex>(node.id, vector(sums.iter().map(|s| s.0 as f32).collect()));
+            grads.register::<Flex>(node.id, tensor(sums.iter().map(|s| s.0 as f32).collect(), [dims.1]));
         }
     }
 }
@@ -212,6 +204,7 @@ mod tests {
     use super::*;
     use crate::test_values::assert_close;
     use burn::nn::BatchNormConfig;
+    use burn::tensor::TensorData;
 
     /// Values over [-1.7, 2.3]: a batch mean away from 0 and a variance away from 1.
     fn ramp(n: usize, seed: usize) -> Vec<f32> {

@@ -13,9 +13,9 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::DType;
-use burn::tensor::TensorData;
 use burn::tensor::ops::ConvOptions;
 
+use crate::flex_slices::{contiguous, f32s, on_flex, tensor};
 use crate::gemm_conv;
 use crate::im2col::Geometry;
 
@@ -40,18 +40,6 @@ fn geometry(x: &FlexTensor, weight: &FlexTensor, stride: usize, padding: usize) 
     let [co, wci, k, k2] = dims4(weight);
     assert!(wci == ci && k == k2, "gemm_conv2d: weight {:?} for input {:?}", dims4(weight), dims4(x));
     Geometry { n, ci, h, w, co, k, stride, padding }
-}
-
-pub(crate) fn contiguous(t: FlexTensor) -> FlexTensor {
-    if t.as_slice::<f32>().is_some() { t } else { t.to_contiguous() }
-}
-
-pub(crate) fn f32s(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>().expect("a contiguous f32 tensor")
-}
-
-fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
 }
 
 impl GemmConvBackend for Flex {
@@ -103,10 +91,6 @@ impl<C: CheckpointStrategy> GemmConvBackend for Autodiff<Flex, C> {
             }
         }
     }
-}
-
-pub(crate) fn on_flex(device: &Device) -> bool {
-    *device == Device::flex() || *device == Device::flex().autodiff()
 }
 
 /// `conv2d(x, weight) + bias` with square kernel, equal stride and zero padding on both axes.
@@ -164,6 +148,7 @@ mod tests {
     use super::*;
     use crate::test_values::{assert_close, ramp};
     use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::TensorData;
 
     /// Values and gradients (input, weight, bias) agree with burn's own Conv2d.
     #[test]

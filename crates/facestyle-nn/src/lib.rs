@@ -10,6 +10,7 @@ pub mod conv_ref;
 pub mod conv_shape;
 pub mod demo;
 pub mod device;
+mod flex_slices;
 pub mod gemm_conv;
 pub mod im2col;
 pub mod patch_conv;

@@ -1,0 +1,26 @@
+//! Plain f32 slices in and out of Flex tensors, for the kernels registered as backend
+//! extensions (`conv_op.rs`, `batch_norm_op.rs`).
+
+use burn::backend::flex::FlexTensor;
+use burn::prelude::*;
+use burn::tensor::{Shape, TensorData};
+
+/// Whether `device` is the Flex CPU backend (with or without autodiff).
+pub(crate) fn on_flex(device: &Device) -> bool {
+    *device == Device::flex() || *device == Device::flex().autodiff()
+}
+
+/// `t` itself when its f32 values are one contiguous slice, else a contiguous copy.
+pub(crate) fn contiguous(t: FlexTensor) -> FlexTensor {
+    if t.as_slice::<f32>().is_some() { t } else { t.to_contiguous() }
+}
+
+/// The values of a tensor passed through [`contiguous`].
+pub(crate) fn f32s(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("a contiguous f32 tensor")
+}
+
+/// A tensor of `values` with `shape`.
+pub(crate) fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
