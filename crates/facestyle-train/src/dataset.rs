@@ -2,7 +2,7 @@
 //! restricted to the people of an LFW people list (`peopleDevTrain.txt`: a count, then
 //! `name images` lines).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use facestyle_face::lfw::{Pair, PairsFile};
@@ -84,6 +84,20 @@ pub fn restrict(all: &Identities, people: &[String]) -> (Identities, Vec<String>
     (kept, missing)
 }
 
+/// The people a pairs file names (the folder part of each image path, `person/image`).
+pub fn pair_people(file: &PairsFile) -> BTreeSet<String> {
+    let person = |p: &str| p.split('/').next().unwrap_or("").to_string();
+    file.all().flat_map(|p| [person(&p.a), person(&p.b)]).collect()
+}
+
+/// `ids` without the identities named in `leave_out`; returns those kept and how many left.
+pub fn exclude(ids: Identities, leave_out: &BTreeSet<String>) -> (Identities, usize) {
+    let before = ids.len();
+    let kept: Identities = ids.into_iter().filter(|(k, _)| !leave_out.contains(k)).collect();
+    let removed = before - kept.len();
+    (kept, removed)
+}
+
 /// Validation pairs when none are given: every `every`-th identity with two or more images
 /// (in name order) is held out of training; for each, one matched pair (its first two images)
 /// and one mismatched pair (its first image with the next held-out identity's second image).
@@ -142,6 +156,11 @@ mod tests {
         let (train, pairs) = hold_out(&ids, 1);
         assert_eq!(train.keys().collect::<Vec<_>>(), vec!["Bob"]);
         assert_eq!(pairs.all().map(|p| p.same).collect::<Vec<_>>(), vec![true]);
+        // Leaving out the people of a pairs file.
+        let named = pair_people(&pairs);
+        assert_eq!(named.iter().collect::<Vec<_>>(), vec!["Ann"]);
+        let (rest, removed) = exclude(ids.clone(), &named);
+        assert_eq!((rest.keys().map(String::as_str).collect::<Vec<_>>(), removed), (vec!["Bob"], 1));
         image::RgbImage::new(4, 4).save(dir.path().join("stray.png")).unwrap();
         assert!(scan(dir.path()).unwrap_err().to_string().contains("stray.png"));
     }

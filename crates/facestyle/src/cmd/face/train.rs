@@ -10,7 +10,7 @@ use facestyle_face::engine::FaceEngine;
 use facestyle_face::lfw::read_pairs;
 use facestyle_train::batches::Sampler;
 use facestyle_train::crops::{self, Crops};
-use facestyle_train::dataset::{hold_out, read_people, restrict, scan};
+use facestyle_train::dataset::{exclude, hold_out, pair_people, read_people, restrict, scan};
 use facestyle_train::train::{Hooks, Init, TrainConfig, TrainData, train};
 use facestyle_train::triplet::Mining;
 use facestyle_train::validate::crop_pairs;
@@ -45,6 +45,10 @@ pub struct TrainArgs {
     /// it, every 10th identity with two or more images is held out of training and paired.
     #[arg(long)]
     pub val_pairs: Option<PathBuf>,
+    /// Leave out of training everyone named in this pairs file (e.g. pairsDevTrain.txt, so that
+    /// a verification threshold later chosen on it is fitted on people the net never saw).
+    #[arg(long)]
+    pub exclude_pairs: Option<PathBuf>,
     /// Output: the best model (by validation accuracy), checkpoint/, history.json, curve.png.
     #[arg(long)]
     pub out: PathBuf,
@@ -190,6 +194,10 @@ pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
             a.data.display()
         );
     }
+    let (ids, excluded) = match &a.exclude_pairs {
+        Some(f) => exclude(ids, &pair_people(&read_pairs(f)?)),
+        None => (ids, 0),
+    };
     let (ids, pairs, val_source) = match &a.val_pairs {
         Some(f) => (ids, read_pairs(f)?, f.display().to_string()),
         None => {
@@ -197,13 +205,7 @@ pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
             (train, pairs, "identities held out of --data (every 10th)".to_string())
         }
     };
-    let train_people: BTreeSet<&str> = ids.keys().map(String::as_str).collect();
-    let person = |p: &str| p.split('/').next().unwrap_or("").to_string();
-    let overlap: BTreeSet<String> = pairs
-        .all()
-        .flat_map(|p| [person(&p.a), person(&p.b)])
-        .filter(|n| train_people.contains(n.as_str()))
-        .collect();
+    let overlap: BTreeSet<String> = pair_people(&pairs).into_iter().filter(|n| ids.contains_key(n)).collect();
     if !overlap.is_empty() && !json_out {
         eprintln!(
             "warning: {} people of {} are also training identities (e.g. {}); validation is not on unseen people",
@@ -236,15 +238,17 @@ pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
         "identities": ids.len(), "anchor_identities": sampler.anchor_identities(),
         "single_image_identities": sampler.single_identities(),
         "people_without_folder": missing_people.len(),
+        "excluded_pairs": a.exclude_pairs, "excluded_identities": excluded,
         "skipped_images": skipped, "validation_pairs": val.len(), "validation_pairs_missing": val_missing,
         "face_sources": crops.sources(),
     });
     if !json_out {
         println!(
-            "{} identities ({} with 2+ images, {} with one: negatives only), {} validation pairs; {} images skipped, {} listed people without a folder, {} pairs without images",
+            "{} identities ({} with 2+ images, {} with one: negatives only; {} left out by --exclude-pairs), {} validation pairs; {} images skipped, {} listed people without a folder, {} pairs without images",
             ids.len(),
             sampler.anchor_identities(),
             sampler.single_identities(),
+            excluded,
             val.len(),
             skipped.len(),
             missing_people.len(),
