@@ -12,7 +12,7 @@ use burn::module::Param;
 use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::activation::prelu;
+use facestyle_nn::conv_act_op::{self, Act};
 use facestyle_nn::patch_conv::PatchConv;
 use facestyle_nn::pretrained::{
     ConvGeometry, batch_norm_affine, conv2d_from, fold_affine_into_conv, linear_from, tensor,
@@ -66,7 +66,7 @@ impl ConvPrelu {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        prelu(self.conv.forward(x), self.slope.val())
+        conv_act_op::forward(&self.conv, x, &Act::Prelu(&self.slope.val()))
     }
 }
 
@@ -88,7 +88,7 @@ impl StemPrelu {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        prelu(self.conv.forward(x), self.slope.val())
+        conv_act_op::forward_patch(&self.conv, x, &Act::Prelu(&self.slope.val()))
     }
 }
 

@@ -8,10 +8,11 @@
 
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::activation::relu;
-use burn::tensor::module::{interpolate, max_pool2d};
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions, MaxPoolOptions};
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+use facestyle_nn::conv_act_op::{self, Act};
 use facestyle_nn::patch_conv::PatchConv;
+use facestyle_nn::pool_op::max_pool2x2;
 use facestyle_nn::pretrained::{ConvGeometry, conv2d_from, values};
 
 use crate::error::Result;
@@ -48,8 +49,10 @@ impl DpUnit {
         DpUnit { pointwise: conv(pw), depthwise: conv(dw) }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.depthwise.forward(self.pointwise.forward(x))
+    /// The unit, followed by ReLU when `relu`.
+    fn forward(&self, x: Tensor<4>, relu: bool) -> Tensor<4> {
+        let y = conv_act_op::forward(&self.pointwise, x, &Act::Identity);
+        conv_act_op::forward(&self.depthwise, y, if relu { &Act::Relu } else { &Act::Identity })
     }
 }
 
@@ -149,13 +152,13 @@ impl YuNet {
 
     /// The three pyramid features `[p8, p16, p32]`.
     pub fn features(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
-        self.features_after_stem(relu(self.stem.forward(x)))
+        self.features_after_stem(conv_act_op::forward_patch(&self.stem, x, &Act::Relu))
     }
 
     fn features_after_stem(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
-        let pool = |x: Tensor<4>| max_pool2d(x, MaxPoolOptions::new([2, 2]));
+        let pool = max_pool2x2;
         let b = &self.backbone;
-        let unit = |i: usize, x: Tensor<4>| relu(b[i].forward(x));
+        let unit = |i: usize, x: Tensor<4>| b[i].forward(x, true);
         let x = pool(unit(0, x));
         let x = unit(2, unit(1, x));
         let x = pool(unit(4, unit(3, x)));
@@ -167,9 +170,9 @@ impl YuNet {
             interpolate(x, InterpolateOptions::new(InterpolateMode::Nearest).with_output_size([h * 2, w * 2]))
         };
         // The file stores the lateral units top-down: stride 32 first.
-        let p32 = relu(self.lateral[0].forward(f32_));
-        let p16 = relu(self.lateral[1].forward(up(p32.clone()) + f16));
-        let p8 = relu(self.lateral[2].forward(up(p16.clone()) + f8));
+        let p32 = self.lateral[0].forward(f32_, true);
+        let p16 = self.lateral[1].forward(up(p32.clone()) + f16, true);
+        let p8 = self.lateral[2].forward(up(p16.clone()) + f8, true);
         [p8, p16, p32]
     }
 
@@ -180,7 +183,7 @@ impl YuNet {
 
     /// As [`YuNet::forward`], from the stem's patches (see `detect::stem_patches`).
     pub fn forward_patches(&self, patches: Tensor<4>) -> Vec<LevelOutput> {
-        self.heads_output(self.features_after_stem(relu(self.stem.mix.forward(patches))))
+        self.heads_output(self.features_after_stem(conv_act_op::forward(&self.stem.mix, patches, &Act::Relu)))
     }
 
     fn heads_output(&self, feats: [Tensor<4>; 3]) -> Vec<LevelOutput> {
@@ -190,7 +193,8 @@ impl YuNet {
             .map(|(i, f)| {
                 let [_, _, rows, cols] = f.dims();
                 // [1, 16, H, W] -> [H * W, 16], one read-back per level.
-                let out = values(self.heads[i].forward(f).reshape([HEAD_CHANNELS, rows * cols]).transpose());
+                let out =
+                    values(self.heads[i].forward(f, false).reshape([HEAD_CHANNELS, rows * cols]).transpose());
                 let cells = out.chunks_exact(HEAD_CHANNELS);
                 let sigmoid = |x: f32| 1.0 / (1.0 + (-x).exp());
                 LevelOutput {

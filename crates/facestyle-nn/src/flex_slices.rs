@@ -10,6 +10,12 @@ pub(crate) fn on_flex(device: &Device) -> bool {
     *device == Device::flex() || *device == Device::flex().autodiff()
 }
 
+/// Whether `device` is the Flex backend itself, not autodiff over it (device equality ignores
+/// autodiff): where the inference-only extensions run.
+pub(crate) fn plain_flex(device: &Device) -> bool {
+    *device == Device::flex() && !device.is_autodiff()
+}
+
 /// `t` itself when its f32 values are one contiguous slice, else a contiguous copy.
 pub(crate) fn contiguous(t: FlexTensor) -> FlexTensor {
     if t.as_slice::<f32>().is_some() { t } else { t.to_contiguous() }

@@ -35,14 +35,14 @@ fn is_pointwise(g: &Geometry) -> bool {
 
 /// A raw output pointer shared by threads that write disjoint parts.
 #[derive(Clone, Copy)]
-struct Out(*mut f32);
+pub(crate) struct Out(pub(crate) *mut f32);
 unsafe impl Send for Out {}
 unsafe impl Sync for Out {}
 
 impl Out {
     /// # Safety
     /// `offset` must lie inside the allocation.
-    unsafe fn at(self, offset: usize) -> *mut f32 {
+    pub(crate) unsafe fn at(self, offset: usize) -> *mut f32 {
         unsafe { self.0.add(offset) }
     }
 }
@@ -52,7 +52,7 @@ impl Out {
 ///
 /// # Safety
 /// Every pointer must address the whole matrix its strides describe.
-unsafe fn matmul(
+pub(crate) unsafe fn matmul(
     [m, n, k]: [usize; 3],
     c: *mut f32,
     c_rs: usize,
@@ -87,7 +87,7 @@ unsafe fn matmul(
 }
 
 /// Runs `f` on `units` work items split into one contiguous range per rayon thread.
-fn per_thread<T: Send>(units: usize, f: impl Fn(Range<usize>) -> T + Sync) -> Vec<T> {
+pub(crate) fn per_thread<T: Send>(units: usize, f: impl Fn(Range<usize>) -> T + Sync) -> Vec<T> {
     let threads = rayon::current_num_threads().clamp(1, units.max(1));
     (0..threads).into_par_iter().map(|t| f(units * t / threads..units * (t + 1) / threads)).collect()
 }

@@ -5,15 +5,18 @@ pub use burn;
 
 pub mod batch_norm_op;
 pub mod conv;
+pub mod conv_act_op;
 pub mod conv_op;
 pub mod conv_ref;
 pub mod conv_shape;
 pub mod demo;
 pub mod device;
 mod flex_slices;
+pub mod fused_conv;
 pub mod gemm_conv;
 pub mod im2col;
 pub mod patch_conv;
+pub mod pool_op;
 pub mod pretrained;
 #[cfg(test)]
 mod test_values;

@@ -1,0 +1,392 @@
+//! Inference convolutions with the bias and activation applied while each output block is
+//! still in cache (`y = act(conv(x, w) + b)`, act = PReLU with per-channel slopes: slope 0 is
+//! ReLU, slope 1 the identity), on plain f32 slices in NCHW / OIHW layout:
+//! - pointwise (1x1, stride 1): `y_i = W x_i`, one matrix product per block of output
+//!   positions (or of output channels when an image has few positions), no data movement;
+//! - depthwise (groups = channels): a direct loop per channel over a zero-padded copy of its
+//!   plane, contiguous (vectorisable) along output rows when the stride is 1;
+//! - anything else with groups = 1: [`gemm_conv::forward`], then the epilogue in place.
+//!
+//! Why: the face networks (SFace, YuNet) run one image at a time and are almost all 1x1 and
+//! depthwise 3x3 convolutions. burn-flex converts layouts around each convolution and adds the
+//! bias and the PReLU in separate passes over memory; here each layer is one pass. `bench
+//! face` and `tools/bench_face.py` measure the effect.
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+use crate::gemm_conv::{self, Out, matmul, per_thread};
+use crate::im2col::Geometry;
+
+/// Output positions per block of a pointwise product: the block (`co x BLOCK`) stays in L2.
+const BLOCK_FLOATS: usize = 1 << 16;
+
+/// `v + bias`, then `slope * v` where negative.
+#[inline(always)]
+fn act(v: f32, bias: f32, slope: f32) -> f32 {
+    let v = v + bias;
+    if v < 0.0 { v * slope } else { v }
+}
+
+#[inline(always)]
+fn epilogue_body(row: &mut [f32], bias: f32, slope: f32) {
+    for v in row {
+        *v = act(*v, bias, slope);
+    }
+}
+
+/// Whether this CPU runs the AVX2 + FMA versions of the loops below (checked once, cached
+/// by the standard library). The crate is compiled for the baseline x86-64 (SSE2) so that
+/// it runs anywhere; the hot loops are compiled twice and picked at run time.
+#[inline(always)]
+fn avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn epilogue_avx2(row: &mut [f32], bias: f32, slope: f32) {
+    epilogue_body(row, bias, slope)
+}
+
+/// `row = act(row + bias)` in place.
+fn epilogue(row: &mut [f32], bias: f32, slope: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // Safety: the CPU has AVX2 and FMA (checked above).
+        return unsafe { epilogue_avx2(row, bias, slope) };
+    }
+    epilogue_body(row, bias, slope)
+}
+
+/// Checks the per-channel vectors and the sizes of `x` and `w` against `g`.
+fn check(g: &Geometry, x: &[f32], w_len: usize, w: &[f32], bias: &[f32], slope: &[f32]) {
+    assert_eq!(x.len(), g.n * g.in_image(), "input size");
+    assert_eq!(w.len(), w_len, "weight size");
+    assert_eq!(bias.len(), g.co, "one bias per output channel");
+    assert_eq!(slope.len(), g.co, "one slope per output channel");
+}
+
+/// `act(conv(x, w) + bias)` for `w` `[co, ci, k, k]` (groups = 1) -> `[n, co, oh, ow]`.
+pub fn dense(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]) -> Vec<f32> {
+    check(g, x, g.co * g.patch(), w, bias, slope);
+    if g.k != 1 || g.stride != 1 || g.padding != 0 {
+        let mut y = gemm_conv::forward(g, x, w);
+        let plane = g.out_plane();
+        y.par_chunks_mut(plane).enumerate().for_each(|(r, row)| {
+            let c = r % g.co;
+            epilogue(row, bias[c], slope[c]);
+        });
+        return y;
+    }
+    let (plane, ci, co) = (g.out_plane(), g.ci, g.co);
+    let block = (BLOCK_FLOATS / co).clamp(16, plane.max(16));
+    let col_blocks = plane.div_ceil(block);
+    // Few positions (7x7 planes): split the output channels instead, one part per thread.
+    let row_parts =
+        if g.n * col_blocks < rayon::current_num_threads() { rayon::current_num_threads() } else { 1 };
+    // Not zeroed: the products below write every value (without reading it) before the
+    // epilogue reads it back.
+    let len = g.n * co * plane;
+    let mut y: Vec<f32> = Vec::with_capacity(len);
+    let out = Out(y.as_mut_ptr());
+    per_thread(g.n * col_blocks * row_parts, |units| {
+        for u in units {
+            let (i, rest) = (u / (col_blocks * row_parts), u % (col_blocks * row_parts));
+            let (b, part) = (rest / row_parts, rest % row_parts);
+            let (p0, p1) = (b * block, ((b + 1) * block).min(plane));
+            let (r0, r1) = (co * part / row_parts, co * (part + 1) / row_parts);
+            if r0 == r1 {
+                continue;
+            }
+            let xi = &x[i * ci * plane..][..ci * plane];
+            // Safety: image i's rows [r0, r1) at columns [p0, p1) belong to this unit alone.
+            unsafe {
+                let c = out.at((i * co + r0) * plane + p0);
+                matmul(
+                    [r1 - r0, p1 - p0, ci],
+                    c,
+                    plane,
+                    false,
+                    (w[r0 * ci..].as_ptr(), ci, 1),
+                    (xi[p0..].as_ptr(), plane, 1),
+                    Parallelism::None,
+                );
+                for r in r0..r1 {
+                    let row = std::slice::from_raw_parts_mut(out.at((i * co + r) * plane + p0), p1 - p0);
+                    epilogue(row, bias[r], slope[r]);
+                }
+            }
+        }
+    });
+    // Safety: the units cover every (image, row, column) once, and each wrote its block.
+    unsafe { y.set_len(len) };
+    y
+}
+
+/// One channel plane, zero-padded and laid out so that a 3x3 depthwise kernel reads each of its
+/// nine taps as one contiguous run over the whole output (flattened with row length `width`,
+/// a few columns wider than the output; those extra columns are computed and dropped):
+/// - stride 1: the padded plane itself, `width` = padded width, tap `(ky, kx)` starts at
+///   `ky * width + kx`;
+/// - stride 2: its four polyphase planes (even/odd rows x even/odd columns), `width` = half
+///   the padded width rounded up; input `(2 oy + ky, 2 ox + kx)` is phase `(ky % 2, kx % 2)`
+///   at `(oy + ky / 2, ox + kx / 2)`.
+///
+/// Each phase plane has one spare zero row, so the runs of the last output row stay inside.
+struct TapPlanes {
+    data: Vec<f32>,
+    width: usize,
+    /// Rows per phase plane (stride 2).
+    rows: usize,
+    starts: [usize; 9],
+    /// Length of every run: output rows x `width`.
+    len: usize,
+}
+
+impl TapPlanes {
+    fn new(g: &Geometry) -> Self {
+        let (ph, pw, oh) = (g.h + 2 * g.padding, g.w + 2 * g.padding, g.out_h());
+        if g.stride == 1 {
+            let starts = std::array::from_fn(|i| (i / 3) * pw + i % 3);
+            TapPlanes { data: vec![0f32; (ph + 1) * pw], width: pw, rows: ph + 1, starts, len: oh * pw }
+        } else {
+            let (width, rows) = (pw.div_ceil(2), ph.div_ceil(2) + 1);
+            let plane = rows * width;
+            let starts = std::array::from_fn(|i| {
+                let (ky, kx) = (i / 3, i % 3);
+                ((ky % 2) * 2 + kx % 2) * plane + (ky / 2) * width + kx / 2
+            });
+            TapPlanes { data: vec![0f32; 4 * plane], width, rows, starts, len: oh * width }
+        }
+    }
+
+    /// Copies `src` (`[h, w]`) inside the zero border (the border is never written, so the
+    /// buffer serves channel after channel).
+    fn fill(&mut self, g: &Geometry, src: &[f32]) {
+        let p = g.padding;
+        for (r, line) in src.chunks_exact(g.w).enumerate() {
+            let pr = r + p;
+            if g.stride == 1 {
+                self.data[pr * self.width + p..][..g.w].copy_from_slice(line);
+            } else {
+                // Even padded columns to phase (pr % 2, 0), odd ones to (pr % 2, 1).
+                let plane = self.rows * self.width;
+                let row = (pr / 2) * self.width;
+                for parity in 0..2 {
+                    let first = (parity + 2 - p % 2) % 2; // first x with x + p of this parity
+                    let base = ((pr % 2) * 2 + parity) * plane + row + (first + p) / 2;
+                    let dst = &mut self.data[base..base + self.width - (first + p) / 2];
+                    for (d, &v) in dst.iter_mut().zip(line.iter().skip(first).step_by(2)) {
+                        *d = v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `out[f] = act(sum_t w[t] * data[starts[t] + f] + bias)` for every `f` of `out`.
+#[inline(always)]
+fn taps9<const FMA: bool>(
+    data: &[f32],
+    starts: [usize; 9],
+    w: &[f32],
+    bias: f32,
+    slope: f32,
+    out: &mut [f32],
+) {
+    let n = out.len();
+    let t: [&[f32]; 9] = std::array::from_fn(|i| &data[starts[i]..starts[i] + n]);
+    let wk: [f32; 9] = std::array::from_fn(|i| w[i]);
+    let fma = |a: f32, b: f32, c: f32| if FMA { a.mul_add(b, c) } else { a * b + c };
+    for (f, o) in out.iter_mut().enumerate() {
+        let mut acc = wk[0] * t[0][f];
+        acc = fma(wk[1], t[1][f], acc);
+        acc = fma(wk[2], t[2][f], acc);
+        acc = fma(wk[3], t[3][f], acc);
+        acc = fma(wk[4], t[4][f], acc);
+        acc = fma(wk[5], t[5][f], acc);
+        acc = fma(wk[6], t[6][f], acc);
+        acc = fma(wk[7], t[7][f], acc);
+        acc = fma(wk[8], t[8][f], acc);
+        *o = act(acc, bias, slope);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn taps9_avx2(data: &[f32], starts: [usize; 9], w: &[f32], bias: f32, slope: f32, out: &mut [f32]) {
+    taps9::<true>(data, starts, w, bias, slope, out)
+}
+
+/// One channel of a 3x3 depthwise convolution (stride 1 or 2) with bias and activation:
+/// the nine runs into `wide` (rows of `planes.width`), then its first `ow` columns to `out`.
+fn plane3(
+    planes: &TapPlanes,
+    w: &[f32],
+    bias: f32,
+    slope: f32,
+    wide: &mut [f32],
+    out: &mut [f32],
+    ow: usize,
+) {
+    let wide = &mut wide[..planes.len];
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // Safety: the CPU has AVX2 and FMA (checked above).
+        unsafe { taps9_avx2(&planes.data, planes.starts, w, bias, slope, wide) };
+    } else {
+        taps9::<false>(&planes.data, planes.starts, w, bias, slope, wide);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    taps9::<false>(&planes.data, planes.starts, w, bias, slope, wide);
+    for (dst, src) in out.chunks_exact_mut(ow).zip(wide.chunks_exact(planes.width)) {
+        dst.copy_from_slice(&src[..ow]);
+    }
+}
+
+/// Any kernel size, stride and padding: the plain loop over taps on one channel `x` (`[h, w]`).
+fn plane_any(g: &Geometry, x: &[f32], w: &[f32], bias: f32, slope: f32, out: &mut [f32]) {
+    let (k, s, p, ow) = (g.k, g.stride, g.padding as isize, g.out_w());
+    for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
+        for (ox, o) in out_row.iter_mut().enumerate() {
+            let mut acc = 0.0;
+            for ky in 0..k {
+                let iy = (oy * s + ky) as isize - p;
+                for kx in 0..k {
+                    let ix = (ox * s + kx) as isize - p;
+                    if iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w {
+                        acc += w[ky * k + kx] * x[iy as usize * g.w + ix as usize];
+                    }
+                }
+            }
+            *o = act(acc, bias, slope);
+        }
+    }
+}
+
+/// `act(depthwise_conv(x, w) + bias)` for `w` `[c, 1, k, k]` (groups = ci = co = c).
+pub fn depthwise(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]) -> Vec<f32> {
+    assert_eq!(g.ci, g.co, "depthwise: as many output channels as input channels");
+    let kk = g.k * g.k;
+    check(g, x, g.co * kk, w, bias, slope);
+    let (oh, ow) = (g.out_h(), g.out_w());
+    let fast = g.k == 3 && (g.stride == 1 || g.stride == 2);
+    let mut y = vec![0f32; g.n * g.co * oh * ow];
+    let out = Out(y.as_mut_ptr());
+    per_thread(g.n * g.co, |planes_range| {
+        let mut taps = if fast { Some(TapPlanes::new(g)) } else { None };
+        let mut wide = vec![0f32; taps.as_ref().map_or(0, |t| t.len)];
+        for plane in planes_range {
+            let c = plane % g.co;
+            let xc = &x[plane * g.h * g.w..][..g.h * g.w];
+            let wc = &w[c * kk..][..kk];
+            // Safety: output plane `plane` belongs to this thread alone.
+            let yc = unsafe { std::slice::from_raw_parts_mut(out.at(plane * oh * ow), oh * ow) };
+            match taps.as_mut() {
+                Some(t) => {
+                    t.fill(g, xc);
+                    plane3(t, wc, bias[c], slope[c], &mut wide, yc, ow);
+                }
+                None => plane_any(g, xc, wc, bias[c], slope[c], yc),
+            }
+        }
+    });
+    y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conv_ref::conv_nd_naive;
+    use crate::test_values::ramp;
+
+    /// The naive convolution (f64) of every image and group, `groups` 1 or `ci`.
+    fn naive_grouped(g: &Geometry, groups: usize, x: &[f32], w: &[f32]) -> Vec<f32> {
+        let (cig, cog) = (g.ci / groups, g.co / groups);
+        let wlen = cog * cig * g.k * g.k;
+        let mut out = Vec::new();
+        for i in 0..g.n {
+            for grp in 0..groups {
+                let xs = &x[i * g.in_image() + grp * cig * g.h * g.w..][..cig * g.h * g.w];
+                let xi: Vec<f64> = xs.iter().map(|&v| v as f64).collect();
+                let wi: Vec<f64> = w[grp * wlen..][..wlen].iter().map(|&v| v as f64).collect();
+                let shape = [cog, cig, g.k, g.k];
+                let (y, _) = conv_nd_naive(&xi, &[cig, g.h, g.w], &wi, &shape, None, g.stride, g.padding);
+                out.extend(y.into_iter().map(|v| v as f32));
+            }
+        }
+        out
+    }
+
+    fn close(a: &[f32], b: &[f32], what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}: length");
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() < 1e-4 * (1.0 + y.abs()), "{what}[{i}]: {x} vs {y}");
+        }
+    }
+
+    /// The naive convolution with bias and PReLU applied afterwards.
+    fn reference(g: &Geometry, groups: usize, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]) -> Vec<f32> {
+        let mut y = naive_grouped(g, groups, x, w);
+        let plane = g.out_plane();
+        for (r, row) in y.chunks_mut(plane).enumerate() {
+            let c = r % g.co;
+            epilogue(row, bias[c], slope[c]);
+        }
+        y
+    }
+
+    /// Slopes 0 (ReLU), 1 (identity) and in between, biases of both signs.
+    fn per_channel(co: usize) -> (Vec<f32>, Vec<f32>) {
+        ((0..co).map(|c| c as f32 * 0.3 - 1.0).collect(), (0..co).map(|c| [0.0, 1.0, 0.25][c % 3]).collect())
+    }
+
+    #[test]
+    fn dense_matches_the_naive_convolution() {
+        // Pointwise with many and with few positions (split by channels), then 3x3 ones.
+        for (n, ci, h, w, co, k, stride, padding) in [
+            (2, 5, 9, 8, 7, 1, 1, 0),
+            (1, 16, 3, 3, 300, 1, 1, 0),
+            (1, 4, 40, 40, 6, 1, 1, 0),
+            (2, 3, 11, 9, 5, 3, 2, 1),
+            (1, 3, 8, 8, 4, 3, 1, 1),
+        ] {
+            let g = Geometry { n, ci, h, w, co, k, stride, padding };
+            let x = ramp(g.n * g.in_image(), 1);
+            let wt = ramp(co * g.patch(), 2);
+            let (bias, slope) = per_channel(co);
+            let ours = dense(&g, &x, &wt, &bias, &slope);
+            close(&ours, &reference(&g, 1, &x, &wt, &bias, &slope), &format!("{g:?}"));
+        }
+    }
+
+    #[test]
+    fn depthwise_matches_the_naive_grouped_convolution() {
+        // 3x3 with stride 1 and 2 (odd and even sides), then the general loop (5x5, stride 3).
+        for (n, c, h, w, k, stride, padding) in [
+            (1, 3, 7, 9, 3, 1, 1),
+            (2, 10, 8, 8, 3, 2, 1),
+            (1, 9, 5, 6, 3, 2, 1),
+            (1, 9, 7, 7, 3, 2, 1),
+            (1, 17, 14, 14, 3, 1, 1),
+            (1, 4, 9, 11, 3, 2, 0),
+            (2, 5, 10, 9, 5, 3, 2),
+        ] {
+            let g = Geometry { n, ci: c, h, w, co: c, k, stride, padding };
+            let x = ramp(g.n * g.in_image(), 3);
+            let wt = ramp(c * k * k, 4);
+            let (bias, slope) = per_channel(c);
+            let ours = depthwise(&g, &x, &wt, &bias, &slope);
+            close(&ours, &reference(&g, c, &x, &wt, &bias, &slope), &format!("{g:?}"));
+        }
+    }
+}
