@@ -87,16 +87,19 @@ pub fn stem_patches(img: &RgbImage, device: &Device) -> Tensor<4> {
             let row = &raw[y as usize * w * 3..(y as usize + 1) * w * 3];
             for kx in 0..3 {
                 let base = (ky * 3 + kx) * 3;
-                for ox in 0..ow {
-                    let x = (2 * ox + kx) as isize - 1;
-                    if x < 0 || x >= w as isize {
-                        continue;
-                    }
-                    let px = &row[x as usize * 3..x as usize * 3 + 3];
-                    let at = oy * ow + ox;
-                    data[base * plane + at] = px[2] as f32;
-                    data[(base + 1) * plane + at] = px[1] as f32;
-                    data[(base + 2) * plane + at] = px[0] as f32;
+                // Columns x = 2 ox + kx - 1 inside the image: ox in [lo, hi).
+                let lo = usize::from(kx == 0);
+                let hi = if w >= kx { ((w - kx) / 2 + 1).min(ow) } else { 0 };
+                if lo >= hi {
+                    continue;
+                }
+                let first = (2 * lo + kx - 1) * 3;
+                let pixels = row[first..].chunks(6).take(hi - lo);
+                let at = oy * ow;
+                for (ox, px) in (lo..hi).zip(pixels) {
+                    data[base * plane + at + ox] = px[2] as f32;
+                    data[(base + 1) * plane + at + ox] = px[1] as f32;
+                    data[(base + 2) * plane + at + ox] = px[0] as f32;
                 }
             }
         }

@@ -212,6 +212,6 @@ impl SFace {
             x = layer.forward(x);
         }
         let [n, c, h, w] = x.dims();
-        self.fc.forward(x.reshape([n, c * h * w]))
+        facestyle_nn::linear_op::forward(&self.fc, x.reshape([n, c * h * w]))
     }
 }

@@ -39,7 +39,7 @@ fn epilogue_body(row: &mut [f32], bias: f32, slope: f32) {
 /// by the standard library). The crate is compiled for the baseline x86-64 (SSE2) so that
 /// it runs anywhere; the hot loops are compiled twice and picked at run time.
 #[inline(always)]
-fn avx2() -> bool {
+pub(crate) fn avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
@@ -87,11 +87,15 @@ pub fn dense(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]) ->
         return y;
     }
     let (plane, ci, co) = (g.out_plane(), g.ci, g.co);
-    let block = (BLOCK_FLOATS / co).clamp(16, plane.max(16));
-    let col_blocks = plane.div_ceil(block);
+    let max_block = (BLOCK_FLOATS / co).max(16);
+    let threads = rayon::current_num_threads();
     // Few positions (7x7 planes): split the output channels instead, one part per thread.
-    let row_parts =
-        if g.n * col_blocks < rayon::current_num_threads() { rayon::current_num_threads() } else { 1 };
+    let (block, col_blocks, row_parts) = if g.n * plane.div_ceil(max_block) < threads {
+        (plane, 1, threads)
+    } else {
+        let (block, blocks) = gemm_conv::balanced(plane, max_block, g.n);
+        (block, blocks, 1)
+    };
     // Not zeroed: the products below write every value (without reading it) before the
     // epilogue reads it back.
     let len = g.n * co * plane;
@@ -177,16 +181,33 @@ impl TapPlanes {
             if g.stride == 1 {
                 self.data[pr * self.width + p..][..g.w].copy_from_slice(line);
             } else {
-                // Even padded columns to phase (pr % 2, 0), odd ones to (pr % 2, 1).
+                // Even padded columns to phase (pr % 2, 0), odd ones to (pr % 2, 1); with an
+                // odd padding, even `x` lands on odd columns.
                 let plane = self.rows * self.width;
                 let row = (pr / 2) * self.width;
-                for parity in 0..2 {
-                    let first = (parity + 2 - p % 2) % 2; // first x with x + p of this parity
-                    let base = ((pr % 2) * 2 + parity) * plane + row + (first + p) / 2;
-                    let dst = &mut self.data[base..base + self.width - (first + p) / 2];
-                    for (d, &v) in dst.iter_mut().zip(line.iter().skip(first).step_by(2)) {
-                        *d = v;
-                    }
+                let (lo, hi) = (p / 2, p.div_ceil(2)); // first even / odd column of x = 0, 1
+                let (even_at, odd_at) = if p.is_multiple_of(2) {
+                    ((pr % 2) * 2 * plane + row + lo, ((pr % 2) * 2 + 1) * plane + row + lo)
+                } else {
+                    (((pr % 2) * 2 + 1) * plane + row + lo, (pr % 2) * 2 * plane + row + hi)
+                };
+                // x = 2j goes to `even_at + j`, x = 2j + 1 to `odd_at + j`.
+                let pairs = line.chunks_exact(2);
+                let last = pairs.remainder().first().copied();
+                let n = g.w / 2;
+                let (a, b) = if even_at < odd_at {
+                    let (a, b) = self.data.split_at_mut(odd_at);
+                    (&mut a[even_at..even_at + n], &mut b[..n])
+                } else {
+                    let (b, a) = self.data.split_at_mut(even_at);
+                    (&mut a[..n], &mut b[odd_at..odd_at + n])
+                };
+                for ((e, o), pair) in a.iter_mut().zip(b.iter_mut()).zip(pairs) {
+                    *e = pair[0];
+                    *o = pair[1];
+                }
+                if let Some(v) = last {
+                    self.data[even_at + n] = v;
                 }
             }
         }
@@ -352,11 +373,14 @@ mod tests {
 
     #[test]
     fn dense_matches_the_naive_convolution() {
-        // Pointwise with many and with few positions (split by channels), then 3x3 ones.
+        // Pointwise with few positions (split by channels), with one and with several blocks of
+        // positions, then 3x3 ones.
         for (n, ci, h, w, co, k, stride, padding) in [
             (2, 5, 9, 8, 7, 1, 1, 0),
             (1, 16, 3, 3, 300, 1, 1, 0),
             (1, 4, 40, 40, 6, 1, 1, 0),
+            (1, 8, 40, 40, 64, 1, 1, 0),
+            (1, 4, 45, 45, 128, 1, 1, 0),
             (2, 3, 11, 9, 5, 3, 2, 1),
             (1, 3, 8, 8, 4, 3, 1, 1),
         ] {

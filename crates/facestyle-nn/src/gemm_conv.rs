@@ -92,10 +92,24 @@ pub(crate) fn per_thread<T: Send>(units: usize, f: impl Fn(Range<usize>) -> T + 
     (0..threads).into_par_iter().map(|t| f(units * t / threads..units * (t + 1) / threads)).collect()
 }
 
+/// Splits `plane` positions into equal blocks of at most `max_block`: `(block, blocks)`.
+/// When the work items (`images` x blocks) are few, their count is rounded up to a multiple
+/// of the thread count, so that no thread gets a block more than another (three tiles on two
+/// threads take as long as four).
+pub(crate) fn balanced(plane: usize, max_block: usize, images: usize) -> (usize, usize) {
+    let threads = rayon::current_num_threads().max(1);
+    let mut blocks = plane.div_ceil(max_block.max(1));
+    let units = images * blocks;
+    if units < 8 * threads && !units.is_multiple_of(threads) {
+        blocks = (units.div_ceil(threads) * threads).div_ceil(images);
+    }
+    let block = plane.div_ceil(blocks.clamp(1, plane.max(1)));
+    (block, plane.div_ceil(block))
+}
+
 /// Work items: (image, tile of output positions).
 fn tiles(g: &Geometry) -> (usize, usize) {
-    let tile = tile_len(g);
-    (tile, g.out_plane().div_ceil(tile))
+    balanced(g.out_plane(), tile_len(g), g.n)
 }
 
 /// `y = conv(x, w)`: `x` `[n, ci, h, w]`, `w` `[co, ci, k, k]` -> `[n, co, oh, ow]` (no bias).

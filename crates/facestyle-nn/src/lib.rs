@@ -15,6 +15,7 @@ mod flex_slices;
 pub mod fused_conv;
 pub mod gemm_conv;
 pub mod im2col;
+pub mod linear_op;
 pub mod patch_conv;
 pub mod pool_op;
 pub mod pretrained;
