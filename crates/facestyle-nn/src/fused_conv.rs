@@ -13,7 +13,6 @@
 //! face` and `tools/bench_face.py` measure the effect.
 
 use gemm::Parallelism;
-use rayon::prelude::*;
 
 use crate::gemm_conv::{self, Out, matmul, per_thread};
 use crate::im2col::Geometry;
@@ -78,13 +77,7 @@ fn check(g: &Geometry, x: &[f32], w_len: usize, w: &[f32], bias: &[f32], slope: 
 pub fn dense(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]) -> Vec<f32> {
     check(g, x, g.co * g.patch(), w, bias, slope);
     if g.k != 1 || g.stride != 1 || g.padding != 0 {
-        let mut y = gemm_conv::forward(g, x, w);
-        let plane = g.out_plane();
-        y.par_chunks_mut(plane).enumerate().for_each(|(r, row)| {
-            let c = r % g.co;
-            epilogue(row, bias[c], slope[c]);
-        });
-        return y;
+        return gemm_conv::forward_then(g, x, w, |c, row| epilogue(row, bias[c], slope[c]));
     }
     let (plane, ci, co) = (g.out_plane(), g.ci, g.co);
     let max_block = (BLOCK_FLOATS / co).max(16);
@@ -249,16 +242,9 @@ fn taps9_avx2(data: &[f32], starts: [usize; 9], w: &[f32], bias: f32, slope: f32
 }
 
 /// One channel of a 3x3 depthwise convolution (stride 1 or 2) with bias and activation:
-/// the nine runs into `wide` (rows of `planes.width`), then its first `ow` columns to `out`.
-fn plane3(
-    planes: &TapPlanes,
-    w: &[f32],
-    bias: f32,
-    slope: f32,
-    wide: &mut [f32],
-    out: &mut [f32],
-    ow: usize,
-) {
+/// the nine runs into `wide` (rows of `planes.width`), then its first `ow` columns to the
+/// `oh x ow` plane at `out` (which may be uninitialised memory).
+fn plane3(planes: &TapPlanes, w: &[f32], bias: f32, slope: f32, wide: &mut [f32], out: *mut f32, ow: usize) {
     let wide = &mut wide[..planes.len];
     #[cfg(target_arch = "x86_64")]
     if avx2() {
@@ -269,8 +255,9 @@ fn plane3(
     }
     #[cfg(not(target_arch = "x86_64"))]
     taps9::<false>(&planes.data, planes.starts, w, bias, slope, wide);
-    for (dst, src) in out.chunks_exact_mut(ow).zip(wide.chunks_exact(planes.width)) {
-        dst.copy_from_slice(&src[..ow]);
+    for (oy, src) in wide.chunks_exact(planes.width).enumerate() {
+        // Safety: `out` addresses this channel's `oh x ow` output plane (the caller's).
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), out.add(oy * ow), ow) };
     }
 }
 
@@ -301,7 +288,9 @@ pub fn depthwise(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]
     check(g, x, g.co * kk, w, bias, slope);
     let (oh, ow) = (g.out_h(), g.out_w());
     let fast = g.k == 3 && (g.stride == 1 || g.stride == 2);
-    let mut y = vec![0f32; g.n * g.co * oh * ow];
+    // Only the general loop writes through a slice; the 3x3 path copies into raw memory.
+    let len = g.n * g.co * oh * ow;
+    let mut y: Vec<f32> = if fast { Vec::with_capacity(len) } else { vec![0f32; len] };
     let out = Out(y.as_mut_ptr());
     per_thread(g.n * g.co, |planes_range| {
         let mut taps = if fast { Some(TapPlanes::new(g)) } else { None };
@@ -310,17 +299,23 @@ pub fn depthwise(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]
             let c = plane % g.co;
             let xc = &x[plane * g.h * g.w..][..g.h * g.w];
             let wc = &w[c * kk..][..kk];
-            // Safety: output plane `plane` belongs to this thread alone.
-            let yc = unsafe { std::slice::from_raw_parts_mut(out.at(plane * oh * ow), oh * ow) };
+            // Safety: output plane `plane` belongs to this thread alone (and is initialised
+            // memory on the general path).
+            let at = unsafe { out.at(plane * oh * ow) };
             match taps.as_mut() {
                 Some(t) => {
                     t.fill(g, xc);
-                    plane3(t, wc, bias[c], slope[c], &mut wide, yc, ow);
+                    plane3(t, wc, bias[c], slope[c], &mut wide, at, ow);
                 }
-                None => plane_any(g, xc, wc, bias[c], slope[c], yc),
+                None => {
+                    let yc = unsafe { std::slice::from_raw_parts_mut(at, oh * ow) };
+                    plane_any(g, xc, wc, bias[c], slope[c], yc)
+                }
             }
         }
     });
+    // Safety: every plane was written (3x3 path) or zero-initialised and written.
+    unsafe { y.set_len(len) };
     y
 }
 

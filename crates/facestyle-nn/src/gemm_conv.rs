@@ -114,11 +114,19 @@ fn tiles(g: &Geometry) -> (usize, usize) {
 
 /// `y = conv(x, w)`: `x` `[n, ci, h, w]`, `w` `[co, ci, k, k]` -> `[n, co, oh, ow]` (no bias).
 pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+    forward_then(g, x, w, |_, _| {})
+}
+
+/// [`forward`], then `then(channel, values)` on each output row piece while it is in cache
+/// (inference adds the bias and activation there: `fused_conv.rs`).
+pub fn forward_then(g: &Geometry, x: &[f32], w: &[f32], then: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
     assert_eq!(x.len(), g.n * g.in_image(), "input size");
     assert_eq!(w.len(), g.co * g.patch(), "weight size");
     let (plane, patch) = (g.out_plane(), g.patch());
     let (tile, per_image) = tiles(g);
-    let mut y = vec![0f32; g.n * g.co * plane];
+    // Not zeroed: each product writes its block (without reading it) before `then` sees it.
+    let len = g.n * g.co * plane;
+    let mut y: Vec<f32> = Vec::with_capacity(len);
     let out = Out(y.as_mut_ptr());
     per_thread(g.n * per_image, |units| {
         let mut col = if is_pointwise(g) { Vec::new() } else { vec![0f32; patch * tile] };
@@ -135,10 +143,15 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
             // Safety: image i's rows [0, co) at columns [p0, p1) belong to this unit alone.
             unsafe {
                 let c = out.at(i * g.co * plane + p0);
-                matmul([g.co, p1 - p0, patch], c, plane, false, (w.as_ptr(), patch, 1), b, Parallelism::None)
+                matmul([g.co, p1 - p0, patch], c, plane, false, (w.as_ptr(), patch, 1), b, Parallelism::None);
+                for r in 0..g.co {
+                    then(r, std::slice::from_raw_parts_mut(c.add(r * plane), p1 - p0));
+                }
             }
         }
     });
+    // Safety: the units cover every (image, column) for all rows, each written above.
+    unsafe { y.set_len(len) };
     y
 }
 
