@@ -119,6 +119,56 @@ fn train_resume_use_the_model_and_a_head() {
     assert!(info["training"]["data"]["validation"].as_str().unwrap().contains("held out"), "{info}");
     assert_eq!(info["training"]["data"]["anchor_identities"], 2);
 
+    // --exclude-pairs leaves out everyone a pairs file names (here one person of the data and
+    // one who is not in it), and refuses when that leaves nobody to train on.
+    let one = s("one_person.txt");
+    std::fs::write(&one, "1\nAbdullah_Gul 1 2\nAbdullah_Gul 1 Nobody_Here 1\n").unwrap();
+    let excl = s("excl");
+    let r4 = json(&facestyle(
+        &[
+            "--json",
+            "face",
+            "train",
+            "--data",
+            &images,
+            "--val-pairs",
+            &pairs,
+            "--exclude-pairs",
+            &one,
+            "--out",
+            &excl,
+            "--crop-cache",
+            &cache,
+            "--epochs",
+            "1",
+        ]
+        .into_iter()
+        .chain(TINY)
+        .collect::<Vec<_>>(),
+    ));
+    assert_eq!(r4["history"].as_array().unwrap().len(), 2);
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("excl/model.json")).unwrap()).unwrap();
+    assert_eq!(info["training"]["data"]["excluded_identities"], 1, "{info}");
+    assert_eq!(info["training"]["data"]["identities"], 2, "{info}");
+    assert_refused(
+        &[
+            "face",
+            "train",
+            "--data",
+            &images,
+            "--val-pairs",
+            &pairs,
+            "--exclude-pairs",
+            &pairs,
+            "--out",
+            &s("excl2"),
+            "--crop-cache",
+            &cache,
+        ],
+        "nothing to train on",
+    );
+
     // Every face command takes --model; galleries record which model made their vectors.
     let (a, b) = (photo("Abdullah_Gul_0001.jpg"), photo("Colin_Powell_0001.jpg"));
     let v = json(&facestyle(&["--json", "face", "verify", &a, &b, "--model", &out]));
