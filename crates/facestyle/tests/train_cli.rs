@@ -93,29 +93,19 @@ fn train_resume_use_the_model_and_a_head() {
     let crops_len = std::fs::metadata(&cache).unwrap().len();
     assert!(crops_len > 6 * 112 * 112 * 3, "6 crops cached: {crops_len} bytes");
 
+    // One epoch into `out` with `extra` arguments: the model's info.
+    let one_epoch = |out: &str, extra: &[&str]| -> Value {
+        let mut args =
+            vec!["--json", "face", "train", "--data", &images, "--out", out, "--crop-cache", &cache];
+        args.extend(["--epochs", "1"]);
+        args.extend(extra.iter().copied().chain(TINY));
+        let r = json(&facestyle(&args));
+        assert_eq!(r["history"].as_array().unwrap().len(), 2);
+        let info = std::fs::read_to_string(Path::new(out).join("model.json")).unwrap();
+        serde_json::from_str(&info).unwrap()
+    };
     // Without --val-pairs, identities are held out of the data for validation.
-    let held = s("held");
-    let r3 = json(&facestyle(
-        &[
-            "--json",
-            "face",
-            "train",
-            "--data",
-            &images,
-            "--out",
-            &held,
-            "--crop-cache",
-            &cache,
-            "--epochs",
-            "1",
-        ]
-        .into_iter()
-        .chain(TINY)
-        .collect::<Vec<_>>(),
-    ));
-    assert_eq!(r3["history"].as_array().unwrap().len(), 2);
-    let info: Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("held/model.json")).unwrap()).unwrap();
+    let info = one_epoch(&s("held"), &[]);
     assert!(info["training"]["data"]["validation"].as_str().unwrap().contains("held out"), "{info}");
     assert_eq!(info["training"]["data"]["anchor_identities"], 2);
 
@@ -123,32 +113,7 @@ fn train_resume_use_the_model_and_a_head() {
     // one who is not in it), and refuses when that leaves nobody to train on.
     let one = s("one_person.txt");
     std::fs::write(&one, "1\nAbdullah_Gul 1 2\nAbdullah_Gul 1 Nobody_Here 1\n").unwrap();
-    let excl = s("excl");
-    let r4 = json(&facestyle(
-        &[
-            "--json",
-            "face",
-            "train",
-            "--data",
-            &images,
-            "--val-pairs",
-            &pairs,
-            "--exclude-pairs",
-            &one,
-            "--out",
-            &excl,
-            "--crop-cache",
-            &cache,
-            "--epochs",
-            "1",
-        ]
-        .into_iter()
-        .chain(TINY)
-        .collect::<Vec<_>>(),
-    ));
-    assert_eq!(r4["history"].as_array().unwrap().len(), 2);
-    let info: Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("excl/model.json")).unwrap()).unwrap();
+    let info = one_epoch(&s("excl"), &["--val-pairs", &pairs, "--exclude-pairs", &one]);
     assert_eq!(info["training"]["data"]["excluded_identities"], 1, "{info}");
     assert_eq!(info["training"]["data"]["identities"], 2, "{info}");
     assert_refused(
