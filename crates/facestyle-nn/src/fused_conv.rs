@@ -14,7 +14,7 @@
 
 use gemm::Parallelism;
 
-use crate::gemm_conv::{self, Out, matmul, per_thread};
+use crate::gemm_conv::{self, Out, matmul, per_thread_for};
 use crate::im2col::Geometry;
 
 /// Output positions per block of a pointwise product: the block (`co x BLOCK`) stays in L2.
@@ -94,7 +94,7 @@ pub fn dense(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]) ->
     let len = g.n * co * plane;
     let mut y: Vec<f32> = Vec::with_capacity(len);
     let out = Out(y.as_mut_ptr());
-    per_thread(g.n * col_blocks * row_parts, |units| {
+    per_thread_for(g.n * co * ci * plane, g.n * col_blocks * row_parts, |units| {
         for u in units {
             let (i, rest) = (u / (col_blocks * row_parts), u % (col_blocks * row_parts));
             let (b, part) = (rest / row_parts, rest % row_parts);
@@ -292,7 +292,8 @@ pub fn depthwise(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]
     let len = g.n * g.co * oh * ow;
     let mut y: Vec<f32> = if fast { Vec::with_capacity(len) } else { vec![0f32; len] };
     let out = Out(y.as_mut_ptr());
-    per_thread(g.n * g.co, |planes_range| {
+    // A depthwise multiply-add is weighed as four of a matrix product's (no reuse of loads).
+    per_thread_for(len * kk * 4, g.n * g.co, |planes_range| {
         let mut taps = if fast { Some(TapPlanes::new(g)) } else { None };
         let mut wide = vec![0f32; taps.as_ref().map_or(0, |t| t.len)];
         for plane in planes_range {
@@ -376,6 +377,10 @@ mod tests {
             (1, 4, 40, 40, 6, 1, 1, 0),
             (1, 8, 40, 40, 64, 1, 1, 0),
             (1, 4, 45, 45, 128, 1, 1, 0),
+            // Large enough to be shared out over the threads (see MIN_PARALLEL_MACS): by
+            // channels, then by equal blocks of positions.
+            (1, 256, 3, 3, 1024, 1, 1, 0),
+            (1, 64, 40, 40, 64, 1, 1, 0),
             (2, 3, 11, 9, 5, 3, 2, 1),
             (1, 3, 8, 8, 4, 3, 1, 1),
         ] {
@@ -399,6 +404,7 @@ mod tests {
             (1, 17, 14, 14, 3, 1, 1),
             (1, 4, 9, 11, 3, 2, 0),
             (2, 5, 10, 9, 5, 3, 2),
+            (1, 64, 32, 32, 3, 1, 1), // shared out over the threads
         ] {
             let g = Geometry { n, ci: c, h, w, co: c, k, stride, padding };
             let x = ramp(g.n * g.in_image(), 3);
