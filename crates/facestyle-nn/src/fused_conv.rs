@@ -323,37 +323,11 @@ pub fn depthwise(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conv_ref::conv_nd_naive;
-    use crate::test_values::ramp;
-
-    /// The naive convolution (f64) of every image and group, `groups` 1 or `ci`.
-    fn naive_grouped(g: &Geometry, groups: usize, x: &[f32], w: &[f32]) -> Vec<f32> {
-        let (cig, cog) = (g.ci / groups, g.co / groups);
-        let wlen = cog * cig * g.k * g.k;
-        let mut out = Vec::new();
-        for i in 0..g.n {
-            for grp in 0..groups {
-                let xs = &x[i * g.in_image() + grp * cig * g.h * g.w..][..cig * g.h * g.w];
-                let xi: Vec<f64> = xs.iter().map(|&v| v as f64).collect();
-                let wi: Vec<f64> = w[grp * wlen..][..wlen].iter().map(|&v| v as f64).collect();
-                let shape = [cog, cig, g.k, g.k];
-                let (y, _) = conv_nd_naive(&xi, &[cig, g.h, g.w], &wi, &shape, None, g.stride, g.padding);
-                out.extend(y.into_iter().map(|v| v as f32));
-            }
-        }
-        out
-    }
-
-    fn close(a: &[f32], b: &[f32], what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}: length");
-        for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!((x - y).abs() < 1e-4 * (1.0 + y.abs()), "{what}[{i}]: {x} vs {y}");
-        }
-    }
+    use crate::test_values::{assert_close_values, naive_conv2d, ramp};
 
     /// The naive convolution with bias and PReLU applied afterwards.
     fn reference(g: &Geometry, groups: usize, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]) -> Vec<f32> {
-        let mut y = naive_grouped(g, groups, x, w);
+        let mut y: Vec<f32> = naive_conv2d(g, groups, x, w).into_iter().map(|v| v as f32).collect();
         let plane = g.out_plane();
         for (r, row) in y.chunks_mut(plane).enumerate() {
             let c = r % g.co;
@@ -389,7 +363,7 @@ mod tests {
             let wt = ramp(co * g.patch(), 2);
             let (bias, slope) = per_channel(co);
             let ours = dense(&g, &x, &wt, &bias, &slope);
-            close(&ours, &reference(&g, 1, &x, &wt, &bias, &slope), &format!("{g:?}"));
+            assert_close_values(&ours, &reference(&g, 1, &x, &wt, &bias, &slope), &format!("{g:?}"));
         }
     }
 
@@ -411,7 +385,7 @@ mod tests {
             let wt = ramp(c * k * k, 4);
             let (bias, slope) = per_channel(c);
             let ours = depthwise(&g, &x, &wt, &bias, &slope);
-            close(&ours, &reference(&g, c, &x, &wt, &bias, &slope), &format!("{g:?}"));
+            assert_close_values(&ours, &reference(&g, c, &x, &wt, &bias, &slope), &format!("{g:?}"));
         }
     }
 }

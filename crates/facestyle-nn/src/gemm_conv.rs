@@ -292,27 +292,11 @@ fn flipped(g: &Geometry, w: &[f32]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conv_ref::conv_nd_naive;
-    use crate::test_values::ramp;
+    use crate::test_values::{naive_conv2d, ramp};
 
     /// The naive convolution of every image (f64).
     fn naive(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f64> {
-        let w64: Vec<f64> = w.iter().map(|&v| v as f64).collect();
-        let mut out = Vec::new();
-        for i in 0..g.n {
-            let xi: Vec<f64> = x[i * g.in_image()..][..g.in_image()].iter().map(|&v| v as f64).collect();
-            let (y, _) = conv_nd_naive(
-                &xi,
-                &[g.ci, g.h, g.w],
-                &w64,
-                &[g.co, g.ci, g.k, g.k],
-                None,
-                g.stride,
-                g.padding,
-            );
-            out.extend(y);
-        }
-        out
+        naive_conv2d(g, 1, x, w)
     }
 
     fn close(a: &[f32], b: &[f64], what: &str) {
