@@ -95,6 +95,8 @@ pub fn run(config: DemoConfig, device: &Device, on_step: &mut dyn FnMut(usize, f
     let mut eval_rng = StdRng::seed_from_u64(config.seed ^ 0x5eed);
     let held_out = 200;
     let (ex, _, ecentres) = batch(&mut eval_rng, held_out, &device);
+    // The initial weights come from the device's generator: seeded, so a run repeats.
+    device.seed(config.seed);
     let net = BlobNet::new(&device);
     let score = |net: &BlobNet| hit_rate(&values(net.forward(ex.clone()).detach()), &ecentres);
     let before = score(&net);
