@@ -6,12 +6,12 @@
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::DType;
 use burn::tensor::activation::prelu;
 
+use crate::conv_op::square_geometry;
 use crate::flex_slices::{contiguous, f32s, plain_flex, tensor};
 use crate::fused_conv;
 use crate::im2col::Geometry;
@@ -86,20 +86,12 @@ impl Act<'_> {
     }
 }
 
-/// Square kernel with equal stride and padding on both axes, groups 1 or depthwise: the
-/// geometries the fused kernels take. `None` for anything else.
+/// `(stride, padding)` when the fused kernels take the layer: a square geometry (see
+/// [`square_geometry`]) with groups 1 or depthwise. `None` for anything else.
 fn fused_geometry(conv: &Conv2d, channels_in: usize) -> Option<(usize, usize)> {
-    let [kh, kw] = conv.kernel_size;
-    let padding = match conv.padding {
-        PaddingConfig2d::Valid => 0,
-        PaddingConfig2d::Explicit(t, l, b, r) if t == l && l == b && b == r => t,
-        PaddingConfig2d::Same if kh % 2 == 1 && conv.stride == [1, 1] => kh / 2,
-        _ => return None,
-    };
     let co = conv.weight.dims()[0];
     let groups_ok = conv.groups == 1 || (conv.groups == channels_in && co == channels_in);
-    (kh == kw && conv.stride[0] == conv.stride[1] && conv.dilation == [1, 1] && groups_ok)
-        .then_some((conv.stride[0], padding))
+    square_geometry(conv).filter(|_| groups_ok)
 }
 
 /// `act(conv(x))`, fused into one pass on the Flex CPU backend without autodiff.

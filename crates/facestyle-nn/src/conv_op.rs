@@ -123,24 +123,27 @@ pub fn conv2d(
 
 /// [`Conv2d::forward`], through [`conv2d`] when the layer's geometry allows it.
 pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let [kh, kw] = conv.kernel_size;
-    let padding = match conv.padding {
-        PaddingConfig2d::Valid => Some(0),
-        PaddingConfig2d::Explicit(t, l, b, r) if t == l && l == b && b == r => Some(t),
-        PaddingConfig2d::Same if kh % 2 == 1 && conv.stride == [1, 1] => Some(kh / 2),
-        _ => None,
-    };
-    match padding {
-        Some(p)
-            if kh == kw
-                && conv.stride[0] == conv.stride[1]
-                && conv.dilation == [1, 1]
-                && conv.groups == 1 =>
-        {
-            conv2d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), conv.stride[0], p)
+    match square_geometry(conv) {
+        Some((stride, padding)) if conv.groups == 1 => {
+            conv2d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), stride, padding)
         }
         _ => conv.forward(x),
     }
+}
+
+/// `(stride, padding)` of a layer with a square kernel, the same stride on both axes, the
+/// same zero padding on all four sides and no dilation (groups are not looked at); `None`
+/// otherwise.
+pub(crate) fn square_geometry(conv: &Conv2d) -> Option<(usize, usize)> {
+    let [kh, kw] = conv.kernel_size;
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => 0,
+        PaddingConfig2d::Explicit(t, l, b, r) if t == l && l == b && b == r => t,
+        PaddingConfig2d::Same if kh % 2 == 1 && conv.stride == [1, 1] => kh / 2,
+        _ => return None,
+    };
+    (kh == kw && conv.stride[0] == conv.stride[1] && conv.dilation == [1, 1])
+        .then_some((conv.stride[0], padding))
 }
 
 #[cfg(test)]
