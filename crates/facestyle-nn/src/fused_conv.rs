@@ -3,9 +3,13 @@
 //! ReLU, slope 1 the identity), on plain f32 slices in NCHW / OIHW layout:
 //! - pointwise (1x1, stride 1): `y_i = W x_i`, one matrix product per block of output
 //!   positions (or of output channels when an image has few positions), no data movement;
-//! - depthwise (groups = channels): a direct loop per channel over a zero-padded copy of its
-//!   plane, contiguous (vectorisable) along output rows when the stride is 1;
-//! - anything else with groups = 1: [`gemm_conv::forward`], then the epilogue in place.
+//! - 3x3 depthwise (groups = channels), stride 1 or 2: per channel, a zero-padded copy of its
+//!   plane (stride 2: its four polyphase planes) so that each tap is one contiguous run over
+//!   the whole output (any other depthwise kernel: the plain loop);
+//! - anything else with groups = 1: [`gemm_conv::forward_then`], the epilogue on each tile.
+//!
+//! The crate is built for baseline x86-64; the hot loops also have AVX2 + FMA versions,
+//! chosen at run time.
 //!
 //! Why: the face networks (SFace, YuNet) run one image at a time and are almost all 1x1 and
 //! depthwise 3x3 convolutions. burn-flex converts layouts around each convolution and adds the
@@ -241,20 +245,22 @@ fn taps9_avx2(data: &[f32], starts: [usize; 9], w: &[f32], bias: f32, slope: f32
     taps9::<true>(data, starts, w, bias, slope, out)
 }
 
+/// [`taps9`], its AVX2 + FMA version where the CPU has one.
+fn taps9_best(data: &[f32], starts: [usize; 9], w: &[f32], bias: f32, slope: f32, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // Safety: the CPU has AVX2 and FMA (checked above).
+        return unsafe { taps9_avx2(data, starts, w, bias, slope, out) };
+    }
+    taps9::<false>(data, starts, w, bias, slope, out)
+}
+
 /// One channel of a 3x3 depthwise convolution (stride 1 or 2) with bias and activation:
 /// the nine runs into `wide` (rows of `planes.width`), then its first `ow` columns to the
 /// `oh x ow` plane at `out` (which may be uninitialised memory).
 fn plane3(planes: &TapPlanes, w: &[f32], bias: f32, slope: f32, wide: &mut [f32], out: *mut f32, ow: usize) {
     let wide = &mut wide[..planes.len];
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // Safety: the CPU has AVX2 and FMA (checked above).
-        unsafe { taps9_avx2(&planes.data, planes.starts, w, bias, slope, wide) };
-    } else {
-        taps9::<false>(&planes.data, planes.starts, w, bias, slope, wide);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    taps9::<false>(&planes.data, planes.starts, w, bias, slope, wide);
+    taps9_best(&planes.data, planes.starts, w, bias, slope, wide);
     for (oy, src) in wide.chunks_exact(planes.width).enumerate() {
         // Safety: `out` addresses this channel's `oh x ow` output plane (the caller's).
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), out.add(oy * ow), ow) };
