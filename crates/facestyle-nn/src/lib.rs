@@ -19,5 +19,6 @@ pub mod linear_op;
 pub mod patch_conv;
 pub mod pool_op;
 pub mod pretrained;
+pub mod workers;
 #[cfg(test)]
 mod test_values;
