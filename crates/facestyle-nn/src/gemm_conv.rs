@@ -94,9 +94,12 @@ pub(crate) fn per_thread<T: Send>(units: usize, f: impl Fn(Range<usize>) -> T + 
 
 /// Work (multiply-adds) below which an inference kernel runs on the calling thread alone:
 /// waking the other threads costs more than they save on the face networks' small layers.
-/// Measured in paired runs (the same image, alternating, one process): YuNet detection 3-6%
-/// faster with 2^21 than always sharing out (2^20: 3-4%, 2^22: 0-3%), SFace within 1%.
-pub(crate) const MIN_PARALLEL_MACS: usize = 1 << 21;
+/// Measured in paired runs (60 LFW images and one crop, alternating, one process, the face
+/// engine running on a rayon worker: `workers::on_workers`): against 2^21, 2^18 took
+/// 0.95-0.97x the time to detect and 0.97x to embed; 2^16 and always sharing out 0.96-0.99x,
+/// 2^22 1.02-1.04x. (Before inference ran on a worker, each split was a cold injection and
+/// 2^21 was best.)
+pub(crate) const MIN_PARALLEL_MACS: usize = 1 << 18;
 
 /// [`per_thread`] when `work` (multiply-adds) reaches [`MIN_PARALLEL_MACS`], else all
 /// `units` in one call on this thread.
