@@ -21,6 +21,7 @@ use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
 use crate::im2col::{Geometry, col2im, im2col, im2col_strided};
+use crate::team;
 
 /// Floats in one tile's column matrix (512 KiB).
 const TILE_FLOATS: usize = 1 << 17;
@@ -101,14 +102,19 @@ pub(crate) fn per_thread<T: Send>(units: usize, f: impl Fn(Range<usize>) -> T + 
 /// 2^21 was best.)
 pub(crate) const MIN_PARALLEL_MACS: usize = 1 << 18;
 
-/// [`per_thread`] when `work` (multiply-adds) reaches [`MIN_PARALLEL_MACS`], else all
-/// `units` in one call on this thread.
+/// For inference kernels: [`per_thread`]'s split on the helper team (`team.rs`, threads that
+/// stay awake between layers) when `work` (multiply-adds) reaches [`MIN_PARALLEL_MACS`],
+/// else all `units` in one call on this thread.
 pub(crate) fn per_thread_for<T: Send>(
     work: usize,
     units: usize,
     f: impl Fn(Range<usize>) -> T + Sync,
 ) -> Vec<T> {
-    if work >= MIN_PARALLEL_MACS { per_thread(units, f) } else { vec![f(0..units)] }
+    if work < MIN_PARALLEL_MACS {
+        return vec![f(0..units)];
+    }
+    let threads = rayon::current_num_threads().clamp(1, units.max(1));
+    team::run(threads, |t| f(units * t / threads..units * (t + 1) / threads))
 }
 
 /// Splits `plane` positions into equal blocks of at most `max_block`: `(block, blocks)`.

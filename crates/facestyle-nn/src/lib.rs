@@ -19,6 +19,7 @@ pub mod linear_op;
 pub mod patch_conv;
 pub mod pool_op;
 pub mod pretrained;
-pub mod workers;
+mod team;
 #[cfg(test)]
 mod test_values;
+pub mod workers;

@@ -14,7 +14,7 @@ use burn::prelude::*;
 use burn::tensor::DType;
 
 use crate::flex_slices::{contiguous, f32s, plain_flex, tensor};
-use crate::gemm_conv::per_thread;
+use crate::gemm_conv::per_thread_for;
 
 /// Largest batch taken by the row-by-row path.
 const MAX_ROWS: usize = 16;
@@ -66,7 +66,7 @@ pub fn few_rows(x: &[f32], n: usize, inp: usize, w: &[f32], out: usize, b: &[f32
     assert_eq!(w.len(), inp * out, "weight size");
     assert_eq!(b.len(), out, "bias size");
     // Chunks of input rows: several per thread, so an uneven thread still gets its share.
-    let partials = per_thread(inp.div_ceil(256), |chunks| {
+    let partials = per_thread_for(n * inp * out, inp.div_ceil(256), |chunks| {
         let rows = (chunks.start * 256).min(inp)..(chunks.end * 256).min(inp);
         let mut acc = vec![0f32; n * out];
         #[cfg(target_arch = "x86_64")]

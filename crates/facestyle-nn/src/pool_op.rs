@@ -12,7 +12,7 @@ use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 
 use crate::flex_slices::{contiguous, f32s, plain_flex, tensor};
-use crate::gemm_conv::{Out, per_thread};
+use crate::gemm_conv::{Out, per_thread_for};
 
 #[backend_extension(Flex)]
 pub trait MaxPool2x2Backend: Backend {
@@ -26,7 +26,7 @@ pub fn max_pool2x2_planes(x: &[f32], planes: usize, h: usize, w: usize) -> Vec<f
     let (oh, ow) = (h / 2, w / 2);
     let mut y = vec![0f32; planes * oh * ow];
     let out = Out(y.as_mut_ptr());
-    per_thread(planes, |range| {
+    per_thread_for(x.len(), planes, |range| {
         for p in range {
             // Safety: output plane p belongs to this thread alone.
             let yp = unsafe { std::slice::from_raw_parts_mut(out.at(p * oh * ow), oh * ow) };
