@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use facestyle_models::{cache, fetch, registry};
 use facestyle_nn::pretrained::values;
-use facestyle_nn::workers::on_workers;
 use image::RgbImage;
 
 use crate::align::align_face;
@@ -115,7 +114,7 @@ impl FaceEngine {
 
     /// All faces in `img`, best score first.
     pub fn detect(&self, img: &RgbImage) -> Vec<Face> {
-        on_workers(|| self.detector.detect(img))
+        self.detector.detect(img)
     }
 
     /// Unit-length embeddings of aligned 112x112 RGB crops, computed in one batch.
@@ -130,7 +129,7 @@ impl FaceEngine {
             data.extend(to_chw(c, [0, 1, 2]));
         }
         let x = Tensor::<4>::from_data(TensorData::new(data, [crops.len(), 3, INPUT, INPUT]), &self.device);
-        let out = on_workers(|| self.embedder.forward(x));
+        let out = self.embedder.forward(x);
         let dim = out.dims()[1];
         let flat = values(out);
         flat.chunks(dim)

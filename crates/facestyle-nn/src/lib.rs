@@ -22,4 +22,3 @@ pub mod pretrained;
 mod team;
 #[cfg(test)]
 mod test_values;
-pub mod workers;
