@@ -95,11 +95,11 @@ pub(crate) fn per_thread<T: Send>(units: usize, f: impl Fn(Range<usize>) -> T + 
 
 /// Work (multiply-adds) below which an inference kernel runs on the calling thread alone:
 /// waking the other threads costs more than they save on the face networks' small layers.
-/// Measured in paired runs (60 LFW images and one crop, alternating, one process, the face
-/// engine running on a rayon worker: `workers::on_workers`): against 2^21, 2^18 took
-/// 0.95-0.97x the time to detect and 0.97x to embed; 2^16 and always sharing out 0.96-0.99x,
-/// 2^22 1.02-1.04x. (Before inference ran on a worker, each split was a cold injection and
-/// 2^21 was best.)
+/// Measured in paired runs (60 LFW images and one crop, alternating in one process): with the
+/// splits going through rayon from a worker thread, 2^18 took 0.95-0.97x the time of 2^21 to
+/// detect and 0.97x to embed (2^22: 1.02-1.04x); on the helper team (`team.rs`), 2^12-2^16
+/// took 0.99-1.02x the time of 2^18 to detect and 0.94-1.00x to embed, single runs (noise).
+/// (With rayon called from outside its pool, each split a cold injection, 2^21 was best.)
 pub(crate) const MIN_PARALLEL_MACS: usize = 1 << 18;
 
 /// For inference kernels: [`per_thread`]'s split on the helper team (`team.rs`, threads that
