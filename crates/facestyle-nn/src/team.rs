@@ -134,11 +134,11 @@ fn helper(team: &'static Team) {
 }
 
 /// `f(part)` for every part in `0..parts`, results in order: on the team (the caller and
-/// the helpers claim parts) when it is free and `parts` is its size (the rayon thread count:
-/// `RAYON_NUM_THREADS` or the CPUs), else through rayon.
+/// the helpers claim parts; one helper a thread beyond the caller's, by `RAYON_NUM_THREADS`
+/// or the CPU count) when it is free, else through rayon.
 pub(crate) fn run<T: Send>(parts: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let team = team();
-    if parts != team.helpers + 1 || parts == 1 || team.busy.swap(true, Ordering::Acquire) {
+    if parts < 2 || team.helpers == 0 || team.busy.swap(true, Ordering::Acquire) {
         use rayon::prelude::*;
         return (0..parts).into_par_iter().map(&f).collect();
     }
@@ -192,7 +192,8 @@ mod tests {
             let out = run(parts, |p| p * 10);
             assert_eq!(out, (0..parts).map(|p| p * 10).collect::<Vec<_>>());
         }
-        // Nested use (a part sharing out work) and concurrent callers fall back to rayon.
+        // More parts than threads are claimed in turn. Nested use (a part sharing out work)
+        // and concurrent callers fall back to rayon.
         let nested = run(2, |p| run(2, move |q| p * 2 + q));
         assert_eq!(nested, vec![vec![0, 1], vec![2, 3]]);
         let handles: Vec<_> = (0..4)
