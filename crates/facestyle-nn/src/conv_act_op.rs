@@ -8,11 +8,10 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::DType;
 use burn::tensor::activation::prelu;
 
 use crate::conv_op::square_geometry;
-use crate::flex_slices::{contiguous, f32s, plain_flex, tensor};
+use crate::flex_slices::{bias_or_zeros, contiguous, f32s, inference_f32, tensor};
 use crate::fused_conv;
 use crate::im2col::Geometry;
 use crate::patch_conv::PatchConv;
@@ -99,9 +98,9 @@ pub fn forward(conv: &Conv2d, x: Tensor<4>, act: &Act<'_>) -> Tensor<4> {
     let device = x.device();
     let geometry = fused_geometry(conv, x.dims()[1]);
     match geometry {
-        Some((stride, padding)) if plain_flex(&device) && x.dtype() == DType::F32 => {
+        Some((stride, padding)) if inference_f32(&x) => {
             let co = conv.weight.dims()[0];
-            let bias = conv.bias.as_ref().map(|b| b.val()).unwrap_or_else(|| Tensor::zeros([co], &device));
+            let bias = bias_or_zeros(&conv.bias, co, &device);
             fused(x, conv.weight.val(), bias, act.slopes(co, &device), stride, padding, conv.groups)
         }
         _ => act.apply(conv.forward(x)),
@@ -110,15 +109,15 @@ pub fn forward(conv: &Conv2d, x: Tensor<4>, act: &Act<'_>) -> Tensor<4> {
 
 /// `act(patch_conv(x))`: the same, for a [`PatchConv`] (its weight reordered to OIHW).
 pub fn forward_patch(conv: &PatchConv, x: Tensor<4>, act: &Act<'_>) -> Tensor<4> {
-    let device = x.device();
-    if !plain_flex(&device) || x.dtype() != DType::F32 {
+    if !inference_f32(&x) {
         return act.apply(conv.forward(x));
     }
+    let device = x.device();
     let (k, ci) = (conv.kernel, x.dims()[1]);
     let [co, _, _, _] = conv.mix.weight.dims();
     // [co, (ky, kx, c)] -> [co, c, ky, kx]
     let weight = conv.mix.weight.val().reshape([co, k, k, ci]).permute([0, 3, 1, 2]);
-    let bias = conv.mix.bias.as_ref().map(|b| b.val()).unwrap_or_else(|| Tensor::zeros([co], &device));
+    let bias = bias_or_zeros(&conv.mix.bias, co, &device);
     fused(x, weight, bias, act.slopes(co, &device), conv.stride, conv.padding, 1)
 }
 

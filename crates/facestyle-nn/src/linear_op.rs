@@ -11,9 +11,8 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::DType;
 
-use crate::flex_slices::{contiguous, f32s, plain_flex, tensor};
+use crate::flex_slices::{bias_or_zeros, contiguous, f32s, inference_f32, tensor};
 use crate::gemm_conv::per_thread_for;
 
 /// Largest batch taken by the row-by-row path.
@@ -98,12 +97,11 @@ impl FewRowsLinearBackend for Flex {
 
 /// [`Linear::forward`] for `[n, in]` inputs.
 pub fn forward(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
-    let device = x.device();
-    if !plain_flex(&device) || x.dtype() != DType::F32 || x.dims()[0] > MAX_ROWS {
+    if !inference_f32(&x) || x.dims()[0] > MAX_ROWS {
         return linear.forward(x);
     }
     let out = linear.weight.dims()[1];
-    let bias = linear.bias.as_ref().map(|b| b.val()).unwrap_or_else(|| Tensor::zeros([out], &device));
+    let bias = bias_or_zeros(&linear.bias, out, &x.device());
     Tensor::from_dispatch(<Dispatch as FewRowsLinearBackend>::few_rows_linear(
         x.into_dispatch(),
         linear.weight.val().into_dispatch(),

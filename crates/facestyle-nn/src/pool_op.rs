@@ -7,11 +7,10 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::prelude::*;
-use burn::tensor::DType;
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 
-use crate::flex_slices::{contiguous, f32s, plain_flex, tensor};
+use crate::flex_slices::{contiguous, f32s, inference_f32, tensor};
 use crate::gemm_conv::{Out, per_thread_for};
 
 #[backend_extension(Flex)]
@@ -53,7 +52,7 @@ impl MaxPool2x2Backend for Flex {
 
 /// `max_pool2d(x, 2x2, stride 2)`.
 pub fn max_pool2x2(x: Tensor<4>) -> Tensor<4> {
-    if plain_flex(&x.device()) && x.dtype() == DType::F32 {
+    if inference_f32(&x) {
         Tensor::from_dispatch(<Dispatch as MaxPool2x2Backend>::max_pool2x2(x.into_dispatch()))
     } else {
         max_pool2d(x, MaxPoolOptions::new([2, 2]))
