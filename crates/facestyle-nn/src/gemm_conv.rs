@@ -87,10 +87,17 @@ pub(crate) unsafe fn matmul(
     }
 }
 
+/// Parts to cut `units` work items into (one a rayon thread, at most one an item), and
+/// part `t`'s contiguous range of items.
+fn parts(units: usize) -> (usize, impl Fn(usize) -> Range<usize>) {
+    let parts = rayon::current_num_threads().clamp(1, units.max(1));
+    (parts, move |t| units * t / parts..units * (t + 1) / parts)
+}
+
 /// Runs `f` on `units` work items split into one contiguous range per rayon thread.
 pub(crate) fn per_thread<T: Send>(units: usize, f: impl Fn(Range<usize>) -> T + Sync) -> Vec<T> {
-    let threads = rayon::current_num_threads().clamp(1, units.max(1));
-    (0..threads).into_par_iter().map(|t| f(units * t / threads..units * (t + 1) / threads)).collect()
+    let (n, range) = parts(units);
+    (0..n).into_par_iter().map(|t| f(range(t))).collect()
 }
 
 /// Work (multiply-adds) below which an inference kernel runs on the calling thread alone:
@@ -113,8 +120,8 @@ pub(crate) fn per_thread_for<T: Send>(
     if work < MIN_PARALLEL_MACS {
         return vec![f(0..units)];
     }
-    let threads = rayon::current_num_threads().clamp(1, units.max(1));
-    team::run(threads, |t| f(units * t / threads..units * (t + 1) / threads))
+    let (n, range) = parts(units);
+    team::run(n, |t| f(range(t)))
 }
 
 /// Splits `plane` positions into equal blocks of at most `max_block`: `(block, blocks)`.
