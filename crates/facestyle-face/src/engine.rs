@@ -14,7 +14,7 @@ use crate::embedder::Embedder;
 use crate::error::{FaceError, Result};
 use crate::metric::l2_normalize;
 use crate::photo::to_chw;
-use crate::sface::{INPUT, SFace};
+use crate::sface::{INPUT, SFace, SFacePlan};
 use crate::yunet::YuNet;
 
 /// Identifies the embedding model in galleries and embedding files: embeddings of different
@@ -30,7 +30,9 @@ pub struct FaceEmbedding {
 
 pub struct FaceEngine {
     pub detector: Detector,
-    pub embedder: Embedder,
+    embedder: Embedder,
+    /// The embedder's packed weights, made from them at load (they never change after).
+    plan: Option<SFacePlan>,
     device: Device,
     /// Embedding model identity: [`MODEL_ID`] (or a trained model's id, see
     /// [`crate::model_dir`]) and the weights file's sha256 prefix.
@@ -83,6 +85,7 @@ impl FaceEngine {
         let detector = Detector::new(YuNet::load(&yunet, &device)?, config, device.clone());
         Ok(FaceEngine {
             detector,
+            plan: embedder.plan(),
             embedder,
             device,
             model_id: info.model_id(),
@@ -101,6 +104,7 @@ impl FaceEngine {
         let embedder = Embedder::SFace(SFace::load(sface, &device)?);
         Ok(FaceEngine {
             detector,
+            plan: embedder.plan(),
             embedder,
             device,
             model_id: MODEL_ID.to_string(),
@@ -110,6 +114,11 @@ impl FaceEngine {
 
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// The embedding network (read-only: the engine's packed weights were made from it).
+    pub fn embedder(&self) -> &Embedder {
+        &self.embedder
     }
 
     /// All faces in `img`, best score first.
@@ -129,7 +138,7 @@ impl FaceEngine {
             data.extend(to_chw(c, [0, 1, 2]));
         }
         let x = Tensor::<4>::from_data(TensorData::new(data, [crops.len(), 3, INPUT, INPUT]), &self.device);
-        let out = self.embedder.forward(x);
+        let out = self.embedder.forward_planned(x, self.plan.as_ref());
         let dim = out.dims()[1];
         let flat = values(out);
         flat.chunks(dim)

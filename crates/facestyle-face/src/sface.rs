@@ -66,8 +66,21 @@ impl ConvPrelu {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        conv_act_op::forward(&self.conv, x, &Act::Prelu(&self.slope.val()))
+        self.forward_packed(x, None)
     }
+
+    /// With the weights packed for inference (1x1 layers, see [`SFacePlan`]).
+    fn forward_packed(&self, x: Tensor<4>, packed: Option<&Tensor<1>>) -> Tensor<4> {
+        conv_act_op::forward_packed(&self.conv, packed, x, &Act::Prelu(&self.slope.val()))
+    }
+}
+
+/// SFace's 1x1 weights packed once for the inference kernel (`conv_act_op::pack_pointwise`),
+/// from the network's weights at the time [`SFace::plan`] is called: a plan belongs to a
+/// network whose weights no longer change (the face engine builds one when it loads).
+#[derive(Debug, Clone)]
+pub struct SFacePlan {
+    packed: Vec<Option<Tensor<1>>>,
 }
 
 /// The first layer (3 -> 32, 3x3) as patches + matrix product (see `PatchConv`), then PReLU.
@@ -207,9 +220,20 @@ impl SFace {
 
     /// Embeddings `[N, 128]` (not normalised) of a `[N, 3, 112, 112]` RGB 0-255 batch.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.forward_planned(x, None)
+    }
+
+    /// The inference plan of this network's current weights (see [`SFacePlan`]).
+    pub fn plan(&self) -> SFacePlan {
+        SFacePlan { packed: self.layers.iter().map(|l| conv_act_op::pack_pointwise(&l.conv)).collect() }
+    }
+
+    /// [`SFace::forward`], with the packed weights of `plan` (made by [`SFace::plan`] from
+    /// these weights) where it has them.
+    pub fn forward_planned(&self, x: Tensor<4>, plan: Option<&SFacePlan>) -> Tensor<2> {
         let mut x = self.stem.forward((x - self.mean) * self.scale);
-        for layer in &self.layers {
-            x = layer.forward(x);
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward_packed(x, plan.and_then(|p| p.packed[i].as_ref()));
         }
         let [n, c, h, w] = x.dims();
         facestyle_nn::linear_op::forward(&self.fc, x.reshape([n, c * h * w]))

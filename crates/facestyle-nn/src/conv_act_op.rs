@@ -15,6 +15,7 @@ use crate::flex_slices::{bias_or_zeros, contiguous, f32s, inference_f32, tensor}
 use crate::fused_conv;
 use crate::im2col::Geometry;
 use crate::patch_conv::PatchConv;
+use crate::pointwise;
 
 #[backend_extension(Flex)]
 pub trait ConvActBackend: Backend {
@@ -29,6 +30,16 @@ pub trait ConvActBackend: Backend {
         stride: usize,
         padding: usize,
         groups: usize,
+    ) -> FloatTensor<Self>;
+
+    /// `prelu(conv1x1(x) + bias, slope)` with the weights packed by [`pack_pointwise`]:
+    /// `x` `[n, ci, h, w]`, `co` output channels.
+    fn conv1x1_act_packed(
+        x: FloatTensor<Self>,
+        panels: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        slope: FloatTensor<Self>,
+        co: usize,
     ) -> FloatTensor<Self>;
 }
 
@@ -55,6 +66,21 @@ impl ConvActBackend for Flex {
             fused_conv::depthwise(&g, x, w, b, a)
         };
         tensor(y, [g.n, g.co, g.out_h(), g.out_w()])
+    }
+
+    fn conv1x1_act_packed(
+        x: FlexTensor,
+        panels: FlexTensor,
+        bias: FlexTensor,
+        slope: FlexTensor,
+        co: usize,
+    ) -> FlexTensor {
+        let (x, panels, bias, slope) =
+            (contiguous(x), contiguous(panels), contiguous(bias), contiguous(slope));
+        let s = x.layout().shape();
+        let g = Geometry { n: s[0], ci: s[1], h: s[2], w: s[3], co, k: 1, stride: 1, padding: 0 };
+        let y = pointwise::forward(&g, f32s(&x), f32s(&panels), f32s(&bias), f32s(&slope));
+        tensor(y, [g.n, co, g.h, g.w])
     }
 }
 
@@ -105,6 +131,40 @@ pub fn forward(conv: &Conv2d, x: Tensor<4>, act: &Act<'_>) -> Tensor<4> {
         }
         _ => act.apply(conv.forward(x)),
     }
+}
+
+/// A 1x1 layer's weights packed for [`forward_packed`]: `Some` for a 1x1, stride 1, unpadded,
+/// ungrouped convolution on the Flex backend (without autodiff) on a CPU with AVX2 + FMA.
+///
+/// The packed copy is a snapshot: pack again after the weights change (a network keeps these
+/// in an inference plan built from its current weights, e.g. `SFace::plan`).
+pub fn pack_pointwise(conv: &Conv2d) -> Option<Tensor<1>> {
+    let w = conv.weight.val();
+    let [co, ci, k, _] = w.dims();
+    let pointwise_layer = k == 1 && conv.groups == 1 && square_geometry(conv) == Some((1, 0));
+    if !pointwise_layer || !pointwise::available() || !inference_f32(&w) {
+        return None;
+    }
+    let device = w.device();
+    let values = w.into_data().try_to_vec::<f32>().ok()?;
+    let panels = pointwise::pack(&values, co, ci);
+    Some(Tensor::from_data(TensorData::new(panels, [pointwise::packed_len(co, ci)]), &device))
+}
+
+/// [`forward`] with the weights packed by [`pack_pointwise`] (from this layer's current
+/// weights) when given and the input is an inference f32 tensor; [`forward`] otherwise.
+pub fn forward_packed(conv: &Conv2d, packed: Option<&Tensor<1>>, x: Tensor<4>, act: &Act<'_>) -> Tensor<4> {
+    let Some(panels) = packed.filter(|_| inference_f32(&x)) else { return forward(conv, x, act) };
+    let device = x.device();
+    let co = conv.weight.dims()[0];
+    let bias = bias_or_zeros(&conv.bias, co, &device);
+    Tensor::from_dispatch(<Dispatch as ConvActBackend>::conv1x1_act_packed(
+        x.into_dispatch(),
+        panels.clone().into_dispatch(),
+        bias.into_dispatch(),
+        act.slopes(co, &device).into_dispatch(),
+        co,
+    ))
 }
 
 /// `act(patch_conv(x))`: the same, for a [`PatchConv`] (its weight reordered to OIHW).
@@ -182,6 +242,39 @@ mod tests {
                 "autodiff fallback",
             );
         }
+    }
+
+    /// The packed 1x1 path equals [`forward`] (several images, positions that are not whole
+    /// stripes, output channels that are not whole panels); nothing is packed for other
+    /// layers or under autodiff, where `forward_packed` falls back to `forward`.
+    #[test]
+    fn packed_pointwise_matches_forward() {
+        let device = Device::flex();
+        let (ci, co) = (20, 11);
+        let x = Tensor::<4>::from_data(TensorData::new(ramp(2 * ci * 9 * 7, 1), [2, ci, 9, 7]), &device);
+        let slope = Tensor::<1>::from_data(TensorData::new(ramp(co, 5), [co]), &device);
+        let w = ramp(co * ci, 2);
+        let b = ramp(co, 3);
+        let g = ConvGeometry { stride: 1, padding: 0, groups: 1 };
+        let conv = conv2d_from(&w, [co, ci, 1, 1], Some(&b), g, &device);
+        let packed = pack_pointwise(&conv);
+        assert_eq!(packed.is_some(), pointwise::available());
+        for act in [Act::Identity, Act::Relu, Act::Prelu(&slope)] {
+            let want = forward(&conv, x.clone(), &act);
+            assert_close(forward_packed(&conv, packed.as_ref(), x.clone(), &act), want, &format!("{act:?}"));
+        }
+        let strided = conv2d_from(&w, [co, ci, 1, 1], Some(&b), ConvGeometry { stride: 2, ..g }, &device);
+        assert!(pack_pointwise(&strided).is_none(), "stride 2 is not packed");
+        let ad = Device::flex().autodiff();
+        let conv_ad = conv2d_from(&w, [co, ci, 1, 1], Some(&b), g, &ad);
+        assert!(pack_pointwise(&conv_ad).is_none(), "nothing packed under autodiff");
+        let xa = Tensor::<4>::from_data(x.to_data(), &ad);
+        let fallback = forward_packed(&conv_ad, packed.as_ref(), xa, &Act::Relu);
+        assert_close(
+            Tensor::<4>::from_data(fallback.into_data(), &device),
+            forward(&conv, x.clone(), &Act::Relu),
+            "autodiff input falls back",
+        );
     }
 
     #[test]

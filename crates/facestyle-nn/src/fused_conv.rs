@@ -329,23 +329,7 @@ pub fn depthwise(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_values::{assert_close_values, naive_conv2d, ramp};
-
-    /// The naive convolution with bias and PReLU applied afterwards.
-    fn reference(g: &Geometry, groups: usize, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]) -> Vec<f32> {
-        let mut y: Vec<f32> = naive_conv2d(g, groups, x, w).into_iter().map(|v| v as f32).collect();
-        let plane = g.out_plane();
-        for (r, row) in y.chunks_mut(plane).enumerate() {
-            let c = r % g.co;
-            epilogue(row, bias[c], slope[c]);
-        }
-        y
-    }
-
-    /// Slopes 0 (ReLU), 1 (identity) and in between, biases of both signs.
-    fn per_channel(co: usize) -> (Vec<f32>, Vec<f32>) {
-        ((0..co).map(|c| c as f32 * 0.3 - 1.0).collect(), (0..co).map(|c| [0.0, 1.0, 0.25][c % 3]).collect())
-    }
+    use crate::test_values::{assert_close_values, naive_conv_act as reference, per_channel, ramp};
 
     #[test]
     fn dense_matches_the_naive_convolution() {

@@ -17,6 +17,7 @@ pub mod gemm_conv;
 pub mod im2col;
 pub mod linear_op;
 pub mod patch_conv;
+pub mod pointwise;
 pub mod pool_op;
 pub mod pretrained;
 mod team;

@@ -42,3 +42,31 @@ pub fn naive_conv2d(g: &Geometry, groups: usize, x: &[f32], w: &[f32]) -> Vec<f6
     }
     out
 }
+
+/// [`naive_conv2d`] with `bias` added and PReLU (`slope` per output channel) applied.
+pub fn naive_conv_act(
+    g: &Geometry,
+    groups: usize,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    slope: &[f32],
+) -> Vec<f32> {
+    let plane = g.out_plane();
+    let y = naive_conv2d(g, groups, x, w);
+    y.chunks(plane)
+        .enumerate()
+        .flat_map(|(r, row)| {
+            let c = r % g.co;
+            row.iter().map(move |&v| {
+                let v = v as f32 + bias[c];
+                if v < 0.0 { v * slope[c] } else { v }
+            })
+        })
+        .collect()
+}
+
+/// Slopes 0 (ReLU), 1 (identity) and in between, biases of both signs.
+pub fn per_channel(co: usize) -> (Vec<f32>, Vec<f32>) {
+    ((0..co).map(|c| c as f32 * 0.3 - 1.0).collect(), (0..co).map(|c| [0.0, 1.0, 0.25][c % 3]).collect())
+}

@@ -101,7 +101,7 @@ pub struct SFaceProbe {
 impl SFaceProbe {
     /// Fails when the engine embeds with another architecture than SFace's.
     pub fn new(engine: FaceEngine) -> Result<Self, String> {
-        if engine.embedder.sface().is_none() {
+        if engine.embedder().sface().is_none() {
             return Err(format!("model {} is not an SFace network", engine.model_id));
         }
         let geometry = SFace::layer_geometry();
@@ -116,7 +116,7 @@ impl SFaceProbe {
     }
 
     fn sface(&self) -> &SFace {
-        self.engine.embedder.sface().expect("checked in SFaceProbe::new")
+        self.engine.embedder().sface().expect("checked in SFaceProbe::new")
     }
 }
 

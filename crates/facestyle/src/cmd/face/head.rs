@@ -90,7 +90,7 @@ pub fn run(a: TrainHeadArgs, json_out: bool) -> anyhow::Result<()> {
             return Err(facestyle_face::FaceError::image(&a.data.join(&s.path), s.problem.clone()));
         }
         let items: Vec<usize> = missing.iter().map(|p| crops.get(p).expect("cropped above")).collect();
-        Ok(embed(&engine.embedder, &crops, &items, engine.device()))
+        Ok(embed(engine.embedder(), &crops, &items, engine.device()))
     };
     let emb = facestyle_train::stored::ensure(&store, &model_id, &version, &wanted, &mut compute)?;
     let feats = |set: &[(String, String, bool)]| -> (Vec<Vec<f32>>, Vec<bool>) {
