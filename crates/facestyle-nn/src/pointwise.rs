@@ -142,8 +142,6 @@ struct Job<'a> {
     y: Out,
 }
 
-unsafe impl Sync for Job<'_> {}
-
 impl Job<'_> {
     /// Stripes `stripes` x weight panels `panels` of one image.
     #[cfg(target_arch = "x86_64")]
