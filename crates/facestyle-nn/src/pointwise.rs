@@ -108,7 +108,7 @@ pub fn forward(g: &Geometry, x: &[f32], panels: &[f32], bias: &[f32], slope: &[f
             co,
             plane,
             w: panels,
-            x: &packed,
+            packed: by_panels.then_some(&packed[..]),
             bias: &bias_p,
             slope: &slope_p,
             // Safety: image i's output lies inside `y`.
@@ -136,7 +136,9 @@ struct Job<'a> {
     co: usize,
     plane: usize,
     w: &'a [f32],
-    x: &'a [f32],
+    /// All of the image's stripes, packed once before the split by weight panels; `None`
+    /// when the split is by stripes and each [`Job::run`] packs its own from `raw`.
+    packed: Option<&'a [f32]>,
     bias: &'a [f32],
     slope: &'a [f32],
     y: Out,
@@ -147,15 +149,17 @@ impl Job<'_> {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn run(&self, stripes: Range<usize>, panels: Range<usize>) {
-        let own = self.x.is_empty();
-        let mut local = vec![0f32; if own { GROUP * self.ci * NR } else { 0 }];
+        let mut local = vec![0f32; if self.packed.is_none() { GROUP * self.ci * NR } else { 0 }];
         let mut s0 = stripes.start;
         while s0 < stripes.end {
             let s1 = (s0 + GROUP).min(stripes.end);
-            if own {
-                pack_stripes(self.raw, self.ci, self.plane, s0..s1, &mut local);
-            }
-            let (xs, first_stripe) = if own { (&local[..], s0) } else { (self.x, 0) };
+            let (xs, first_stripe) = match self.packed {
+                Some(all) => (all, 0),
+                None => {
+                    pack_stripes(self.raw, self.ci, self.plane, s0..s1, &mut local);
+                    (&local[..], s0)
+                }
+            };
             let mut k0 = 0;
             while k0 < self.ci {
                 let kc = KC.min(self.ci - k0);
