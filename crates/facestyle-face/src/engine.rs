@@ -83,14 +83,7 @@ impl FaceEngine {
         let (embedder, info) = crate::model_dir::load(dir, || model_file("sface"), &device)?;
         let yunet = model_file("yunet")?;
         let detector = Detector::new(YuNet::load(&yunet, &device)?, config, device.clone());
-        Ok(FaceEngine {
-            detector,
-            plan: embedder.plan(),
-            embedder,
-            device,
-            model_id: info.model_id(),
-            model_version: info.model_version(),
-        })
+        Ok(Self::assemble(detector, embedder, device, info.model_id(), info.model_version()))
     }
 
     pub fn from_files(
@@ -102,14 +95,18 @@ impl FaceEngine {
     ) -> Result<Self> {
         let detector = Detector::new(YuNet::load(yunet, &device)?, config, device.clone());
         let embedder = Embedder::SFace(SFace::load(sface, &device)?);
-        Ok(FaceEngine {
-            detector,
-            plan: embedder.plan(),
-            embedder,
-            device,
-            model_id: MODEL_ID.to_string(),
-            model_version: version.to_string(),
-        })
+        Ok(Self::assemble(detector, embedder, device, MODEL_ID.to_string(), version.to_string()))
+    }
+
+    /// The engine of loaded networks, with the embedder's inference plan made from its weights.
+    fn assemble(
+        detector: Detector,
+        embedder: Embedder,
+        device: Device,
+        model_id: String,
+        model_version: String,
+    ) -> Self {
+        FaceEngine { detector, plan: embedder.plan(), embedder, device, model_id, model_version }
     }
 
     pub fn device(&self) -> &Device {
