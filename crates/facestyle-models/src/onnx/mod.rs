@@ -15,6 +15,7 @@
 //! Modules: [`wire`] (protobuf wire format), [`encode`] (builders for test fixtures), the
 //! model/node/tensor decoders, `quant` and `fold` (constant folding), `summary`.
 
+mod blocked;
 pub mod encode;
 mod fold;
 mod model;
@@ -24,6 +25,7 @@ mod summary;
 mod tensor;
 pub mod wire;
 
+pub use blocked::BlockQuantized;
 pub use fold::FOLDABLE_OPS;
 pub use model::{OnnxModel, Opset};
 pub use node::{Attr, Node};

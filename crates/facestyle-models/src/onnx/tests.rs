@@ -98,6 +98,24 @@ fn tiny_model_folds() {
 }
 
 #[test]
+fn block_quantized_weights_read_as_stored() {
+    let mut m = OnnxModel::from_bytes(&tiny_model(), "tiny.onnx").unwrap();
+    let q = m.block_quantized("w_dq").expect("a blocked int8 DequantizeLinear");
+    assert_eq!((q.rows, q.cols, q.block), (2, 4, 2));
+    assert_eq!(q.values, vec![1, 2, 3, 4, -1, -2, -3, -4]);
+    assert_eq!((&q.zero_points[..], &q.scales[..]), (&[1, 0, 0, -1][..], &[0.5, 0.25, 1.0, 2.0][..]));
+    // (q - zero point) * scale is what folding computes.
+    let w: Vec<f32> =
+        (0..8).map(|i| (q.values[i] as f32 - q.zero_points[i / 2] as f32) * q.scales[i / 2]).collect();
+    assert_eq!(w, vec![0.0, 0.5, 0.75, 1.0, -1.0, -2.0, -4.0, -6.0]);
+    // Not blocked (the bias: per tensor, no zero point), not a DequantizeLinear output, folded.
+    assert_eq!(m.block_quantized("b"), None);
+    assert_eq!(m.block_quantized("w"), None);
+    m.fold_constants().unwrap();
+    assert_eq!(m.block_quantized("w_dq"), None);
+}
+
+#[test]
 fn weight_lookup_errors_are_clear() {
     let m = OnnxModel::from_bytes(&tiny_model(), "tiny.onnx").unwrap();
     let err = m.expect_weight("nope", &[1]).unwrap_err().to_string();
