@@ -20,6 +20,7 @@ pub mod patch_conv;
 pub mod pointwise;
 pub mod pool_op;
 pub mod pretrained;
+pub mod q8_linear;
 mod team;
 #[cfg(test)]
 mod test_values;
