@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 
 use facestyle_models::ModelError;
-use facestyle_models::onnx::{Node, OnnxModel};
+use facestyle_models::onnx::{BlockQuantized, Node, OnnxModel};
 use facestyle_nn::pretrained::ConvGeometry;
 
 use crate::error::Result;
@@ -39,16 +39,27 @@ pub struct OnnxLayers {
     convs: VecDeque<ConvRecord>,
     bns: VecDeque<BnRecord>,
     prelus: VecDeque<Vec<f32>>,
+    /// The first `Gemm`'s weight as the file stores it, when block-quantized int8.
+    gemm_quantized: Option<BlockQuantized>,
 }
 
 impl OnnxLayers {
     pub fn load(path: &std::path::Path) -> Result<Self> {
-        let model = OnnxModel::load_folded(path)?;
+        let mut model = OnnxModel::load(path)?;
+        // Read before folding replaces the DequantizeLinear node with its f32 result.
+        let gemm_quantized = model
+            .nodes
+            .iter()
+            .find(|n| n.op_type == "Gemm")
+            .and_then(|n| n.inputs.get(1))
+            .and_then(|w| model.block_quantized(w));
+        model.fold_constants()?;
         let mut layers = OnnxLayers {
             path: path.to_path_buf(),
             convs: VecDeque::new(),
             bns: VecDeque::new(),
             prelus: VecDeque::new(),
+            gemm_quantized,
             model,
         };
         let nodes = layers.model.nodes.clone();
@@ -201,6 +212,12 @@ impl OnnxLayers {
             .ok_or_else(|| self.err("no Gemm (fully connected) node"))?;
         let w = self.model.weight(&node.inputs[1])?;
         Ok((w.data, w.shape, self.input(node, 2)?))
+    }
+
+    /// The first `Gemm`'s weight as the file stores it (`[out, in]` int8 in blocks along the
+    /// inputs), when it is stored that way; taken once.
+    pub fn take_gemm_quantized(&mut self) -> Option<BlockQuantized> {
+        self.gemm_quantized.take()
     }
 
     /// Errors unless every record was consumed (the file has layers the network lacks).

@@ -8,6 +8,8 @@
 //! `bn1` before the flatten: into the fully connected layer), so the network is convolutions,
 //! PReLUs and one linear layer, all trainable.
 
+use std::sync::Arc;
+
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
@@ -17,6 +19,7 @@ use facestyle_nn::patch_conv::PatchConv;
 use facestyle_nn::pretrained::{
     ConvGeometry, batch_norm_affine, conv2d_from, fold_affine_into_conv, linear_from, tensor,
 };
+use facestyle_nn::q8_linear::Q8Linear;
 
 use crate::error::Result;
 use crate::onnx_layers::{ConvRecord, OnnxLayers};
@@ -81,6 +84,34 @@ impl ConvPrelu {
 #[derive(Debug, Clone)]
 pub struct SFacePlan {
     packed: Vec<Option<Tensor<1>>>,
+    /// The last layer with int8 weights (see [`Int8Fc`]), when `fc` is still as loaded.
+    fc: Option<Arc<Q8Linear>>,
+}
+
+impl SFacePlan {
+    /// Whether the last layer runs with the model file's int8 weights.
+    pub fn int8_fc(&self) -> bool {
+        self.fc.is_some()
+    }
+}
+
+/// SFace's last layer as the model file stores it (int8 in blocks of 64 inputs, 6.4 MB
+/// instead of 25.7 MB as f32: it is read from memory for every face), with its batch norms
+/// around it, and the fingerprint of the f32 layer loaded beside it: a plan uses it only
+/// while the f32 layer is unchanged (not after fine-tuning or loading other weights).
+#[derive(Debug, Clone)]
+struct Int8Fc {
+    linear: Arc<Q8Linear>,
+    fingerprint: u64,
+}
+
+/// FNV-1a over the bits of `fc`'s weights and bias.
+fn fingerprint(fc: &Linear) -> u64 {
+    let mut values = fc.weight.val().into_data().try_into_vec::<f32>().unwrap_or_default();
+    if let Some(b) = &fc.bias {
+        values.extend(b.val().into_data().try_into_vec::<f32>().unwrap_or_default());
+    }
+    values.iter().fold(0xcbf29ce484222325u64, |h, v| (h ^ u64::from(v.to_bits())).wrapping_mul(0x100000001b3))
 }
 
 /// The first layer (3 -> 32, 3x3) as patches + matrix product (see `PatchConv`), then PReLU.
@@ -110,6 +141,8 @@ pub struct SFace {
     stem: StemPrelu,
     layers: Vec<ConvPrelu>,
     fc: Linear,
+    #[module(skip)]
+    fc_int8: Option<Int8Fc>,
     /// Input normalisation `(x - mean) * scale`, read from the model file.
     mean: f32,
     scale: f32,
@@ -147,17 +180,19 @@ impl SFace {
             let pw = ConvGeometry { stride: 1, padding: 0, groups: 1 };
             layers.push(ConvPrelu::load(&mut l, cout, cin, 1, pw, device)?);
         }
-        let fc = Self::load_fc(&mut l, device)?;
+        let (fc, fc_int8) = Self::load_fc(&mut l, device)?;
         l.finish()?;
-        Ok(SFace { stem, layers, fc, mean, scale })
+        Ok(SFace { stem, layers, fc, fc_int8, mean, scale })
     }
 
     /// `bn1` (per channel, before flatten), the fully connected layer and `fc1` (per output)
-    /// folded into one linear map.
-    fn load_fc(l: &mut OnnxLayers, device: &Device) -> Result<Linear> {
+    /// folded into one linear map; and, when the file stores the layer's weights as int8
+    /// blocks, the same three with those weights (see [`Int8Fc`]).
+    fn load_fc(l: &mut OnnxLayers, device: &Device) -> Result<(Linear, Option<Int8Fc>)> {
         let (c, hw) = (1024, 49);
         let bn1 = l.next_bn(c)?;
         let (w, shape, b) = l.gemm()?;
+        let quantized = l.take_gemm_quantized();
         if shape != [DIM, c * hw] || b.len() != DIM {
             return Err(facestyle_models::ModelError::invalid(
                 &l.path,
@@ -180,7 +215,14 @@ impl SFace {
             }
             b2[o] = acc as f32 * s2[o] + t2[o];
         }
-        Ok(linear_from(&w2, DIM, inp, &b2, device))
+        let fc = linear_from(&w2, DIM, inp, &b2, device);
+        let int8 = quantized.filter(|q| (q.rows, q.cols) == (DIM, inp)).map(|q| {
+            let mut linear = Q8Linear::new(DIM, inp, q.block, q.values, &q.zero_points, q.scales, b)
+                .with_input_affine(s1, t1, hw);
+            linear.scale_rows(&s2, &t2);
+            Int8Fc { linear: Arc::new(linear), fingerprint: fingerprint(&fc) }
+        });
+        Ok((fc, int8))
     }
 
     /// Names of the 27 convolution layers in order: `conv1`, then `dw1`, `pw1` .. `dw13`, `pw13`
@@ -225,7 +267,11 @@ impl SFace {
 
     /// The inference plan of this network's current weights (see [`SFacePlan`]).
     pub fn plan(&self) -> SFacePlan {
-        SFacePlan { packed: self.layers.iter().map(|l| conv_act_op::pack_pointwise(&l.conv)).collect() }
+        let fc = self.fc_int8.as_ref().filter(|q| q.fingerprint == fingerprint(&self.fc));
+        SFacePlan {
+            packed: self.layers.iter().map(|l| conv_act_op::pack_pointwise(&l.conv)).collect(),
+            fc: fc.map(|q| q.linear.clone()),
+        }
     }
 
     /// [`SFace::forward`], with the packed weights of `plan` (made by [`SFace::plan`] from
@@ -236,6 +282,12 @@ impl SFace {
             x = layer.forward_packed(x, plan.and_then(|p| p.packed[i].as_ref()));
         }
         let [n, c, h, w] = x.dims();
-        facestyle_nn::linear_op::forward(&self.fc, x.reshape([n, c * h * w]))
+        let x = x.reshape([n, c * h * w]);
+        match plan.and_then(|p| p.fc.as_deref()) {
+            Some(int8) => {
+                int8.forward_tensor(&x).unwrap_or_else(|| facestyle_nn::linear_op::forward(&self.fc, x))
+            }
+            None => facestyle_nn::linear_op::forward(&self.fc, x),
+        }
     }
 }

@@ -149,3 +149,34 @@ fn stem_patches_path_equals_the_generic_forward() {
         }
     }
 }
+
+/// Scales the weights of the last layer (the only `[50176, 128]` parameter).
+struct NudgeLastLayer;
+
+impl burn::module::ModuleMapper for NudgeLastLayer {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<burn::Tensor<D>>,
+    ) -> burn::module::Param<burn::Tensor<D>> {
+        if param.dims()[..] == [50176, 128] { param.map(|t| t * 1.001) } else { param }
+    }
+}
+
+#[test]
+fn sface_runs_the_files_int8_last_layer_only_while_its_weights_are_as_loaded() {
+    use burn::module::Module;
+    let Some(engine) = common::engine() else { return };
+    let sface = engine.embedder().sface().expect("the pretrained SFace");
+    let plan = sface.plan();
+    assert!(plan.int8_fc(), "the model file stores the last layer as int8 blocks");
+    let crop = load_rgb(&common::fixture("crops/Abdullah_Gul_0001_0.png")).unwrap();
+    let chw: Vec<f32> = (0..3).flat_map(|c| crop.pixels().map(move |p| f32::from(p[c]))).collect();
+    let x =
+        burn::Tensor::<4>::from_data(burn::tensor::TensorData::new(chw, [1, 3, 112, 112]), engine.device());
+    let values = |t: burn::Tensor<2>| t.into_data().try_into_vec::<f32>().unwrap();
+    let (int8, f32) = (values(sface.forward_planned(x.clone(), Some(&plan))), values(sface.forward(x)));
+    assert!(cosine(&int8, &f32) > 0.999999, "cosine {}", cosine(&int8, &f32));
+    // Other weights in that layer (fine-tuning, a loaded record): the f32 layer runs.
+    let nudged = sface.clone().map(&mut NudgeLastLayer);
+    assert!(!nudged.plan().int8_fc(), "a plan of changed weights must not use the file's int8 copy");
+}
