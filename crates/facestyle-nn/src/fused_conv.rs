@@ -6,6 +6,8 @@
 //! - 3x3 depthwise (groups = channels), stride 1 or 2: per channel, a zero-padded copy of its
 //!   plane (stride 2: its four polyphase planes) so that each tap is one contiguous run over
 //!   the whole output (any other depthwise kernel: the plain loop);
+//! - 3x3, padding 1, stride 1 or 2 over at most 4 input channels (first layers): computed
+//!   directly ([`crate::direct3x3`]);
 //! - anything else with groups = 1: [`gemm_conv::forward_then`], the epilogue on each tile.
 //!
 //! The crate is built for baseline x86-64; the hot loops also have AVX2 + FMA versions,
@@ -80,6 +82,9 @@ fn check(g: &Geometry, x: &[f32], w_len: usize, w: &[f32], bias: &[f32], slope: 
 /// `act(conv(x, w) + bias)` for `w` `[co, ci, k, k]` (groups = 1) -> `[n, co, oh, ow]`.
 pub fn dense(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]) -> Vec<f32> {
     check(g, x, g.co * g.patch(), w, bias, slope);
+    if crate::direct3x3::takes(g) {
+        return crate::direct3x3::forward(g, x, w, bias, slope);
+    }
     if g.k != 1 || g.stride != 1 || g.padding != 0 {
         return gemm_conv::forward_then(g, x, w, |c, row| epilogue(row, bias[c], slope[c]));
     }

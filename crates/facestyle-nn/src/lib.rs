@@ -11,6 +11,7 @@ pub mod conv_ref;
 pub mod conv_shape;
 pub mod demo;
 pub mod device;
+pub mod direct3x3;
 mod flex_slices;
 pub mod fused_conv;
 pub mod gemm_conv;
