@@ -8,7 +8,6 @@ use image::imageops::{FilterType, resize};
 use serde::Serialize;
 
 use crate::nms::nms;
-use crate::photo::to_chw;
 use crate::yunet::{LevelOutput, YuNet};
 
 /// One detected face in image pixels.
@@ -54,57 +53,19 @@ pub fn pad32(n: u32) -> u32 {
 
 /// The BGR `[1, 3, H32, W32]` input for an RGB image, zero-padded at the right and bottom.
 pub fn input_tensor(img: &RgbImage, device: &Device) -> Tensor<4> {
-    let (w, h) = img.dimensions();
-    let (pw, ph) = (pad32(w) as usize, pad32(h) as usize);
-    let chw = to_chw(img, [2, 1, 0]);
-    let (w, h) = (w as usize, h as usize);
-    let mut data = vec![0f32; 3 * ph * pw];
-    for c in 0..3 {
-        for y in 0..h {
-            let src = &chw[c * w * h + y * w..c * w * h + (y + 1) * w];
-            data[c * ph * pw + y * pw..c * ph * pw + y * pw + w].copy_from_slice(src);
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (pw, ph) = (pad32(w as u32) as usize, pad32(h as u32) as usize);
+    let plane = ph * pw;
+    let mut data = vec![0f32; 3 * plane];
+    for (y, row) in img.as_raw().chunks_exact(w * 3).enumerate() {
+        for (x, px) in row.chunks_exact(3).enumerate() {
+            // BGR planes from RGB pixels.
+            for (c, &v) in px.iter().rev().enumerate() {
+                data[c * plane + y * pw + x] = f32::from(v);
+            }
         }
     }
     Tensor::from_data(TensorData::new(data, [1, 3, ph, pw]), device)
-}
-
-/// The detector's first layer input as patches, built directly from the image: for each
-/// output cell of the stride-2, pad-1, 3x3 stem, the 27 BGR values under its kernel, ordered
-/// (ky, kx, channel) as [`PatchConv`](facestyle_nn::patch_conv::PatchConv) expects. Equal to
-/// `PatchConv`'s own patches of [`input_tensor`], without the tensor copies.
-pub fn stem_patches(img: &RgbImage, device: &Device) -> Tensor<4> {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let (oh, ow) = (pad32(h as u32) as usize / 2, pad32(w as u32) as usize / 2);
-    let plane = oh * ow;
-    let raw = img.as_raw();
-    let mut data = vec![0f32; 27 * plane];
-    for oy in 0..oh {
-        for ky in 0..3 {
-            let y = (2 * oy + ky) as isize - 1;
-            if y < 0 || y >= h as isize {
-                continue;
-            }
-            let row = &raw[y as usize * w * 3..(y as usize + 1) * w * 3];
-            for kx in 0..3 {
-                let base = (ky * 3 + kx) * 3;
-                // Columns x = 2 ox + kx - 1 inside the image: ox in [lo, hi).
-                let lo = usize::from(kx == 0);
-                let hi = if w >= kx { ((w - kx) / 2 + 1).min(ow) } else { 0 };
-                if lo >= hi {
-                    continue;
-                }
-                let first = (2 * lo + kx - 1) * 3;
-                let pixels = row[first..].chunks(6).take(hi - lo);
-                let at = oy * ow;
-                for (ox, px) in (lo..hi).zip(pixels) {
-                    data[base * plane + at + ox] = px[2] as f32;
-                    data[(base + 1) * plane + at + ox] = px[1] as f32;
-                    data[(base + 2) * plane + at + ox] = px[0] as f32;
-                }
-            }
-        }
-    }
-    Tensor::from_data(TensorData::new(data, [1, 27, oh, ow]), device)
 }
 
 /// Turns the heads' outputs into faces above `score_threshold` (before NMS), in input pixels.
@@ -163,7 +124,7 @@ impl Detector {
         } else {
             img
         };
-        let levels = self.net.forward_patches(stem_patches(input, &self.device));
+        let levels = self.net.forward(input_tensor(input, &self.device));
         let faces = decode(&levels, config.score_threshold);
         let boxes: Vec<[f32; 4]> = faces.iter().map(|f| f.bbox).collect();
         let scores: Vec<f32> = faces.iter().map(|f| f.score).collect();

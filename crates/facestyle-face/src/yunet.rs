@@ -152,10 +152,7 @@ impl YuNet {
 
     /// The three pyramid features `[p8, p16, p32]`.
     pub fn features(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
-        self.features_after_stem(conv_act_op::forward_patch(&self.stem, x, &Act::Relu))
-    }
-
-    fn features_after_stem(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
+        let x = conv_act_op::forward_patch(&self.stem, x, &Act::Relu);
         let pool = max_pool2x2;
         let b = &self.backbone;
         let unit = |i: usize, x: Tensor<4>| b[i].forward(x, true);
@@ -179,11 +176,6 @@ impl YuNet {
     /// Runs the detector on a `[1, 3, H, W]` BGR batch and returns every level's head outputs.
     pub fn forward(&self, x: Tensor<4>) -> Vec<LevelOutput> {
         self.heads_output(self.features(x))
-    }
-
-    /// As [`YuNet::forward`], from the stem's patches (see `detect::stem_patches`).
-    pub fn forward_patches(&self, patches: Tensor<4>) -> Vec<LevelOutput> {
-        self.heads_output(self.features_after_stem(conv_act_op::forward(&self.stem.mix, patches, &Act::Relu)))
     }
 
     fn heads_output(&self, feats: [Tensor<4>; 3]) -> Vec<LevelOutput> {

@@ -133,19 +133,22 @@ fn batching_does_not_change_embeddings() {
 }
 
 #[test]
-fn stem_patches_path_equals_the_generic_forward() {
+fn yunet_inference_kernels_equal_burns_layers_on_an_odd_sized_image() {
+    use burn::module::Module;
     let Some(engine) = common::engine() else { return };
     let photo = load_rgb(&common::fixture("photos/Abdullah_Gul_0008.png")).unwrap();
-    let crop = image::imageops::crop_imm(&photo, 3, 5, 201, 150).to_image(); // odd sizes
-    let device = engine.device();
-    let a = engine.detector.net.forward(facestyle_face::detect::input_tensor(&crop, device));
-    let b = engine.detector.net.forward_patches(facestyle_face::detect::stem_patches(&crop, device));
-    for (la, lb) in a.iter().zip(&b) {
-        assert_eq!((la.rows, la.cols), (lb.rows, lb.cols));
-        for (x, y) in
-            la.bbox.iter().zip(&lb.bbox).chain(la.cls.iter().zip(&lb.cls)).chain(la.kps.iter().zip(&lb.kps))
-        {
-            assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+    let crop = image::imageops::crop_imm(&photo, 3, 5, 201, 150).to_image(); // padded to 224 x 160
+    let input = facestyle_face::detect::input_tensor;
+    let fast = engine.detector.net.forward(input(&crop, engine.device()));
+    // Under autodiff every layer is burn's own (the inference kernels take plain Flex only).
+    let autodiff = burn::prelude::Device::flex().autodiff();
+    let reference = engine.detector.net.clone().to_device(&autodiff).forward(input(&crop, &autodiff));
+    for (a, b) in fast.iter().zip(&reference) {
+        assert_eq!((a.rows, a.cols), (b.rows, b.cols));
+        let pairs =
+            a.bbox.iter().zip(&b.bbox).chain(a.cls.iter().zip(&b.cls)).chain(a.kps.iter().zip(&b.kps));
+        for (x, y) in pairs {
+            assert!((x - y).abs() < 1e-3 * (1.0 + y.abs()), "{x} vs {y}");
         }
     }
 }
