@@ -64,8 +64,15 @@ fn pack_stripes(x: &[f32], ci: usize, plane: usize, stripes: Range<usize>, out: 
     for (s, stripe) in stripes.zip(out.chunks_exact_mut(ci * NR)) {
         let (p0, n) = (s * NR, NR.min(plane - s * NR));
         for (k, row) in stripe.chunks_exact_mut(NR).enumerate() {
-            row[..n].copy_from_slice(&x[k * plane + p0..][..n]);
-            row[n..].fill(0.0);
+            let src = &x[k * plane + p0..];
+            if n == NR {
+                // A whole stripe: a copy of constant length, inlined (no memcpy call per row).
+                let row: &mut [f32; NR] = row.try_into().expect("NR values");
+                *row = src[..NR].try_into().expect("NR values");
+            } else {
+                row[..n].copy_from_slice(&src[..n]);
+                row[n..].fill(0.0);
+            }
         }
     }
 }
