@@ -157,7 +157,8 @@ pub fn dense(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]) ->
 ///   the padded width rounded up; input `(2 oy + ky, 2 ox + kx)` is phase `(ky % 2, kx % 2)`
 ///   at `(oy + ky / 2, ox + kx / 2)`.
 ///
-/// Each phase plane has one spare zero row, so the runs of the last output row stay inside.
+/// Each phase plane has one spare zero row, so the runs of the last output row stay inside;
+/// [`SLACK`] zeros at the end let the row kernel read whole vectors past the last row.
 struct TapPlanes {
     data: Vec<f32>,
     width: usize,
@@ -173,7 +174,8 @@ impl TapPlanes {
         let (ph, pw, oh) = (g.h + 2 * g.padding, g.w + 2 * g.padding, g.out_h());
         if g.stride == 1 {
             let starts = std::array::from_fn(|i| (i / 3) * pw + i % 3);
-            TapPlanes { data: vec![0f32; (ph + 1) * pw], width: pw, rows: ph + 1, starts, len: oh * pw }
+            let data = vec![0f32; (ph + 1) * pw + SLACK];
+            TapPlanes { data, width: pw, rows: ph + 1, starts, len: oh * pw }
         } else {
             let (width, rows) = (pw.div_ceil(2), ph.div_ceil(2) + 1);
             let plane = rows * width;
@@ -181,7 +183,7 @@ impl TapPlanes {
                 let (ky, kx) = (i / 3, i % 3);
                 ((ky % 2) * 2 + kx % 2) * plane + (ky / 2) * width + kx / 2
             });
-            TapPlanes { data: vec![0f32; 4 * plane], width, rows, starts, len: oh * width }
+            TapPlanes { data: vec![0f32; 4 * plane + SLACK], width, rows, starts, len: oh * width }
         }
     }
 
@@ -221,6 +223,60 @@ impl TapPlanes {
                 }
                 if let Some(v) = last {
                     self.data[even_at + n] = v;
+                }
+            }
+        }
+    }
+}
+
+/// Zeros after the tap planes: a vector of 8 read from the last output position of a row.
+const SLACK: usize = 8;
+
+/// Output widths from which [`plane3`] runs row by row ([`plane3_avx2`]).
+const ROW_KERNEL_MIN_WIDTH: usize = 24;
+
+/// [`plane3`] row by row in AVX2 registers, straight into the `oh x ow` output plane (the
+/// tail of each row through a masked store), without the `wide` buffer and its copy per
+/// row. Measured on SFace (alternating rounds in one process): 0.71-0.91x the time on its
+/// 112- to 28-wide depthwise layers, 1.03-1.19x on the 14-wide ones (two vectors per row,
+/// one masked), which therefore keep the whole-plane runs.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn plane3_avx2(
+    planes: &TapPlanes,
+    w: &[f32],
+    bias: f32,
+    slope: f32,
+    out: *mut f32,
+    oh: usize,
+    ow: usize,
+) {
+    use std::arch::x86_64::*;
+    let wv: [__m256; 9] = std::array::from_fn(|t| _mm256_set1_ps(w[t]));
+    let (b, s, zero) = (_mm256_set1_ps(bias), _mm256_set1_ps(slope), _mm256_setzero_ps());
+    let tail = ow % 8;
+    let lanes: [i32; 8] = std::array::from_fn(|i| if i < tail { -1 } else { 0 });
+    // Safety: 8 i32 values.
+    let mask = unsafe { _mm256_loadu_si256(lanes.as_ptr().cast()) };
+    let data = planes.data.as_ptr();
+    for oy in 0..oh {
+        let base = oy * planes.width;
+        for x0 in (0..ow).step_by(8) {
+            // Safety (loads): tap runs stay inside the planes plus SLACK (see TapPlanes);
+            // (stores): row oy, columns x0.. of this channel's output plane, the tail masked.
+            unsafe {
+                let at = |t: usize| _mm256_loadu_ps(data.add(planes.starts[t] + base + x0));
+                let mut acc = _mm256_mul_ps(wv[0], at(0));
+                for (t, &wt) in wv.iter().enumerate().skip(1) {
+                    acc = _mm256_fmadd_ps(wt, at(t), acc);
+                }
+                let v = _mm256_add_ps(acc, b);
+                let v = _mm256_fmadd_ps(s, _mm256_min_ps(v, zero), _mm256_max_ps(v, zero));
+                let dst = out.add(oy * ow + x0);
+                if x0 + 8 <= ow {
+                    _mm256_storeu_ps(dst, v);
+                } else {
+                    _mm256_maskstore_ps(dst, mask, v);
                 }
             }
         }
@@ -275,6 +331,11 @@ fn taps9_best(data: &[f32], starts: [usize; 9], w: &[f32], bias: f32, slope: f32
 /// the nine runs into `wide` (rows of `planes.width`), then its first `ow` columns to the
 /// `oh x ow` plane at `out` (which may be uninitialised memory).
 fn plane3(planes: &TapPlanes, w: &[f32], bias: f32, slope: f32, wide: &mut [f32], out: *mut f32, ow: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2() && ow >= ROW_KERNEL_MIN_WIDTH {
+        // Safety: AVX2 + FMA (checked); `out` addresses this channel's output plane.
+        return unsafe { plane3_avx2(planes, w, bias, slope, out, planes.len / planes.width, ow) };
+    }
     let wide = &mut wide[..planes.len];
     taps9_best(&planes.data, planes.starts, w, bias, slope, wide);
     for (oy, src) in wide.chunks_exact(planes.width).enumerate() {
@@ -377,8 +438,12 @@ mod tests {
 
     #[test]
     fn depthwise_matches_the_naive_grouped_convolution() {
-        // 3x3 with stride 1 and 2 (odd and even sides), then the general loop (5x5, stride 3).
+        // 3x3 with stride 1 and 2 (odd and even sides; from 24 outputs wide the row kernel,
+        // with a partial last vector), then the general loop (5x5, stride 3).
         for (n, c, h, w, k, stride, padding) in [
+            (1, 3, 30, 27, 3, 1, 1),
+            (1, 5, 31, 53, 3, 2, 1),
+            (1, 2, 12, 30, 3, 1, 0),
             (1, 3, 7, 9, 3, 1, 1),
             (2, 10, 8, 8, 3, 2, 1),
             (1, 9, 5, 6, 3, 2, 1),
