@@ -184,19 +184,24 @@ impl YuNet {
             .enumerate()
             .map(|(i, f)| {
                 let [_, _, rows, cols] = f.dims();
-                // [1, 16, H, W] -> [H * W, 16], one read-back per level.
-                let out =
-                    values(self.heads[i].forward(f, false).reshape([HEAD_CHANNELS, rows * cols]).transpose());
-                let cells = out.chunks_exact(HEAD_CHANNELS);
-                let sigmoid = |x: f32| 1.0 / (1.0 + (-x).exp());
+                // [1, 16, H, W] read back as it is: channel c of cell i at c * cells + i.
+                let out = values(self.heads[i].forward(f, false));
+                let cells = rows * cols;
+                let channel = |c: usize| &out[c * cells..][..cells];
+                let sigmoid = |x: &f32| 1.0 / (1.0 + (-x).exp());
+                // Per cell, the values of `range`'s channels in order.
+                let out = &out;
+                let interleave = |range: std::ops::Range<usize>| -> Vec<f32> {
+                    (0..cells).flat_map(|i| range.clone().map(move |c| out[c * cells + i])).collect()
+                };
                 LevelOutput {
                     stride: STRIDES[i],
                     rows,
                     cols,
-                    cls: cells.clone().map(|c| sigmoid(c[HEAD_CLS])).collect(),
-                    obj: cells.clone().map(|c| sigmoid(c[HEAD_OBJ])).collect(),
-                    bbox: cells.clone().flat_map(|c| c[HEAD_BBOX].to_vec()).collect(),
-                    kps: cells.flat_map(|c| c[HEAD_KPS].to_vec()).collect(),
+                    cls: channel(HEAD_CLS).iter().map(sigmoid).collect(),
+                    obj: channel(HEAD_OBJ).iter().map(sigmoid).collect(),
+                    bbox: interleave(HEAD_BBOX),
+                    kps: interleave(HEAD_KPS),
                 }
             })
             .collect()
