@@ -102,23 +102,26 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]) 
     let len = g.n * g.co * oh * ow;
     let mut y: Vec<f32> = Vec::with_capacity(len);
     let out = Out(y.as_mut_ptr());
-    ROWS.with_borrow_mut(|rows| {
-        for i in 0..g.n {
-            phase_rows(g, &x[i * g.in_image()..][..g.in_image()], rows);
-            // Safety: image i's output lies inside `y`.
-            let yi = Out(unsafe { out.at(i * g.co * oh * ow) });
-            per_thread_for(g.co * taps * oh * ow, oh, |range| {
-                for oy in range {
-                    // Safety: AVX2 + FMA (checked by `takes`); each output row is written by
-                    // one unit, every channel and position of it.
-                    #[cfg(target_arch = "x86_64")]
-                    unsafe {
-                        out_row(g, rows, &wt, bias, slope, oy, yi)
-                    }
+    // Taken out of the thread-local, not borrowed: a thread waiting for its parts in rayon
+    // may run another inference meanwhile (e.g. images detected in parallel), which then
+    // finds the slot empty and uses a buffer of its own.
+    let mut rows = ROWS.take();
+    for i in 0..g.n {
+        phase_rows(g, &x[i * g.in_image()..][..g.in_image()], &mut rows);
+        // Safety: image i's output lies inside `y`.
+        let yi = Out(unsafe { out.at(i * g.co * oh * ow) });
+        per_thread_for(g.co * taps * oh * ow, oh, |range| {
+            for oy in range {
+                // Safety: AVX2 + FMA (checked by `takes`); each output row is written by one
+                // unit, every channel and position of it.
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    out_row(g, &rows, &wt, bias, slope, oy, yi)
                 }
-            });
-        }
-    });
+            }
+        });
+    }
+    ROWS.set(rows);
     // Safety: every (image, channel, row, position) was written above.
     unsafe { y.set_len(len) };
     y
@@ -224,6 +227,23 @@ mod tests {
         if !ran {
             eprintln!("no AVX2 + FMA: the direct 3x3 kernel is not exercised on this CPU");
         }
+    }
+
+    #[test]
+    fn calls_from_parallel_tasks_give_the_same_result() {
+        // Each call is large enough to share out its rows; a thread waiting for them in rayon
+        // may start another call (the scratch buffer must not be borrowed across that).
+        let g = Geometry { n: 1, ci: 3, h: 64, w: 64, co: 16, k: 3, stride: 1, padding: 1 };
+        if !takes(&g) {
+            return;
+        }
+        let (x, w) = (ramp(3 * 64 * 64, 1), ramp(16 * 27, 2));
+        let (bias, slope) = per_channel(16);
+        let want = forward(&g, &x, &w, &bias, &slope);
+        use rayon::prelude::*;
+        let got: Vec<Vec<f32>> =
+            (0..64).into_par_iter().map(|_| forward(&g, &x, &w, &bias, &slope)).collect();
+        assert!(got.iter().all(|y| *y == want));
     }
 
     #[test]
