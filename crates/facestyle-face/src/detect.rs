@@ -57,7 +57,7 @@ pub fn input_tensor(img: &RgbImage, device: &Device) -> Tensor<4> {
     let (pw, ph) = (pad32(w as u32) as usize, pad32(h as u32) as usize);
     let plane = ph * pw;
     let mut data = vec![0f32; 3 * plane];
-    for (y, row) in img.as_raw().chunks_exact(w * 3).enumerate() {
+    for (y, row) in img.as_raw().chunks_exact((w * 3).max(1)).enumerate() {
         for (x, px) in row.chunks_exact(3).enumerate() {
             // BGR planes from RGB pixels.
             for (c, &v) in px.iter().rev().enumerate() {
