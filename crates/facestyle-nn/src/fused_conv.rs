@@ -96,7 +96,7 @@ pub fn dense(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]) ->
         // Packing the weights costs 1 / plane of the product.
         return pointwise::forward(g, x, &pointwise::pack(w, g.co, g.ci), bias, slope);
     }
-    if g.k != 1 || g.stride != 1 || g.padding != 0 {
+    if !pointwise_layer {
         return gemm_conv::forward_then(g, x, w, |c, row| epilogue(row, bias[c], slope[c]));
     }
     let (plane, ci, co) = (g.out_plane(), g.ci, g.co);
