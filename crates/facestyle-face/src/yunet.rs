@@ -186,11 +186,10 @@ impl YuNet {
                 let [_, _, rows, cols] = f.dims();
                 // [1, 16, H, W] read back as it is: channel c of cell i at c * cells + i.
                 let out = values(self.heads[i].forward(f, false));
-                let cells = rows * cols;
+                let (out, cells) = (out.as_slice(), rows * cols);
                 let channel = |c: usize| &out[c * cells..][..cells];
                 let sigmoid = |x: &f32| 1.0 / (1.0 + (-x).exp());
                 // Per cell, the values of `range`'s channels in order.
-                let out = &out;
                 let interleave = |range: std::ops::Range<usize>| -> Vec<f32> {
                     (0..cells).flat_map(|i| range.clone().map(move |c| out[c * cells + i])).collect()
                 };
