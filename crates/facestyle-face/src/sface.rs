@@ -114,7 +114,8 @@ fn fingerprint(fc: &Linear) -> u64 {
     values.iter().fold(0xcbf29ce484222325u64, |h, v| (h ^ u64::from(v.to_bits())).wrapping_mul(0x100000001b3))
 }
 
-/// The first layer (3 -> 32, 3x3) as patches + matrix product (see `PatchConv`), then PReLU.
+/// The first layer (3 -> 32, 3x3) as a `PatchConv` (patches + matrix product when training;
+/// computed directly at inference, see `conv_act_op::forward_patch`), then PReLU.
 #[derive(Module, Debug)]
 pub struct StemPrelu {
     conv: PatchConv,

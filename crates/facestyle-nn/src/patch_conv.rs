@@ -1,8 +1,10 @@
 //! A k x k convolution over few input channels computed as "patches, then a 1x1 convolution":
 //! the k*k shifted (and strided) views of the padded input are stacked along channels and one
 //! pointwise convolution (a matrix product) mixes them. Same arithmetic as the direct
-//! convolution, and trainable, but it runs on the fast matrix-product path; the direct path
-//! is slow for first layers (3 input channels, large images).
+//! convolution, and trainable, but under burn (training, autodiff) it runs on the fast
+//! matrix-product path; burn's direct path is slow for first layers (3 input channels, large
+//! images). At inference `conv_act_op::forward_patch` hands the layer, reordered to OIHW, to
+//! the fused kernels (`direct3x3.rs` for 3x3 layers over few channels).
 
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
