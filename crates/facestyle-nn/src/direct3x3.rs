@@ -14,6 +14,8 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+#[cfg(target_arch = "x86_64")]
+use crate::fused_conv::{act8, store_first};
 use crate::gemm_conv::{Out, per_thread_for};
 use crate::im2col::Geometry;
 
@@ -147,7 +149,6 @@ unsafe fn out_row(g: &Geometry, rows: &[f32], wt: &[f32], bias: &[f32], slope: &
     }
     let taps = g.ci * 9;
     let zero = _mm256_setzero_ps();
-    let mut tail = [0f32; 8];
     for c0 in (0..g.co).step_by(CH) {
         for x0 in (0..ow).step_by(POS) {
             let mut acc = [[zero; V]; CH];
@@ -175,19 +176,10 @@ unsafe fn out_row(g: &Geometry, rows: &[f32], wt: &[f32], bias: &[f32], slope: &
                     if x >= ow {
                         break;
                     }
-                    let r = _mm256_add_ps(acc[j][v], bias);
-                    let r = _mm256_fmadd_ps(slope, _mm256_min_ps(r, zero), _mm256_max_ps(r, zero));
-                    // Safety: channel o, row oy, positions x..x + n of this image's output.
+                    // Safety: channel o, row oy, positions x.. of this image's output.
                     unsafe {
-                        let dst = y.at((o * oh + oy) * ow + x);
-                        let n = (ow - x).min(8);
-                        if n == 8 {
-                            _mm256_storeu_ps(dst, r);
-                        } else {
-                            _mm256_storeu_ps(tail.as_mut_ptr(), r);
-                            std::ptr::copy_nonoverlapping(tail.as_ptr(), dst, n);
-                        }
-                    }
+                        store_first(y.at((o * oh + oy) * ow + x), act8(acc[j][v], bias, slope), ow - x)
+                    };
                 }
             }
         }

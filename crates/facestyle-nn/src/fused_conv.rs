@@ -18,6 +18,9 @@
 //! bias and the PReLU in separate passes over memory; here each layer is one pass. `bench
 //! face` and `tools/bench_face.py` measure the effect.
 
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
 use gemm::Parallelism;
 
 use crate::gemm_conv::{self, Out, matmul, per_thread_for};
@@ -75,6 +78,36 @@ fn epilogue(row: &mut [f32], bias: f32, slope: f32) {
         return unsafe { epilogue_avx2(row, bias, slope) };
     }
     epilogue_body(row, bias, slope)
+}
+
+/// [`act`] on 8 lanes: `v + bias`, then `slope * v` where negative (the AVX2 kernels'
+/// epilogue: `direct3x3`, `pointwise`, the depthwise row kernel).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(crate) fn act8(v: __m256, bias: __m256, slope: __m256) -> __m256 {
+    let (v, zero) = (_mm256_add_ps(v, bias), _mm256_setzero_ps());
+    _mm256_fmadd_ps(slope, _mm256_min_ps(v, zero), _mm256_max_ps(v, zero))
+}
+
+/// Stores the first `n` lanes of `v` at `dst` (all 8 from `n = 8` on; below, a masked store).
+///
+/// # Safety
+/// `dst` must be valid for `n.min(8)` floats.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(crate) unsafe fn store_first(dst: *mut f32, v: __m256, n: usize) {
+    /// Lane masks: 8 - n lanes of -1 from index n, then zeros.
+    static MASKS: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+    unsafe {
+        if n >= 8 {
+            _mm256_storeu_ps(dst, v);
+        } else {
+            let mask = _mm256_loadu_si256(MASKS.as_ptr().add(8 - n).cast());
+            _mm256_maskstore_ps(dst, mask, v);
+        }
+    }
 }
 
 /// Checks the per-channel vectors and the sizes of `x` and `w` against `g`.
@@ -251,13 +284,8 @@ unsafe fn plane3_avx2(
     oh: usize,
     ow: usize,
 ) {
-    use std::arch::x86_64::*;
     let wv: [__m256; 9] = std::array::from_fn(|t| _mm256_set1_ps(w[t]));
-    let (b, s, zero) = (_mm256_set1_ps(bias), _mm256_set1_ps(slope), _mm256_setzero_ps());
-    let tail = ow % 8;
-    let lanes: [i32; 8] = std::array::from_fn(|i| if i < tail { -1 } else { 0 });
-    // Safety: 8 i32 values.
-    let mask = unsafe { _mm256_loadu_si256(lanes.as_ptr().cast()) };
+    let (b, s) = (_mm256_set1_ps(bias), _mm256_set1_ps(slope));
     let data = planes.data.as_ptr();
     for oy in 0..oh {
         let base = oy * planes.width;
@@ -270,14 +298,7 @@ unsafe fn plane3_avx2(
                 for (t, &wt) in wv.iter().enumerate().skip(1) {
                     acc = _mm256_fmadd_ps(wt, at(t), acc);
                 }
-                let v = _mm256_add_ps(acc, b);
-                let v = _mm256_fmadd_ps(s, _mm256_min_ps(v, zero), _mm256_max_ps(v, zero));
-                let dst = out.add(oy * ow + x0);
-                if x0 + 8 <= ow {
-                    _mm256_storeu_ps(dst, v);
-                } else {
-                    _mm256_maskstore_ps(dst, mask, v);
-                }
+                store_first(out.add(oy * ow + x0), act8(acc, b, s), ow - x0);
             }
         }
     }

@@ -26,6 +26,8 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
+#[cfg(target_arch = "x86_64")]
+use crate::fused_conv::act8;
 use crate::gemm_conv::{Out, per_thread_for};
 use crate::im2col::Geometry;
 
@@ -288,16 +290,10 @@ impl Tile<'_> {
                     }
                 }
             }
-            let zero = _mm256_setzero_ps();
             for r in 0..MR {
                 let (bias, slope) = (_mm256_set1_ps(self.bias[r]), _mm256_set1_ps(self.slope[r]));
                 for v in 0..V {
-                    let out = if self.last {
-                        let s = _mm256_add_ps(c[r][v], bias);
-                        _mm256_fmadd_ps(slope, _mm256_min_ps(s, zero), _mm256_max_ps(s, zero))
-                    } else {
-                        c[r][v]
-                    };
+                    let out = if self.last { act8(c[r][v], bias, slope) } else { c[r][v] };
                     _mm256_storeu_ps(y.add(r * ldy + 8 * v), out);
                 }
             }
