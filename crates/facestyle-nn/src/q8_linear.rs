@@ -92,11 +92,6 @@ impl Q8Linear {
         self
     }
 
-    /// `(outputs, inputs)`.
-    pub fn dims(&self) -> (usize, usize) {
-        (self.rows, self.cols)
-    }
-
     fn blocks(&self) -> usize {
         self.cols.div_ceil(self.block)
     }
@@ -151,12 +146,13 @@ impl Q8Linear {
                 let xs = &x[s * self.cols..][..self.cols];
                 let mut o = rows.start;
                 while o < rows.end {
-                    let r = (rows.end - o).min(4);
-                    match r {
-                        4 => self.rows_dot::<4>(o, xs, &mut dots),
-                        _ => self.rows_dot::<1>(o, xs, &mut dots),
-                    }
-                    let r = if r == 4 { 4 } else { 1 };
+                    let r = if rows.end - o >= 4 {
+                        self.rows_dot::<4>(o, xs, &mut dots);
+                        4
+                    } else {
+                        self.rows_dot::<1>(o, xs, &mut dots);
+                        1
+                    };
                     for k in 0..r {
                         y[(o - rows.start + k) * n + s] = dots[k] + self.bias[o + k];
                     }
