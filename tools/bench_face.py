@@ -2,8 +2,9 @@
 """Face pipeline speed: facestyle (native burn networks) vs OpenCV DNN and onnxruntime on the
 same images, the same model files and the same machine, in one run. Prints one JSON object
 with the timings of each and the ratios (facestyle time / reference time; below 1 is faster):
-medians over --rounds alternating rounds (references, then facestyle), and each round's
-ratios.
+medians of the per-image times over --rounds rounds, in which stretches of --chunk images
+alternate between OpenCV and facestyle (the bench binary stays up, `bench face --serve`), and
+each round's ratios.
 
     python3 -m venv /tmp/venv && /tmp/venv/bin/pip install onnx onnxruntime opencv-python-headless numpy
     cargo build --release -p facestyle --bin bench
@@ -31,7 +32,9 @@ def images(root, limit):
     out = []
     for d, _, files in os.walk(root):
         out += [os.path.join(d, f) for f in files if f.endswith((".jpg", ".png"))]
-    return sorted(out)[:limit]
+    # The bench binary's order (paths compared component by component), so that both sides
+    # time the same images in each stretch.
+    return sorted(out, key=lambda p: p.split(os.sep))[:limit]
 
 
 def median(v):
@@ -46,7 +49,8 @@ def main():
     ap.add_argument("--models", default=os.environ.get("FACESTYLE_MODELS", os.path.expanduser("~/.cache/facestyle/models")))
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--bench", default=None, help="path of the bench binary (default: target/release/bench)")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of references and facestyle (default 3)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds over the images (default 3)")
+    ap.add_argument("--chunk", type=int, default=10, help="images per stretch, alternating OpenCV and facestyle (default 10)")
     args = ap.parse_args()
 
     cv2.setNumThreads(args.threads)
@@ -66,77 +70,119 @@ def main():
     bench = args.bench or os.path.join(target, "release", "bench")
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
 
-    # Rounds alternate the references and facestyle, so that a slow spell of the machine
-    # (frequent on shared VMs) falls on both sides of a ratio; the reported values are the
-    # medians over the rounds, each round's values are kept too.
-    rounds = []
-    for _ in range(args.rounds):
-        reference = reference_run(args, decoded, recognizer, sess, yunet_path)
-        ours = json.loads(subprocess.check_output([bench, "face", "--images", args.images, "--limit", str(args.limit)], env=env))
-        rounds.append({"facestyle": ours, "reference": reference, "ratios": ratios_of(ours, reference)})
-    pick = lambda part, key: median([r[part][key] for r in rounds])  # noqa: E731
+    # The bench binary stays up (--serve) and times the images it is asked for: each round
+    # alternates stretches of --chunk images between OpenCV and facestyle (who goes first
+    # alternates too), so that a slow spell of the machine (frequent on shared VMs, and lasting
+    # seconds) falls on both sides of a ratio; onnxruntime runs after each round's stretches.
+    # Reported: medians of the per-image times over all rounds, and each round's ratios.
+    proc = subprocess.Popen([bench, "face", "--images", args.images, "--limit", str(args.limit), "--serve"],
+                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    ready = json.loads(proc.stdout.readline())
+    if ready.get("images") != len(decoded):
+        sys.exit(f"bench read {ready.get('images')} images, this script {len(decoded)}")
+    state = {"recognizer": recognizer, "yunet": yunet_path}
+    opencv_pass(decoded[:3], state)  # warm-up (the bench binary warms up before `ready`)
+    rounds, all_ours, all_ref = [], times(), times()
+    for r in range(args.rounds):
+        ours, ref, crops = times(), times(), []
+        for k, start in enumerate(range(0, len(decoded), args.chunk)):
+            end = min(start + args.chunk, len(decoded))
+            for side in ((0, 1) if (r + k) % 2 == 0 else (1, 0)):
+                if side == 0:
+                    add(ref, opencv_pass(decoded[start:end], state, crops))
+                else:
+                    proc.stdin.write(f"{start} {end}\n")
+                    proc.stdin.flush()
+                    add(ours, json.loads(proc.stdout.readline()))
+        ref["ort"] = onnxruntime_pass(sess, crops)
+        time.sleep(1)  # let onnxruntime's threads stop spinning before the next round
+        rounds.append(ratios_of(ours, ref))
+        add(all_ours, ours)
+        add(all_ref, ref)
+    proc.stdin.close()
+    proc.wait()
+    ours = {"threads": ready["threads"], "images": len(decoded), "faces": len(all_ours["embed"]) // args.rounds,
+            "detect_ms": median(all_ours["detect"]), "align_ms": median(all_ours["align"]),
+            "embed_ms": median(all_ours["embed"]), "detect_align_embed_ms": median(all_ours["full"])}
+    reference = {"opencv": cv2.__version__, "onnxruntime": ort.__version__, "threads": args.threads,
+                 "opencv_detect_ms": median(all_ref["detect"]), "opencv_embed_ms": median(all_ref["embed"]),
+                 "onnxruntime_embed_ms": median(all_ref["ort"]),
+                 "opencv_detect_align_embed_ms": median(all_ref["full"])}
     out = {
-        "rounds": len(rounds),
-        "facestyle": {k: pick("facestyle", k) for k in rounds[0]["facestyle"]},
-        "reference": {k: (pick("reference", k) if isinstance(v, float) else v) for k, v in rounds[0]["reference"].items()},
-        "ratios": {k: pick("ratios", k) for k in rounds[0]["ratios"]},
-        "ratios_per_round": [r["ratios"] for r in rounds],
+        "rounds": args.rounds, "chunk": args.chunk,
+        "facestyle": ours, "reference": reference, "ratios": ratios_of(all_ours, all_ref),
+        "ratios_per_round": rounds,
     }
     print(json.dumps(out, indent=1))
 
 
-def ratios_of(ours, reference):
+def times():
+    return {"detect": [], "align": [], "embed": [], "full": [], "ort": []}
+
+
+def add(into, part):
+    for k, v in part.items():
+        into.setdefault(k, []).extend(v)
+
+
+def ratios_of(ours, ref):
+    """facestyle / reference, each the median of its per-image times."""
+    m = {k: median(v) for k, v in ours.items()}
+    r = {k: median(v) for k, v in ref.items()}
     return {
-        "detect_vs_opencv": ours["detect_ms"] / reference["opencv_detect_ms"],
-        "embed_vs_opencv": ours["embed_ms"] / reference["opencv_embed_ms"],
-        "embed_vs_onnxruntime": ours["embed_ms"] / reference["onnxruntime_embed_ms"],
-        "detect_align_embed_vs_opencv": ours["detect_align_embed_ms"] / reference["opencv_detect_align_embed_ms"],
+        "detect_vs_opencv": m["detect"] / r["detect"],
+        "embed_vs_opencv": m["embed"] / r["embed"],
+        "embed_vs_onnxruntime": m["embed"] / r["ort"] if r["ort"] else None,
+        "detect_align_embed_vs_opencv": m["full"] / r["full"],
     }
 
 
-def reference_run(args, decoded, recognizer, sess, yunet_path):
-    """OpenCV (detect, embed, detect+align+embed) then onnxruntime (embed) on every image."""
-    detect, embed_cv, embed_ort, full, crops = [], [], [], [], []
-    det = None
-    # OpenCV first, onnxruntime after: onnxruntime's worker threads keep spinning for a while
-    # after each run and would steal the cores from OpenCV if the two were interleaved.
-    for img in decoded[:3] + decoded:  # the first three are warm-up
-        h, w = img.shape[:2]
-        if det is None or det.getInputSize() != (w, h):
-            det = cv2.FaceDetectorYN.create(yunet_path, "", (w, h), 0.9, 0.3, 5000)
+def opencv_pass(imgs, state, crops=None):
+    """OpenCV on some images, as the bench binary's pass: detect each image, align and embed
+    its largest face; then detect + align + embed each image in one go. Times in ms."""
+    out = {"detect": [], "embed": [], "full": []}
+    for img in imgs:
+        det = detector(state, img)
         t = time.perf_counter()
         _, faces = det.detect(img)
-        detect.append((time.perf_counter() - t) * 1000)
+        out["detect"].append((time.perf_counter() - t) * 1000)
         if faces is None:
             continue
         face = max(faces, key=lambda f: f[2] * f[3])
-        crop = recognizer.alignCrop(img, face)
+        crop = state["recognizer"].alignCrop(img, face)
         t = time.perf_counter()
-        recognizer.feature(crop)
-        embed_cv.append((time.perf_counter() - t) * 1000)
-        crops.append(crop)
-    for img in decoded:
-        h, w = img.shape[:2]
-        if det.getInputSize() != (w, h):
-            det = cv2.FaceDetectorYN.create(yunet_path, "", (w, h), 0.9, 0.3, 5000)
+        state["recognizer"].feature(crop)
+        out["embed"].append((time.perf_counter() - t) * 1000)
+        if crops is not None:
+            crops.append(crop)
+    for img in imgs:
+        det = detector(state, img)
         t = time.perf_counter()
         _, faces = det.detect(img)
         if faces is not None:
             face = max(faces, key=lambda f: f[2] * f[3])
-            recognizer.feature(recognizer.alignCrop(img, face))
-        full.append((time.perf_counter() - t) * 1000)
-    for crop in crops:
+            state["recognizer"].feature(state["recognizer"].alignCrop(img, face))
+        out["full"].append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def detector(state, img):
+    """OpenCV's detector for this image size (made again when the size changes)."""
+    h, w = img.shape[:2]
+    det = state.get("det")
+    if det is None or det.getInputSize() != (w, h):
+        det = state["det"] = cv2.FaceDetectorYN.create(state["yunet"], "", (w, h), 0.9, 0.3, 5000)
+    return det
+
+
+def onnxruntime_pass(sess, crops):
+    out = []
+    for crop in crops[:3] + crops:  # the first three are warm-up
         blob = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32).transpose(2, 0, 1)[None]
         t = time.perf_counter()
         sess.run(None, {"data": blob})
-        embed_ort.append((time.perf_counter() - t) * 1000)
-    time.sleep(1)  # let onnxruntime's threads stop spinning before facestyle runs
-    return {
-        "opencv": cv2.__version__, "onnxruntime": ort.__version__, "threads": args.threads,
-        "images": len(decoded), "faces": len(crops) - 3,
-        "opencv_detect_ms": median(detect[3:]), "opencv_embed_ms": median(embed_cv[3:]),
-        "onnxruntime_embed_ms": median(embed_ort[3:]), "opencv_detect_align_embed_ms": median(full),
-    }
+        out.append((time.perf_counter() - t) * 1000)
+    return out[3:]
 
 
 if __name__ == "__main__":

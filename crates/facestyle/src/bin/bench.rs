@@ -35,6 +35,50 @@ fn images(dir: &std::path::Path, limit: usize) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Per-image timings (ms) of one pass over some images: detection of each image, alignment and
+/// embedding of its largest face, then detect + align + embed of each image again in one go.
+#[derive(Default)]
+struct FaceTimes {
+    detect: Vec<f64>,
+    align: Vec<f64>,
+    embed: Vec<f64>,
+    full: Vec<f64>,
+}
+
+fn face_pass(
+    engine: &FaceEngine,
+    decoded: &[image::RgbImage],
+    crops: &mut Vec<image::RgbImage>,
+) -> FaceTimes {
+    let mut times = FaceTimes::default();
+    for img in decoded {
+        let t = Instant::now();
+        let faces = engine.detect(img);
+        times.detect.push(ms(t));
+        let Some(f) = largest(&faces) else { continue };
+        let t = Instant::now();
+        let crop = align_face(img, &f.landmarks);
+        times.align.push(ms(t));
+        let t = Instant::now();
+        engine.embed_crops(std::slice::from_ref(&crop));
+        times.embed.push(ms(t));
+        crops.push(crop);
+    }
+    for img in decoded {
+        let t = Instant::now();
+        let faces = engine.detect(img);
+        if let Some(f) = largest(&faces) {
+            engine.embed_crops(&[align_face(img, &f.landmarks)]);
+        }
+        times.full.push(ms(t));
+    }
+    times
+}
+
+/// `bench face --images DIR [--limit N] [--serve]`: with `--serve`, after loading it prints
+/// `ready` and then, for each line `START END` read from stdin, the per-image timings of images
+/// `START..END` as one JSON line, so that a script can alternate short stretches of its own
+/// runs with ours (tools/bench_face.py).
 fn face(args: &[String]) -> anyhow::Result<()> {
     let get = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     let dir = PathBuf::from(get("--images").context("--images DIR is required")?);
@@ -47,31 +91,13 @@ fn face(args: &[String]) -> anyhow::Result<()> {
     for img in decoded.iter().take(3) {
         engine.analyze(img);
     }
-    let (mut detect, mut align, mut embed1, mut full) = (vec![], vec![], vec![], vec![]);
+    if args.iter().any(|a| a == "--serve") {
+        return face_serve(&engine, &decoded);
+    }
     let mut crops = Vec::new();
     let start = Instant::now();
-    for img in &decoded {
-        let t = Instant::now();
-        let faces = engine.detect(img);
-        detect.push(ms(t));
-        let Some(f) = largest(&faces) else { continue };
-        let t = Instant::now();
-        let crop = align_face(img, &f.landmarks);
-        align.push(ms(t));
-        let t = Instant::now();
-        engine.embed_crops(std::slice::from_ref(&crop));
-        embed1.push(ms(t));
-        crops.push(crop);
-    }
+    let times = face_pass(&engine, &decoded, &mut crops);
     let total = ms(start);
-    for img in &decoded {
-        let t = Instant::now();
-        let faces = engine.detect(img);
-        if let Some(f) = largest(&faces) {
-            engine.embed_crops(&[align_face(img, &f.landmarks)]);
-        }
-        full.push(ms(t));
-    }
     let t = Instant::now();
     for chunk in crops.chunks(16) {
         engine.embed_crops(chunk);
@@ -80,12 +106,36 @@ fn face(args: &[String]) -> anyhow::Result<()> {
     let v = json!({
         "images": decoded.len(), "faces": crops.len(),
         "threads": rayon::current_num_threads(),
-        "detect_ms": median(detect), "align_ms": median(align), "embed_ms": median(embed1),
+        "detect_ms": median(times.detect), "align_ms": median(times.align), "embed_ms": median(times.embed),
         "embed_batch16_ms_per_crop": batch16,
-        "detect_align_embed_ms": median(full),
+        "detect_align_embed_ms": median(times.full),
         "first_pass_total_ms": total,
     });
     println!("{v}");
+    Ok(())
+}
+
+fn face_serve(engine: &FaceEngine, decoded: &[image::RgbImage]) -> anyhow::Result<()> {
+    use std::io::{BufRead, Write};
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{}",
+        json!({"ready": true, "images": decoded.len(), "threads": rayon::current_num_threads()})
+    )?;
+    out.flush()?;
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        let mut nums = line.split_whitespace().map(str::parse::<usize>);
+        let (Some(Ok(a)), Some(Ok(b))) = (nums.next(), nums.next()) else {
+            anyhow::bail!("expected `START END`, got {line:?}")
+        };
+        let part = decoded.get(a..b).with_context(|| format!("images {a}..{b} of {}", decoded.len()))?;
+        let t = face_pass(engine, part, &mut Vec::new());
+        let v = json!({"detect": t.detect, "align": t.align, "embed": t.embed, "full": t.full});
+        writeln!(out, "{v}")?;
+        out.flush()?;
+    }
     Ok(())
 }
 
