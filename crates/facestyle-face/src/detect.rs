@@ -57,15 +57,38 @@ pub fn input_tensor(img: &RgbImage, device: &Device) -> Tensor<4> {
     let (pw, ph) = (pad32(w as u32) as usize, pad32(h as u32) as usize);
     let plane = ph * pw;
     let mut data = vec![0f32; 3 * plane];
-    for (y, row) in img.as_raw().chunks_exact((w * 3).max(1)).enumerate() {
-        for (x, px) in row.chunks_exact(3).enumerate() {
-            // BGR planes from RGB pixels.
-            for (c, &v) in px.iter().rev().enumerate() {
-                data[c * plane + y * pw + x] = f32::from(v);
-            }
-        }
+    let (b, rest) = data.split_at_mut(plane);
+    let (g, r) = rest.split_at_mut(plane);
+    // BGR planes from RGB pixels, a row at a time (no index arithmetic or bounds test per
+    // value: 0.11 ms per 250x250 image as a scatter).
+    let rows =
+        b.chunks_exact_mut(pw.max(1)).zip(g.chunks_exact_mut(pw.max(1))).zip(r.chunks_exact_mut(pw.max(1)));
+    for (((b, g), r), src) in rows.zip(img.as_raw().chunks_exact((w * 3).max(1))) {
+        split_row(src, b, g, r);
     }
     Tensor::from_data(TensorData::new(data, [1, 3, ph, pw]), device)
+}
+
+fn split_row(src: &[u8], b: &mut [f32], g: &mut [f32], r: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // Safety: AVX2 checked.
+        return unsafe { split_row_avx2(src, b, g, r) };
+    }
+    split_row_plain(src, b, g, r)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn split_row_avx2(src: &[u8], b: &mut [f32], g: &mut [f32], r: &mut [f32]) {
+    split_row_plain(src, b, g, r)
+}
+
+#[inline(always)]
+fn split_row_plain(src: &[u8], b: &mut [f32], g: &mut [f32], r: &mut [f32]) {
+    for (((b, g), r), px) in b.iter_mut().zip(g.iter_mut()).zip(r.iter_mut()).zip(src.chunks_exact(3)) {
+        (*r, *g, *b) = (f32::from(px[0]), f32::from(px[1]), f32::from(px[2]));
+    }
 }
 
 /// Turns the heads' outputs into faces above `score_threshold` (before NMS), in input pixels.
@@ -144,4 +167,31 @@ impl Detector {
 /// The largest face (by box area), if any.
 pub fn largest(faces: &[Face]) -> Option<&Face> {
     faces.iter().max_by(|a, b| a.area().total_cmp(&b.area()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_is_bgr_planes_zero_padded_to_multiples_of_32() {
+        let img = RgbImage::from_fn(33, 2, |x, y| image::Rgb([x as u8, y as u8 + 100, 200 + (x % 7) as u8]));
+        let device = Device::flex();
+        let t = input_tensor(&img, &device);
+        assert_eq!(t.dims(), [1, 3, 32, 64]);
+        let v = t.into_data().try_to_vec::<f32>().unwrap();
+        let plane = 32 * 64;
+        for y in 0..32 {
+            for x in 0..64 {
+                let want = if x < 33 && y < 2 { img.get_pixel(x as u32, y as u32).0 } else { [0, 0, 0] };
+                for (c, rgb) in [2, 1, 0].into_iter().enumerate() {
+                    assert_eq!(v[c * plane + y * 64 + x], f32::from(want[rgb]), "channel {c} at ({x}, {y})");
+                }
+            }
+        }
+        for (w, h) in [(0, 0), (0, 5), (5, 0)] {
+            let t = input_tensor(&RgbImage::new(w, h), &device);
+            assert_eq!(t.dims(), [1, 3, pad32(h) as usize, pad32(w) as usize]);
+        }
+    }
 }
