@@ -8,12 +8,11 @@
 
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::module::interpolate;
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use facestyle_nn::conv_act_op::{self, Act};
 use facestyle_nn::patch_conv::PatchConv;
 use facestyle_nn::pool_op::max_pool2x2;
 use facestyle_nn::pretrained::{ConvGeometry, conv2d_from, values};
+use facestyle_nn::upsample_op::upsample2x_add;
 
 use crate::error::Result;
 use crate::onnx_layers::{ConvRecord, OnnxLayers};
@@ -162,14 +161,10 @@ impl YuNet {
         let f8 = unit(6, unit(5, x));
         let f16 = unit(8, unit(7, pool(f8.clone())));
         let f32_ = unit(10, unit(9, pool(f16.clone())));
-        let up = |x: Tensor<4>| {
-            let [_, _, h, w] = x.dims();
-            interpolate(x, InterpolateOptions::new(InterpolateMode::Nearest).with_output_size([h * 2, w * 2]))
-        };
         // The file stores the lateral units top-down: stride 32 first.
         let p32 = self.lateral[0].forward(f32_, true);
-        let p16 = self.lateral[1].forward(up(p32.clone()) + f16, true);
-        let p8 = self.lateral[2].forward(up(p16.clone()) + f8, true);
+        let p16 = self.lateral[1].forward(upsample2x_add(p32.clone(), f16), true);
+        let p8 = self.lateral[2].forward(upsample2x_add(p16.clone(), f8), true);
         [p8, p16, p32]
     }
 

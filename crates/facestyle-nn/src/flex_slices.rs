@@ -1,5 +1,6 @@
 //! Plain f32 slices in and out of Flex tensors, for the kernels registered as backend
-//! extensions (`conv_op.rs`, `batch_norm_op.rs`, `conv_act_op.rs`, `pool_op.rs`, `linear_op.rs`).
+//! extensions (`conv_op.rs`, `batch_norm_op.rs`, `conv_act_op.rs`, `pool_op.rs`, `linear_op.rs`,
+//! `upsample_op.rs`).
 
 use burn::backend::flex::FlexTensor;
 use burn::module::Param;

@@ -25,3 +25,4 @@ pub mod q8_linear;
 mod team;
 #[cfg(test)]
 mod test_values;
+pub mod upsample_op;
