@@ -127,14 +127,15 @@ impl Q8Linear {
         let x = match &self.input {
             None => x,
             Some(a) => {
-                mapped = x
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &v)| {
-                        let c = (i % self.cols) / a.group;
-                        v * a.scale[c] + a.shift[c]
-                    })
-                    .collect::<Vec<f32>>();
+                // Channel by channel (an index division per value took 0.3 ms of SFace's
+                // 50176 inputs).
+                let mut v = Vec::with_capacity(x.len());
+                for xs in x.chunks_exact(self.cols) {
+                    for ((chunk, &scale), &shift) in xs.chunks_exact(a.group).zip(&a.scale).zip(&a.shift) {
+                        v.extend(chunk.iter().map(|&x| x * scale + shift));
+                    }
+                }
+                mapped = v;
                 &mapped
             }
         };
