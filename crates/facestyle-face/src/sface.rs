@@ -107,9 +107,9 @@ struct Int8Fc {
 
 /// FNV-1a over the bits of `fc`'s weights and bias.
 fn fingerprint(fc: &Linear) -> u64 {
-    let mut values = fc.weight.val().into_data().try_into_vec::<f32>().unwrap_or_default();
+    let mut values = facestyle_nn::pretrained::values(fc.weight.val());
     if let Some(b) = &fc.bias {
-        values.extend(b.val().into_data().try_into_vec::<f32>().unwrap_or_default());
+        values.extend(facestyle_nn::pretrained::values(b.val()));
     }
     values.iter().fold(0xcbf29ce484222325u64, |h, v| (h ^ u64::from(v.to_bits())).wrapping_mul(0x100000001b3))
 }

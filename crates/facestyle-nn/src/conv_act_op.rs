@@ -146,7 +146,7 @@ pub fn pack_pointwise(conv: &Conv2d) -> Option<Tensor<1>> {
         return None;
     }
     let device = w.device();
-    let values = w.into_data().try_to_vec::<f32>().ok()?;
+    let values = crate::pretrained::values(w);
     let panels = pointwise::pack(&values, co, ci);
     Some(Tensor::from_data(TensorData::new(panels, [pointwise::packed_len(co, ci)]), &device))
 }

@@ -85,5 +85,8 @@ pub fn fold_affine_into_conv(weight: &mut [f32], bias: &mut Vec<f32>, scale: &[f
 
 /// A tensor's values as a row-major `Vec<f32>` (reads back from the device).
 pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    if let Some(v) = crate::flex_slices::read_f32(&t) {
+        return v;
+    }
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32 just above")
 }
