@@ -13,7 +13,7 @@ use crate::detect::{DetectConfig, Detector, Face, largest};
 use crate::embedder::Embedder;
 use crate::error::{FaceError, Result};
 use crate::metric::l2_normalize;
-use crate::photo::to_chw;
+use crate::photo::{Order, to_planes};
 use crate::sface::{INPUT, SFace, SFacePlan};
 use crate::yunet::YuNet;
 
@@ -132,7 +132,7 @@ impl FaceEngine {
         let mut data = Vec::with_capacity(crops.len() * plane);
         for c in crops {
             assert_eq!(c.dimensions(), (INPUT as u32, INPUT as u32), "embed_crops needs 112x112 crops");
-            data.extend(to_chw(c, [0, 1, 2]));
+            data.extend(to_planes(c, Order::Rgb, INPUT, INPUT));
         }
         let x = Tensor::<4>::from_data(TensorData::new(data, [crops.len(), 3, INPUT, INPUT]), &self.device);
         let out = self.embedder.forward_planned(x, self.plan.as_ref());
