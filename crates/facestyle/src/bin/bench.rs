@@ -3,7 +3,7 @@
 //! `tools/bench_face.py` runs this binary and the reference runtimes (OpenCV DNN,
 //! onnxruntime) on the same images in one script run and prints the ratios.
 //!
-//!     cargo run --release -p facestyle --bin bench -- face --images DIR [--limit 200]
+//!     cargo run --release -p facestyle --bin bench -- face --images DIR [--limit 200] [--serve]
 //!     cargo run --release -p facestyle --bin bench -- gallery --rows 10000,100000,1000000
 //!     cargo run --release -p facestyle --bin bench -- vgg --size 224 --reps 10
 //!     cargo run --release -p facestyle --bin bench -- serve --requests 500 --concurrency 8
@@ -405,7 +405,7 @@ fn main() -> anyhow::Result<()> {
         Some("serve") => serve_load(&args[1..]),
         Some("train") => train(&args[1..]),
         _ => anyhow::bail!(
-            "usage: bench face --images DIR [--limit N] | bench gallery [--rows 10000,100000,1000000] \
+            "usage: bench face --images DIR [--limit N] [--serve] | bench gallery [--rows 10000,100000,1000000] \
              | bench vgg [--size 224] [--reps 10] | bench serve [--requests 500] [--concurrency 8] [--enrolls 20] \
              | bench train [--p 16] [--k 4] [--width 32] [--steps 10] [sface]"
         ),
