@@ -187,7 +187,6 @@ impl Job<'_> {
                 let (first, last) = (k0 == 0, k0 + kc == self.ci);
                 for p in panels.clone() {
                     let w = self.w[p * self.ci * MR + k0 * MR..].as_ptr();
-
                     let rows = MR.min(self.co - p * MR);
                     for s in s0..s1 {
                         let x = xs[(s - first_stripe) * self.ci * NR + k0 * NR..].as_ptr();
