@@ -36,9 +36,7 @@ pub struct DemoConfig {
 }
 
 /// Flat values of a tensor.
-pub(crate) fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
-}
+pub(crate) use crate::pretrained::values;
 
 /// The signature every demo's `run` has: settings, device, a per-step callback `(step, loss)`.
 pub type DemoRunner = fn(DemoConfig, &Device, &mut dyn FnMut(usize, f32)) -> DemoReport;
