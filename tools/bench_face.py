@@ -15,7 +15,6 @@ Threads: every runtime gets the same number (--threads, default: all cores).
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, os.path.dirname(__file__))
+from bench_serve import start, stop, timings  # noqa: E402
 from face_golden import SFACE, YUNET, clean_sface  # noqa: E402
 
 
@@ -68,16 +68,13 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
     bench = args.bench or os.path.join(target, "release", "bench")
-    env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
 
     # The bench binary stays up (--serve) and times the images it is asked for: each round
     # alternates stretches of --chunk images between OpenCV and facestyle (who goes first
     # alternates too), so that a slow spell of the machine (frequent on shared VMs, and lasting
     # seconds) falls on both sides of a ratio; onnxruntime runs after each round's stretches.
     # Reported: medians of the per-image times over all rounds, and each round's ratios.
-    proc = subprocess.Popen([bench, "face", "--images", args.images, "--limit", str(args.limit), "--serve"],
-                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    ready = json.loads(proc.stdout.readline())
+    proc, ready = start(bench, args.images, args.limit, args.threads)
     if ready.get("images") != len(decoded):
         sys.exit(f"bench read {ready.get('images')} images, this script {len(decoded)}")
     state = {"recognizer": recognizer, "yunet": yunet_path}
@@ -85,22 +82,19 @@ def main():
     rounds, all_ours, all_ref = [], times(), times()
     for r in range(args.rounds):
         ours, ref, crops = times(), times(), []
-        for k, start in enumerate(range(0, len(decoded), args.chunk)):
-            end = min(start + args.chunk, len(decoded))
+        for k, first in enumerate(range(0, len(decoded), args.chunk)):
+            end = min(first + args.chunk, len(decoded))
             for side in ((0, 1) if (r + k) % 2 == 0 else (1, 0)):
                 if side == 0:
-                    add(ref, opencv_pass(decoded[start:end], state, crops))
+                    add(ref, opencv_pass(decoded[first:end], state, crops))
                 else:
-                    proc.stdin.write(f"{start} {end}\n")
-                    proc.stdin.flush()
-                    add(ours, json.loads(proc.stdout.readline()))
+                    add(ours, timings(proc, first, end))
         ref["ort"] = onnxruntime_pass(sess, crops)
         time.sleep(1)  # let onnxruntime's threads stop spinning before the next round
         rounds.append(ratios_of(ours, ref))
         add(all_ours, ours)
         add(all_ref, ref)
-    proc.stdin.close()
-    proc.wait()
+    stop(proc)
     ours = {"threads": ready["threads"], "images": len(decoded), "faces": len(all_ours["embed"]) // args.rounds,
             "detect_ms": median(all_ours["detect"]), "align_ms": median(all_ours["align"]),
             "embed_ms": median(all_ours["embed"]), "detect_align_embed_ms": median(all_ours["full"])}

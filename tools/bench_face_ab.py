@@ -17,20 +17,19 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from bench_serve import start, stop, timings  # noqa: E402
 
 KEYS = ("detect", "align", "embed", "full")
 
 
-def start(spec, images, limit, threads):
+def launch(spec, images, limit, threads):
+    """`ENV=VALUE,...:binary` (or a plain binary) started with `bench face --serve`."""
     envs, binary = spec.split(":", 1) if ":" in spec else ("", spec)
-    env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
-    for pair in filter(None, envs.split(",")):
-        name, value = pair.split("=", 1)
-        env[name] = value
-    proc = subprocess.Popen([binary, "face", "--images", images, "--limit", str(limit), "--serve"],
-                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    ready = json.loads(proc.stdout.readline())
+    extra = dict(pair.split("=", 1) for pair in filter(None, envs.split(",")))
+    proc, ready = start(binary, images, limit, threads, extra)
     return proc, ready["images"]
 
 
@@ -43,7 +42,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("builds", nargs="+", help="bench binaries, optionally ENV=VALUE,...:binary")
     args = ap.parse_args()
-    procs = [start(b, args.images, args.limit, args.threads) for b in args.builds]
+    procs = [launch(b, args.images, args.limit, args.threads) for b in args.builds]
     count = min(n for _, n in procs)
     total = [{k: [] for k in KEYS} for _ in procs]
     per_round = []
@@ -54,18 +53,14 @@ def main():
             if (r + k) % 2:
                 order.reverse()
             for i in order:
-                proc = procs[i][0]
-                proc.stdin.write(f"{start_at} {min(start_at + args.chunk, count)}\n")
-                proc.stdin.flush()
-                times = json.loads(proc.stdout.readline())
+                times = timings(procs[i][0], start_at, min(start_at + args.chunk, count))
                 for key in KEYS:
                     this[i][key] += times[key]
                     total[i][key] += times[key]
         base = statistics.median(this[0]["full"])
         per_round.append([round(statistics.median(t["full"]) / base, 3) for t in this[1:]])
     for proc, _ in procs:
-        proc.stdin.close()
-        proc.wait()
+        stop(proc)
     for spec, t in zip(args.builds, total):
         med = {k: round(statistics.median(v), 3) for k, v in t.items()}
         ratio = {k: round(statistics.median(v) / statistics.median(total[0][k]), 3) for k, v in t.items()}
