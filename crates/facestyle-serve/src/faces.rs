@@ -1,5 +1,6 @@
-//! Face routes: verify, identify, enroll, people, forget. Inference runs on the blocking pool,
-//! off the async runtime threads.
+//! Face routes: verify, identify, enroll, people, forget. The form is read on the async
+//! threads (bytes only) and checked against the limits; decoding and the networks run on the
+//! blocking pool, at most `max_inflight` requests at a time.
 
 use std::sync::Arc;
 
@@ -15,19 +16,35 @@ use facestyle_face::sface::DIM;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::form::{Form, Upload, image, images};
+use crate::form::{File, Form, ImageLimits, Upload, check_budget, decode};
 use crate::state::AppState;
 
-/// Runs `f` on the blocking pool.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ApiResult<T> + Send + 'static) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(format!("worker failed: {e}")))?
+/// Runs `f` on the blocking pool once one of the server's work permits is free.
+pub async fn work<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let permit =
+        state.work.clone().acquire_owned().await.map_err(|_| ApiError::internal("the server is stopping"))?;
+    tokio::task::spawn_blocking(move || {
+        let out = f();
+        drop(permit);
+        out
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("worker failed: {e}")))?
 }
 
-pub async fn form(m: Result<Multipart, MultipartRejection>) -> ApiResult<Form> {
+pub async fn form(state: &AppState, m: Result<Multipart, MultipartRejection>) -> ApiResult<Form> {
     let m = m.map_err(|e| {
         ApiError::new(e.status(), format!("expected a multipart/form-data body: {}", e.body_text()))
     })?;
-    Form::read(m).await
+    Form::read(m, state.config.max_files).await
+}
+
+/// The server's limits on decoded images.
+pub fn limits(state: &AppState) -> ImageLimits {
+    ImageLimits { max_pixels: state.config.max_pixels, max_decoded_bytes: state.config.max_decoded_bytes }
 }
 
 fn largest(state: &AppState, u: &Upload) -> ApiResult<(FaceEmbedding, usize)> {
@@ -53,12 +70,15 @@ pub async fn verify(
     State(state): State<Arc<AppState>>,
     m: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<Value>> {
-    let form = form(m).await?;
+    let form = form(&state, m).await?;
     let (metric, threshold) = metric_and_threshold(&form)?;
-    let (a, b) = (image(&form, "a")?, image(&form, "b")?);
-    blocking(move || {
-        let (fa, na) = largest(&state, &a)?;
-        let (fb, nb) = largest(&state, &b)?;
+    let (a, b) = (form.file("a")?, form.file("b")?);
+    check_budget(&[&a, &b], &limits(&state))?;
+    let s = state.clone();
+    work(&state, move || {
+        let (a, b) = (decode(&a)?, decode(&b)?);
+        let (fa, na) = largest(&s, &a)?;
+        let (fb, nb) = largest(&s, &b)?;
         let d = metric.distance(&fa.embedding, &fb.embedding);
         Ok(Json(json!({
             "distance": d, "threshold": threshold, "same": d <= threshold, "metric": metric.name(),
@@ -73,17 +93,21 @@ pub async fn identify(
     State(state): State<Arc<AppState>>,
     m: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<Value>> {
-    let form = form(m).await?;
+    let form = form(&state, m).await?;
     let (metric, threshold) = metric_and_threshold(&form)?;
     let top: usize = form.number("top", 3)?;
-    if top == 0 {
-        return Err(ApiError::bad_request("top must be at least 1"));
+    if !(1..=100).contains(&top) {
+        return Err(ApiError::bad_request("top must be 1 to 100"));
     }
-    let img = image(&form, "image")?;
-    blocking(move || {
-        let gallery = state.gallery(false)?;
-        let (index, names) = gallery.load_index(DIM).map_err(|e| ApiError::internal(e.to_string()))?;
-        let found = state.engine()?.analyze(&img.image);
+    let file = form.file("image")?;
+    check_budget(&[&file], &limits(&state))?;
+    let s = state.clone();
+    work(&state, move || {
+        let img = decode(&file)?;
+        let (index, names) = s.index.get(&s.config.gallery, || {
+            s.gallery(false)?.load_index(DIM).map_err(|e| ApiError::internal(e.to_string()))
+        })?;
+        let found = s.engine()?.analyze(&img.image);
         let faces: Vec<Value> = found
             .iter()
             .map(|f| {
@@ -108,17 +132,18 @@ pub async fn enroll(
     State(state): State<Arc<AppState>>,
     m: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<Value>> {
-    let form = form(m).await?;
-    let name = form.required_text("name")?.to_string();
-    if name.len() > 200 {
-        return Err(ApiError::bad_request("name is longer than 200 characters"));
-    }
-    let photos = images(&form, "image")?;
-    blocking(move || {
+    let form = form(&state, m).await?;
+    let name = facestyle_face::gallery::check_name(form.required_text("name")?)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let files: Vec<File> = form.files("image")?;
+    check_budget(&files.iter().collect::<Vec<_>>(), &limits(&state))?;
+    let s = state.clone();
+    work(&state, move || {
         // Every photo is checked before the gallery is touched: all or nothing.
         let mut rows = Vec::new();
-        for p in &photos {
-            let (found, _) = largest(&state, p)?;
+        for f in &files {
+            let p = decode(f)?;
+            let (found, _) = largest(&s, &p)?;
             rows.push(NewEmbedding {
                 image_sha256: p.sha256.clone(),
                 image_path: p.filename.clone(),
@@ -126,29 +151,33 @@ pub async fn enroll(
                 vector: found.embedding,
             });
         }
-        let _writer = state.gallery_write.lock().map_err(|_| ApiError::internal("gallery lock poisoned"))?;
-        let mut gallery = state.gallery(true)?;
-        let total = gallery.enroll(&name, &rows).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        Ok(Json(json!({"name": name, "added": rows.len(), "embeddings": total})))
+        let _writer = s.write_lock();
+        let mut gallery = s.gallery(true)?;
+        let total = gallery.enroll(&name, &rows).map_err(|e| ApiError::bad_request(e.to_string()));
+        s.index.changed();
+        Ok(Json(json!({"name": name, "added": rows.len(), "embeddings": total?})))
     })
     .await
 }
 
 pub async fn people(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
-    blocking(move || {
-        if !state.config.gallery.exists() {
+    let s = state.clone();
+    work(&state, move || {
+        if !s.config.gallery.exists() {
             return Ok(Json(json!({"people": []})));
         }
-        let people = state.gallery(false)?.people().map_err(|e| ApiError::internal(e.to_string()))?;
+        let people = s.gallery(false)?.people().map_err(|e| ApiError::internal(e.to_string()))?;
         Ok(Json(json!({ "people": people })))
     })
     .await
 }
 
 pub async fn forget(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
-    blocking(move || {
-        let _writer = state.gallery_write.lock().map_err(|_| ApiError::internal("gallery lock poisoned"))?;
-        let removed = state.gallery(false)?.forget(&name).map_err(|e| ApiError::internal(e.to_string()))?;
+    let s = state.clone();
+    work(&state, move || {
+        let _writer = s.write_lock();
+        let removed = s.gallery(false)?.forget(&name).map_err(|e| ApiError::internal(e.to_string()))?;
+        s.index.changed();
         if !removed {
             return Err(ApiError::not_found(format!("no one named '{name}' in the gallery")));
         }

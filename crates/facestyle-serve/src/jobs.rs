@@ -1,14 +1,17 @@
 //! Style-transfer jobs: a bounded queue (full -> 429), one worker thread (a transfer already
 //! uses every core), progress per step, results kept in memory for the latest jobs, and
-//! cancellation at shutdown between steps.
+//! cancellation at shutdown between steps. Job ids are 128 random bits, so one caller cannot
+//! guess another's job.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use image::RgbImage;
 use serde::Serialize;
+
+use crate::state::lock;
 
 /// Finished jobs kept (oldest dropped first).
 const KEEP_FINISHED: usize = 32;
@@ -46,14 +49,14 @@ pub struct StyleRequest {
 pub struct Jobs {
     sender: SyncSender<StyleRequest>,
     receiver: Mutex<Option<Receiver<StyleRequest>>>,
-    pub statuses: Mutex<BTreeMap<u64, JobStatus>>,
-    finished: Mutex<VecDeque<u64>>,
-    next: AtomicU64,
+    statuses: Mutex<HashMap<String, JobStatus>>,
+    finished: Mutex<VecDeque<String>>,
     pub cancel: AtomicBool,
 }
 
-pub fn id_number(id: &str) -> Option<u64> {
-    id.strip_prefix("job-").and_then(|n| n.parse().ok())
+/// A new job id: `job-` and 32 hex digits from the thread's CSPRNG.
+pub fn new_id() -> String {
+    format!("job-{:032x}", rand::random::<u128>())
 }
 
 impl Jobs {
@@ -62,9 +65,8 @@ impl Jobs {
         Jobs {
             sender,
             receiver: Mutex::new(Some(receiver)),
-            statuses: Mutex::new(BTreeMap::new()),
+            statuses: Mutex::new(HashMap::new()),
             finished: Mutex::new(VecDeque::new()),
-            next: AtomicU64::new(1),
             cancel: AtomicBool::new(false),
         }
     }
@@ -74,8 +76,7 @@ impl Jobs {
         if self.cancel.load(Ordering::SeqCst) {
             return None;
         }
-        let n = self.next.fetch_add(1, Ordering::SeqCst);
-        let id = format!("job-{n}");
+        let id = new_id();
         let status = JobStatus {
             id: id.clone(),
             state: JobState::Queued,
@@ -85,28 +86,27 @@ impl Jobs {
             error: None,
             result_png: None,
         };
-        self.statuses.lock().expect("jobs lock").insert(n, status);
+        lock(&self.statuses).insert(id.clone(), status);
         match self.sender.try_send(StyleRequest { id: id.clone(), content, style, size, iterations }) {
             Ok(()) => Some(id),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.statuses.lock().expect("jobs lock").remove(&n);
+                lock(&self.statuses).remove(&id);
                 None
             }
         }
     }
 
     pub fn status(&self, id: &str) -> Option<JobStatus> {
-        self.statuses.lock().expect("jobs lock").get(&id_number(id)?).cloned()
+        lock(&self.statuses).get(id).cloned()
     }
 
     pub fn update(&self, id: &str, f: impl FnOnce(&mut JobStatus)) {
-        let Some(n) = id_number(id) else { return };
-        let mut map = self.statuses.lock().expect("jobs lock");
-        if let Some(s) = map.get_mut(&n) {
+        let mut map = lock(&self.statuses);
+        if let Some(s) = map.get_mut(id) {
             f(s);
             if matches!(s.state, JobState::Done | JobState::Failed | JobState::Cancelled) {
-                let mut fin = self.finished.lock().expect("jobs lock");
-                fin.push_back(n);
+                let mut fin = lock(&self.finished);
+                fin.push_back(id.to_string());
                 while fin.len() > KEEP_FINISHED {
                     if let Some(old) = fin.pop_front() {
                         map.remove(&old);
@@ -118,7 +118,7 @@ impl Jobs {
 
     /// Jobs waiting and running (for metrics).
     pub fn counts(&self) -> (usize, usize) {
-        let map = self.statuses.lock().expect("jobs lock");
+        let map = lock(&self.statuses);
         let q = map.values().filter(|s| s.state == JobState::Queued).count();
         let r = map.values().filter(|s| s.state == JobState::Running).count();
         (q, r)
@@ -126,13 +126,13 @@ impl Jobs {
 
     /// The receiving end, taken once by the worker.
     pub fn take_receiver(&self) -> Option<Receiver<StyleRequest>> {
-        self.receiver.lock().expect("jobs lock").take()
+        lock(&self.receiver).take()
     }
 
     /// Stops taking jobs, cancels the queued ones; the running one stops at its next step.
     pub fn shutdown(&self) {
         self.cancel.store(true, Ordering::SeqCst);
-        let mut map = self.statuses.lock().expect("jobs lock");
+        let mut map = lock(&self.statuses);
         for s in map.values_mut() {
             if s.state == JobState::Queued {
                 s.state = JobState::Cancelled;

@@ -1,13 +1,19 @@
-//! `facestyle serve`: the face pipeline and style transfer over HTTP (axum + tokio), with a
-//! plain HTML page at `/`. Write routes (enroll, forget, style) need the bearer token when one
-//! is set; off loopback one must be set. Inference runs on the blocking pool; style jobs run
-//! one at a time on their own thread behind a bounded queue.
+//! `facestyle serve`: the face pipeline and style transfer over HTTP (axum + hyper + tokio),
+//! with a plain HTML page at `/`. Every request passes the guard (Host allow-list, same-origin
+//! rule for state-changing requests, bearer token; see [`auth`]); forms are checked against
+//! the limits before any image is decoded ([`form`]); decoding and inference run on the
+//! blocking pool behind a fixed number of permits; style jobs run one at a time on their own
+//! thread behind a bounded queue. docs/security.md has the threat model.
 
+pub mod auth;
 pub mod client;
 pub mod error;
 pub mod faces;
 pub mod form;
+pub mod gallery_cache;
+pub mod health;
 pub mod jobs;
+pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod state;
@@ -22,23 +28,17 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use serde_json::json;
 
 use crate::error::ApiError;
 use crate::state::{AppState, ServeConfig};
 
 const PAGE: &str = include_str!("../web/index.html");
 
-/// All routes, with the body limit, request timeout, metrics and (on write routes) the token.
+/// All routes, behind the guard, the body limit, the request timeout and the metrics.
 pub fn router(state: Arc<AppState>) -> Router {
-    let writes = Router::new()
-        .route("/v1/enroll", post(faces::enroll))
-        .route("/v1/people/{name}", delete(faces::forget))
-        .route("/v1/style", post(style::submit))
-        .route_layer(from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(|| async { axum::Json(openapi::spec()) }))
         .route("/v1/verify", post(faces::verify))
@@ -46,7 +46,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/people", get(faces::people))
         .route("/v1/jobs/{id}", get(style::status))
         .route("/v1/jobs/{id}/result.png", get(style::result))
-        .merge(writes)
+        .route("/v1/enroll", post(faces::enroll))
+        .route("/v1/people/{name}", delete(faces::forget))
+        .route("/v1/style", post(style::submit))
         .fallback(|| async { ApiError::not_found("no such route (see /openapi.json)") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -55,13 +57,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             )
         })
         .layer(from_fn_with_state(state.clone(), timeout))
+        .layer(from_fn_with_state(state.clone(), auth::guard))
         .layer(from_fn_with_state(state.clone(), record))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .with_state(state)
-}
-
-async fn healthz() -> axum::Json<serde_json::Value> {
-    axum::Json(json!({"status": "ok"}))
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
@@ -69,28 +68,13 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let body = state.metrics.render(&[
         ("facestyle_style_jobs_queued", "Style jobs waiting.", queued as f64),
         ("facestyle_style_jobs_running", "Style jobs running.", running as f64),
+        (
+            "facestyle_work_permits_free",
+            "Requests that may start decoding now.",
+            state.work.available_permits() as f64,
+        ),
     ]);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
-}
-
-async fn require_token(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    if let Some(token) = &state.config.token {
-        let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let ok = given.and_then(|v| v.strip_prefix("Bearer ")).is_some_and(|t| constant_eq(t.trim(), token));
-        if !ok {
-            return ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "this route needs 'Authorization: Bearer <token>'",
-            )
-            .into_response();
-        }
-    }
-    next.run(req).await
-}
-
-/// Compares without stopping at the first difference.
-fn constant_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn timeout(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
@@ -126,24 +110,40 @@ pub async fn serve_on(
     let state = AppState::new(config.clone());
     eprintln!("loading the face models ...");
     state.engine().map_err(|e| e.message)?;
-    let worker = style::spawn_worker(state.clone());
+    eprintln!("loading VGG19 for style transfer ...");
+    if let Err(e) = state.vgg() {
+        eprintln!("warning: style transfer unavailable until VGG19 loads ({e}); faces work");
+    }
+    style::spawn_worker(state.clone());
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    if state.token.configured {
+        eprintln!("every /v1 route needs the token (Authorization: Bearer <token>)");
+    } else {
+        eprintln!(
+            "token for enrolling, forgetting and style jobs (made at start-up; set FACESTYLE_TOKEN \
+             or --token-file to choose one): {}",
+            state.token.value()
+        );
+        eprintln!("web page with the token filled in: http://{addr}/#token={}", state.token.value());
+    }
     eprintln!("listening on http://{addr} (gallery {})", config.gallery.display());
     let jobs = state.clone();
-    axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(async move {
-            stop.await;
-            eprintln!("shutting down: finishing requests, cancelling style jobs");
-            jobs.jobs.shutdown();
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+    let limits = listen::ConnLimits {
+        max_connections: config.max_connections,
+        header_timeout: config.header_timeout,
+        drain: config.request_timeout,
+    };
+    listen::serve(listener, router(state.clone()), limits, async move {
+        stop.await;
+        eprintln!("shutting down: finishing requests, cancelling style jobs");
+        jobs.jobs.shutdown();
+    })
+    .await;
     state.jobs.shutdown();
-    if let Some(w) = worker {
-        let _ = tokio::task::spawn_blocking(move || w.join()).await;
-    }
+    let s = state.clone();
+    let _ = tokio::task::spawn_blocking(move || style::join_worker(&s)).await;
     Ok(())
 }
 

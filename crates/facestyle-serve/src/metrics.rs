@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
+use crate::state::lock;
+
 #[derive(Default)]
 pub struct Metrics {
     /// (route, status) -> count.
@@ -14,8 +16,8 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn record(&self, route: &str, status: u16, seconds: f64) {
-        *self.requests.lock().expect("metrics lock").entry((route.to_string(), status)).or_default() += 1;
-        let mut l = self.latency.lock().expect("metrics lock");
+        *lock(&self.requests).entry((route.to_string(), status)).or_default() += 1;
+        let mut l = lock(&self.latency);
         let e = l.entry(route.to_string()).or_default();
         e.0 += seconds;
         e.1 += 1;
@@ -26,12 +28,12 @@ impl Metrics {
         let mut s = String::new();
         s += "# HELP facestyle_http_requests_total HTTP requests by route and status.\n";
         s += "# TYPE facestyle_http_requests_total counter\n";
-        for ((route, status), n) in self.requests.lock().expect("metrics lock").iter() {
+        for ((route, status), n) in lock(&self.requests).iter() {
             let _ = writeln!(s, "facestyle_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
         }
         s += "# HELP facestyle_http_request_seconds Time spent answering requests, by route.\n";
         s += "# TYPE facestyle_http_request_seconds summary\n";
-        for (route, (sum, count)) in self.latency.lock().expect("metrics lock").iter() {
+        for (route, (sum, count)) in lock(&self.latency).iter() {
             let _ = writeln!(s, "facestyle_http_request_seconds_sum{{route=\"{route}\"}} {sum}");
             let _ = writeln!(s, "facestyle_http_request_seconds_count{{route=\"{route}\"}} {count}");
         }

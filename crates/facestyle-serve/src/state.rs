@@ -1,9 +1,10 @@
 //! Server configuration and the state every handler shares: the models (loaded once), the
-//! gallery path with a lock that serialises writers, metrics and the style jobs.
+//! gallery path with a lock that serialises writers, the cached search index, the work
+//! permits, metrics and the style jobs.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use burn::module::Module;
@@ -11,8 +12,11 @@ use facestyle_face::detect::DetectConfig;
 use facestyle_face::engine::{FaceEngine, MODEL_ID};
 use facestyle_face::gallery::Gallery;
 use facestyle_style::vgg::Vgg19;
+use tokio::sync::Semaphore;
 
+use crate::auth::{Failures, MIN_TOKEN_LEN, Token};
 use crate::error::{ApiError, ApiResult};
+use crate::gallery_cache::IndexCache;
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
 
@@ -20,10 +24,33 @@ use crate::metrics::Metrics;
 pub struct ServeConfig {
     pub addr: SocketAddr,
     pub gallery: PathBuf,
-    /// Bearer token for the write routes; required unless `addr` is a loopback address.
+    /// The bearer token set by the operator (`FACESTYLE_TOKEN` or `--token-file`). With one,
+    /// every `/v1` route needs it; without one, the server makes a token at start-up that the
+    /// write and job routes need, and reads stay open on loopback.
     pub token: Option<String>,
+    /// Host names (besides IP literals and `localhost`) accepted in the `Host` header.
+    pub allowed_hosts: Vec<String>,
+    /// `/metrics` without the token even when one is configured.
+    pub public_metrics: bool,
+    /// Plain HTTP on a non-loopback address (behind a TLS-terminating proxy on a trusted
+    /// network); refused unless set.
+    pub allow_plain_http: bool,
     /// Largest request body in bytes.
     pub body_limit: usize,
+    /// Image files one form may carry.
+    pub max_files: usize,
+    /// Largest image, in pixels (checked from the header before decoding).
+    pub max_pixels: u64,
+    /// Bytes the decoded images of one request may take, estimated from their headers.
+    pub max_decoded_bytes: u64,
+    /// Requests decoding or running the networks at once (the rest wait their turn).
+    pub max_inflight: usize,
+    /// Faces of one image that are embedded (the largest kept).
+    pub max_faces: usize,
+    /// Open connections at once; beyond it new connections wait in the listen backlog.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers.
+    pub header_timeout: Duration,
     pub request_timeout: Duration,
     /// Style jobs waiting at most (beyond it: 429).
     pub queue: usize,
@@ -33,11 +60,22 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     pub fn new(addr: SocketAddr, gallery: PathBuf, token: Option<String>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         ServeConfig {
             addr,
             gallery,
-            token: token.filter(|t| !t.is_empty()),
+            token: token.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()),
+            allowed_hosts: Vec::new(),
+            public_metrics: false,
+            allow_plain_http: false,
             body_limit: 20 << 20,
+            max_files: 16,
+            max_pixels: 40_000_000,
+            max_decoded_bytes: 512 << 20,
+            max_inflight: cores.max(2),
+            max_faces: 100,
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             queue: 4,
             style_max_size: 512,
@@ -45,14 +83,45 @@ impl ServeConfig {
         }
     }
 
-    /// Refuses to serve write routes openly beyond this machine.
+    /// Refuses set-ups that would expose the gallery: an open address without a token or
+    /// over plain HTTP, a short token, limits of zero.
     pub fn check(&self) -> Result<(), String> {
-        if self.token.is_none() && !self.addr.ip().is_loopback() {
+        let loopback = self.addr.ip().is_loopback();
+        if self.token.is_none() && !loopback {
             return Err(format!(
-                "refusing to listen on {} without a token: set FACESTYLE_TOKEN (write routes need it \
-                 off loopback)",
+                "refusing to listen on {} without a token: set FACESTYLE_TOKEN or --token-file \
+                 (every route needs it off loopback)",
                 self.addr
             ));
+        }
+        if let Some(t) = &self.token
+            && t.len() < MIN_TOKEN_LEN
+        {
+            return Err(format!(
+                "the token is {} bytes long; use at least {MIN_TOKEN_LEN} (e.g. `openssl rand -hex 32`)",
+                t.len()
+            ));
+        }
+        if !loopback && !self.allow_plain_http {
+            return Err(format!(
+                "refusing to serve plain HTTP on {}: the token would cross the network in clear. \
+                 Listen on 127.0.0.1 behind a TLS-terminating reverse proxy (docs/serve.md), or pass \
+                 --allow-plain-http on a network you trust",
+                self.addr
+            ));
+        }
+        let zero = [
+            ("body limit", self.body_limit == 0),
+            ("max files", self.max_files == 0),
+            ("max pixels", self.max_pixels == 0),
+            ("max decoded bytes", self.max_decoded_bytes == 0),
+            ("max in flight", self.max_inflight == 0),
+            ("max faces", self.max_faces == 0),
+            ("max connections", self.max_connections == 0),
+            ("queue", self.queue == 0),
+        ];
+        if let Some((what, _)) = zero.iter().find(|(_, z)| *z) {
+            return Err(format!("{what} must be at least 1"));
         }
         Ok(())
     }
@@ -62,25 +131,40 @@ type Loaded<T> = OnceLock<Result<Arc<T>, String>>;
 
 pub struct AppState {
     pub config: ServeConfig,
+    pub token: Token,
+    /// Failed token checks per client, for the back-off.
+    pub failures: Failures,
     engine: Loaded<FaceEngine>,
-    vgg: Loaded<Vgg19>,
+    /// VGG19, loaded at start-up by the server; a failed load is retried on the next job.
+    vgg: Mutex<Option<Arc<Vgg19>>>,
     /// Held while writing the gallery, so concurrent enrolments queue instead of failing on a
     /// busy database.
-    pub gallery_write: Mutex<()>,
+    gallery_write: Mutex<()>,
+    pub index: IndexCache,
+    /// Permits to decode images or run the networks; `config.max_inflight` of them.
+    pub work: Arc<Semaphore>,
     pub metrics: Metrics,
     pub jobs: Jobs,
+    /// The style worker, once started (`/healthz` reports it when it has stopped).
+    pub worker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl AppState {
     pub fn new(config: ServeConfig) -> Arc<Self> {
         let jobs = Jobs::new(config.queue);
+        let token = Token::resolve(config.token.clone());
         Arc::new(AppState {
-            config,
+            work: Arc::new(Semaphore::new(config.max_inflight.max(1))),
+            token,
+            failures: Failures::default(),
             engine: OnceLock::new(),
-            vgg: OnceLock::new(),
+            vgg: Mutex::new(None),
             gallery_write: Mutex::new(()),
+            index: IndexCache::default(),
             metrics: Metrics::default(),
             jobs,
+            worker: Mutex::new(None),
+            config,
         })
     }
 
@@ -88,7 +172,8 @@ impl AppState {
     pub fn engine(&self) -> ApiResult<Arc<FaceEngine>> {
         self.engine
             .get_or_init(|| {
-                FaceEngine::load(DetectConfig::default(), facestyle_nn::device::default_device())
+                let detect = DetectConfig { max_faces: self.config.max_faces, ..DetectConfig::default() };
+                FaceEngine::load(detect, facestyle_nn::device::default_device())
                     .map(Arc::new)
                     .map_err(|e| format!("face models: {e}"))
             })
@@ -96,15 +181,34 @@ impl AppState {
             .map_err(ApiError::internal)
     }
 
-    /// VGG19 on the gradient-recording device, for style jobs.
+    /// Whether the face models loaded: `None` before the first try.
+    pub fn engine_status(&self) -> Option<Result<(), String>> {
+        self.engine.get().map(|r| r.as_ref().map(|_| ()).map_err(Clone::clone))
+    }
+
+    /// VGG19 on the gradient-recording device, for style jobs. A failure is not remembered:
+    /// the next call tries again (after the model is fetched, say).
     pub fn vgg(&self) -> Result<Arc<Vgg19>, String> {
-        self.vgg
-            .get_or_init(|| {
-                Vgg19::load_cached(&facestyle_nn::device::training_device())
-                    .map(|v| Arc::new(v.no_grad()))
-                    .map_err(|e| format!("VGG19: {e}"))
-            })
-            .clone()
+        let mut slot = lock(&self.vgg);
+        if let Some(v) = slot.as_ref() {
+            return Ok(v.clone());
+        }
+        let v = Vgg19::load_cached(&facestyle_nn::device::training_device())
+            .map(|v| Arc::new(v.no_grad()))
+            .map_err(|e| format!("VGG19: {e}"))?;
+        *slot = Some(v.clone());
+        Ok(v)
+    }
+
+    /// True once VGG19 is in memory.
+    pub fn vgg_loaded(&self) -> bool {
+        lock(&self.vgg).is_some()
+    }
+
+    /// The gallery writer's lock. A panic while it was held leaves nothing half-written
+    /// (each write is one SQLite transaction), so a poisoned lock is taken over.
+    pub fn write_lock(&self) -> MutexGuard<'_, ()> {
+        lock(&self.gallery_write)
     }
 
     /// The gallery, opened for this request (created on first enrolment).
@@ -121,4 +225,10 @@ impl AppState {
         };
         opened.map_err(|e| ApiError::internal(e.to_string()))
     }
+}
+
+/// Locks `m`, taking over a lock poisoned by a panic elsewhere: every value the server keeps
+/// behind a mutex stays consistent between statements (counters, maps, `()`).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

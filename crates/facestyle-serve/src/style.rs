@@ -1,6 +1,8 @@
 //! Style routes: submit a job (202 + id, 429 when the queue is full), poll it, fetch the PNG;
-//! and the worker thread that runs the jobs.
+//! and the worker thread that runs the jobs. A job that panics is failed and the worker goes
+//! on with the next.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -10,14 +12,16 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use facestyle_style::picture::{check_side, to_image, to_tensor};
+use facestyle_style::picture::{check_side, scaled_dims, to_image, to_tensor};
 use facestyle_style::transfer::{Init, Method, StyleConfig, transfer};
 use facestyle_style::vgg::{Pooling, layer_index};
+use image::RgbImage;
+use image::imageops::{FilterType, resize};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::faces::form;
-use crate::form::image;
+use crate::faces::{form, limits, work};
+use crate::form::{check_budget, decode};
 use crate::jobs::{JobState, StyleRequest};
 use crate::state::AppState;
 
@@ -25,7 +29,7 @@ pub async fn submit(
     State(state): State<Arc<AppState>>,
     m: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let form = form(m).await?;
+    let form = form(&state, m).await?;
     let size: u32 = form.number("size", 256)?;
     let iterations: usize = form.number("iterations", 100)?;
     let c = &state.config;
@@ -41,11 +45,22 @@ pub async fn submit(
             c.style_max_iterations
         )));
     }
-    let (content, style) = (image(&form, "content")?, image(&form, "style")?);
-    for u in [&content, &style] {
-        check_side(&u.image, size).map_err(|e| ApiError::bad_request(format!("{}: {e}", u.filename)))?;
-    }
-    match state.jobs.submit(content.image, style.image, size, iterations) {
+    let (content, style) = (form.file("content")?, form.file("style")?);
+    check_budget(&[&content, &style], &limits(&state))?;
+    // Decoded and shrunk to the job's size before queueing: a waiting job holds two small
+    // pictures, not two full-resolution photos.
+    let (content, style) = work(&state, move || {
+        let mut out = Vec::new();
+        for f in [&content, &style] {
+            let u = decode(f)?;
+            check_side(&u.image, size).map_err(|e| ApiError::bad_request(format!("{}: {e}", u.filename)))?;
+            out.push(shrink(u.image, size));
+        }
+        let style = out.pop().expect("two pictures");
+        Ok((out.pop().expect("two pictures"), style))
+    })
+    .await?;
+    match state.jobs.submit(content, style, size, iterations) {
         Some(id) => Ok((
             StatusCode::ACCEPTED,
             Json(
@@ -56,82 +71,80 @@ pub async fn submit(
     }
 }
 
+/// `img` scaled down (never up) to the long side `size`, as the transfer will see it.
+fn shrink(img: RgbImage, size: u32) -> RgbImage {
+    if img.width().max(img.height()) <= size {
+        return img;
+    }
+    let (w, h) = scaled_dims(&img, size);
+    resize(&img, w, h, FilterType::Triangle)
+}
+
 pub async fn status(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let s = state.jobs.status(&id).ok_or_else(|| ApiError::not_found(format!("no job '{id}'")))?;
-    Ok(Json(serde_json::to_value(&s).expect("serialisable")))
+    let s = state.jobs.status(&id).ok_or_else(|| ApiError::not_found("no such job"))?;
+    serde_json::to_value(&s).map(Json).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 pub async fn result(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Response> {
-    let s = state.jobs.status(&id).ok_or_else(|| ApiError::not_found(format!("no job '{id}'")))?;
+    let s = state.jobs.status(&id).ok_or_else(|| ApiError::not_found("no such job"))?;
     match (s.state, s.result_png) {
         (JobState::Done, Some(png)) => {
             Ok(([(header::CONTENT_TYPE, "image/png")], png.to_vec()).into_response())
         }
-        (state, _) => Err(ApiError::new(StatusCode::CONFLICT, format!("job '{id}' is {state:?}, not done"))),
+        (state, _) => Err(ApiError::new(StatusCode::CONFLICT, format!("the job is {state:?}, not done"))),
     }
 }
 
-/// The worker: runs queued jobs one at a time until shutdown.
-pub fn spawn_worker(state: Arc<AppState>) -> Option<std::thread::JoinHandle<()>> {
-    let rx = state.jobs.take_receiver()?;
-    Some(std::thread::spawn(move || {
+/// What runs one job: the PNG, `None` when cancelled, or the reason it failed.
+pub type Runner = fn(&AppState, &StyleRequest) -> Result<Option<Vec<u8>>, String>;
+
+/// The worker: runs queued jobs one at a time until shutdown (kept in `state.worker`).
+pub fn spawn_worker(state: Arc<AppState>) {
+    spawn_worker_with(state, run_transfer)
+}
+
+/// [`spawn_worker`] with another way to run a job.
+pub fn spawn_worker_with(state: Arc<AppState>, runner: Runner) {
+    let Some(rx) = state.jobs.take_receiver() else { return };
+    let s = state.clone();
+    let handle = std::thread::spawn(move || {
         loop {
-            if state.jobs.cancel.load(Ordering::SeqCst) {
+            if s.jobs.cancel.load(Ordering::SeqCst) {
                 break;
             }
             match rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(req) => run(&state, req),
+                Ok(req) => run(&s, req, runner),
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
-    }))
+    });
+    *crate::state::lock(&state.worker) = Some(handle);
 }
 
-fn run(state: &AppState, req: StyleRequest) {
+/// Waits for the worker to stop (after [`crate::jobs::Jobs::shutdown`]).
+pub fn join_worker(state: &AppState) {
+    let handle = crate::state::lock(&state.worker).take();
+    if let Some(h) = handle {
+        let _ = h.join();
+    }
+}
+
+fn run(state: &AppState, req: StyleRequest, runner: Runner) {
     let jobs = &state.jobs;
     if jobs.cancel.load(Ordering::SeqCst) {
         jobs.update(&req.id, |s| s.state = JobState::Cancelled);
         return;
     }
     jobs.update(&req.id, |s| s.state = JobState::Running);
-    let outcome = (|| -> Result<Option<Vec<u8>>, String> {
-        let vgg = state.vgg()?;
-        let device = facestyle_nn::device::training_device();
-        let content = to_tensor(&req.content, req.size, &device);
-        let style = to_tensor(&req.style, req.size, &device);
-        let config = StyleConfig {
-            method: Method::Adam,
-            content_layer: layer_index("conv4_2").expect("a VGG19 layer"),
-            style_layers: ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
-                .iter()
-                .map(|l| (layer_index(l).expect("a VGG19 layer"), 0.2))
-                .collect(),
-            alpha: 1.0,
-            beta: 1e3,
-            tv_weight: 0.0,
-            iterations: req.iterations,
-            lr: 5.0,
-            pooling: Pooling::Max,
-            init: Init::Content,
-            seed: 1,
-        };
-        let out = transfer(&vgg, content, &[(style, 1.0)], &config, &mut |c, _| {
-            jobs.update(&req.id, |s| {
-                s.step = c.step + 1;
-                s.loss = Some(c.total);
-            });
-            !jobs.cancel.load(Ordering::SeqCst)
-        });
-        if out.stopped {
-            return Ok(None);
-        }
-        let mut png = Vec::new();
-        to_image(out.image)
-            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-            .map_err(|e| e.to_string())?;
-        Ok(Some(png))
-    })();
+    let outcome = catch_unwind(AssertUnwindSafe(|| runner(state, &req))).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(format!("internal error: the style transfer panicked ({what})"))
+    });
     jobs.update(&req.id, |s| match outcome {
         Ok(Some(png)) => {
             s.state = JobState::Done;
@@ -146,4 +159,45 @@ fn run(state: &AppState, req: StyleRequest) {
             s.error = Some(e);
         }
     });
+}
+
+/// The style transfer itself (Adam from the content image).
+fn run_transfer(state: &AppState, req: &StyleRequest) -> Result<Option<Vec<u8>>, String> {
+    let jobs = &state.jobs;
+    let vgg = state.vgg()?;
+    let device = facestyle_nn::device::training_device();
+    let content = to_tensor(&req.content, req.size, &device);
+    let style = to_tensor(&req.style, req.size, &device);
+    let layer = |name: &str| layer_index(name).ok_or_else(|| format!("no VGG19 layer {name}"));
+    let config = StyleConfig {
+        method: Method::Adam,
+        content_layer: layer("conv4_2")?,
+        style_layers: ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+            .iter()
+            .map(|l| Ok((layer(l)?, 0.2)))
+            .collect::<Result<_, String>>()?,
+        alpha: 1.0,
+        beta: 1e3,
+        tv_weight: 0.0,
+        iterations: req.iterations,
+        lr: 5.0,
+        pooling: Pooling::Max,
+        init: Init::Content,
+        seed: 1,
+    };
+    let out = transfer(&vgg, content, &[(style, 1.0)], &config, &mut |c, _| {
+        jobs.update(&req.id, |s| {
+            s.step = c.step + 1;
+            s.loss = Some(c.total);
+        });
+        !jobs.cancel.load(Ordering::SeqCst)
+    });
+    if out.stopped {
+        return Ok(None);
+    }
+    let mut png = Vec::new();
+    to_image(out.image)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| e.to_string())?;
+    Ok(Some(png))
 }

@@ -1,81 +1,15 @@
-//! The routes, called in-process: the spec matches the routes, write routes need the token,
-//! bad input is a 4xx JSON error, the style queue answers 429 when full, and with the real
-//! models: enroll -> identify -> verify -> forget, and a style job to its PNG.
+//! The routes, called in-process: the spec matches the routes, routes need the token as
+//! documented, bad input is a 4xx JSON error, the style queue answers 429 when full, and with
+//! the real models: enroll -> identify -> verify -> forget, and a style job to its PNG.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+mod common;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
+use common::{TOKEN, call, face_models, json, multipart, photo, png, server};
 use facestyle_models::testing::cached_model;
-use facestyle_serve::client::{self, BOUNDARY, Part};
-use facestyle_serve::router;
-use facestyle_serve::state::{AppState, ServeConfig};
-use http_body_util::BodyExt;
+use facestyle_serve::client::Part;
+use facestyle_serve::state::ServeConfig;
 use serde_json::Value;
-use tower::ServiceExt;
-
-/// The request body of a form (the client's multipart writer).
-fn multipart(parts: &[(&str, Part)]) -> Vec<u8> {
-    client::multipart(parts).1
-}
-
-struct Server {
-    app: Router,
-    state: Arc<AppState>,
-    _dir: tempfile::TempDir,
-}
-
-fn server(token: Option<&str>, tweak: impl FnOnce(&mut ServeConfig)) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config =
-        ServeConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().join("g.db"), token.map(str::to_string));
-    tweak(&mut config);
-    let state = AppState::new(config);
-    Server { app: router(state.clone()), state, _dir: dir }
-}
-
-async fn call(
-    app: &Router,
-    method: Method,
-    uri: &str,
-    token: Option<&str>,
-    body: Option<Vec<u8>>,
-) -> (StatusCode, Vec<u8>) {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let req = match body {
-        Some(b) => req
-            .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
-            .body(Body::from(b)),
-        None => req.body(Body::empty()),
-    }
-    .unwrap();
-    let r = app.clone().oneshot(req).await.unwrap();
-    let status = r.status();
-    (status, r.into_body().collect().await.unwrap().to_bytes().to_vec())
-}
-
-fn json(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
-}
-
-fn photo(name: &str) -> Vec<u8> {
-    let p =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../facestyle-face/tests/fixtures/photos").join(name);
-    std::fs::read(p).unwrap()
-}
-
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, 90]));
-    let mut out = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
-    out
-}
 
 #[tokio::test]
 async fn every_route_in_the_spec_is_served() {
@@ -115,30 +49,68 @@ async fn every_route_in_the_spec_is_served() {
 }
 
 #[tokio::test]
-async fn write_routes_need_the_token() {
-    let s = server(Some("s3cret"), |_| {});
+async fn routes_need_the_token_as_documented() {
+    // The operator's token: every /v1 route and /metrics need it.
     let enroll = || Some(multipart(&[("name", Part::Text("X")), ("image", Part::File("x.png", &png(8, 8)))]));
     for token in [None, Some("wrong")] {
+        // A server each, below the back-off's count of wrong tokens.
+        let s = server(Some(TOKEN), |_| {});
         let (status, body) = call(&s.app, Method::POST, "/v1/enroll", token, enroll()).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(json(&body)["error"].as_str().unwrap().contains("Bearer"));
-        let (status, _) = call(&s.app, Method::DELETE, "/v1/people/X", token, None).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        let (status, _) = call(&s.app, Method::POST, "/v1/style", token, None).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        for (m, uri) in [
+            (Method::DELETE, "/v1/people/X"),
+            (Method::POST, "/v1/style"),
+            (Method::GET, "/v1/people"),
+            (Method::POST, "/v1/identify"),
+            (Method::POST, "/v1/verify"),
+            (Method::GET, "/v1/jobs/job-1"),
+            (Method::GET, "/metrics"),
+        ] {
+            let (status, _) = call(&s.app, m, uri, token, None).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
+        }
     }
-    // Read routes stay open.
-    let (status, body) = call(&s.app, Method::GET, "/v1/people", None, None).await;
+    let s = server(Some(TOKEN), |_| {});
+    let (status, body) = call(&s.app, Method::GET, "/v1/people", Some(TOKEN), None).await;
     assert_eq!((status, json(&body)["people"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)));
     // The right token gets past the check (here to the form checks).
-    let (status, body) = call(&s.app, Method::POST, "/v1/style", Some("s3cret"), Some(multipart(&[]))).await;
+    let (status, body) = call(&s.app, Method::POST, "/v1/style", Some(TOKEN), Some(multipart(&[]))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&body));
+    for public in ["/", "/healthz", "/openapi.json"] {
+        let (status, _) = call(&s.app, Method::GET, public, None, None).await;
+        assert_ne!(status, StatusCode::UNAUTHORIZED, "{public}");
+    }
+    let open_metrics = server(Some(TOKEN), |c| c.public_metrics = true);
+    let (status, _) = call(&open_metrics.app, Method::GET, "/metrics", None, None).await;
+    assert_eq!(status, StatusCode::OK);
 
-    let open = ServeConfig::new("0.0.0.0:8080".parse().unwrap(), "g.db".into(), None);
-    assert!(open.check().unwrap_err().contains("FACESTYLE_TOKEN"));
-    let with = ServeConfig::new("0.0.0.0:8080".parse().unwrap(), "g.db".into(), Some("t".into()));
-    assert!(with.check().is_ok());
-    assert!(ServeConfig::new("127.0.0.1:8080".parse().unwrap(), "g.db".into(), None).check().is_ok());
+    // No operator token: the server makes one; writes and jobs need it, reads stay open.
+    let s = server(None, |_| {});
+    let made = s.state.token.value().to_string();
+    assert!(made.len() >= 32 && !s.state.token.configured);
+    let (status, _) = call(&s.app, Method::POST, "/v1/enroll", None, enroll()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "writes need a token even on loopback");
+    let (status, _) = call(&s.app, Method::DELETE, "/v1/people/X", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(&s.app, Method::GET, "/v1/jobs/job-1", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(&s.app, Method::GET, "/v1/people", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&s.app, Method::DELETE, "/v1/people/X", Some(&made), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let at = |addr: &str, token: Option<&str>| {
+        ServeConfig::new(addr.parse().unwrap(), "g.db".into(), token.map(str::to_string)).check()
+    };
+    assert!(at("0.0.0.0:8080", None).unwrap_err().contains("FACESTYLE_TOKEN"));
+    assert!(at("127.0.0.1:8080", Some("short")).unwrap_err().contains("at least 16"));
+    assert!(at("0.0.0.0:8080", Some(TOKEN)).unwrap_err().contains("plain HTTP"));
+    let mut behind_proxy =
+        ServeConfig::new("0.0.0.0:8080".parse().unwrap(), "g.db".into(), Some(TOKEN.into()));
+    behind_proxy.allow_plain_http = true;
+    assert!(behind_proxy.check().is_ok());
+    assert!(at("127.0.0.1:8080", None).is_ok());
 }
 
 #[tokio::test]
@@ -202,7 +174,7 @@ async fn bad_input_is_a_4xx_json_error() {
         ),
     ];
     for (uri, body, want, text) in cases {
-        let (status, bytes) = call(&s.app, Method::POST, uri, None, body).await;
+        let (status, bytes) = call(&s.app, Method::POST, uri, s.token(), body).await;
         let v = json(&bytes);
         assert_eq!(status, want, "{uri}: {v}");
         assert!(v["error"].as_str().unwrap().contains(text), "{uri}: expected '{text}' in {v}");
@@ -232,26 +204,22 @@ async fn a_full_style_queue_answers_429_and_shutdown_cancels() {
             ("size", Part::Text("32")),
         ]))
     };
-    let (status, body) = call(&s.app, Method::POST, "/v1/style", None, job()).await;
+    let t = s.token();
+    let (status, body) = call(&s.app, Method::POST, "/v1/style", t, job()).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&body));
     let id = json(&body)["id"].as_str().unwrap().to_string();
-    let (status, body) = call(&s.app, Method::POST, "/v1/style", None, job()).await;
+    let (status, body) = call(&s.app, Method::POST, "/v1/style", t, job()).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(json(&body)["error"].as_str().unwrap().contains("queue is full"));
-    let (_, body) = call(&s.app, Method::GET, &format!("/v1/jobs/{id}"), None, None).await;
+    let (_, body) = call(&s.app, Method::GET, &format!("/v1/jobs/{id}"), t, None).await;
     assert_eq!(json(&body)["state"], "queued");
-    let (status, _) = call(&s.app, Method::GET, &format!("/v1/jobs/{id}/result.png"), None, None).await;
+    let (status, _) = call(&s.app, Method::GET, &format!("/v1/jobs/{id}/result.png"), t, None).await;
     assert_eq!(status, StatusCode::CONFLICT);
     s.state.jobs.shutdown();
-    let (_, body) = call(&s.app, Method::GET, &format!("/v1/jobs/{id}"), None, None).await;
+    let (_, body) = call(&s.app, Method::GET, &format!("/v1/jobs/{id}"), t, None).await;
     assert_eq!(json(&body)["state"], "cancelled");
-    let (status, _) = call(&s.app, Method::POST, "/v1/style", None, job()).await;
+    let (status, _) = call(&s.app, Method::POST, "/v1/style", t, job()).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "no new jobs after shutdown");
-}
-
-fn face_models() -> bool {
-    cached_model("face_detection_yunet_2023mar_int8bq.onnx").is_some()
-        && cached_model("face_recognition_sface_2021dec_int8bq.onnx").is_some()
 }
 
 #[tokio::test]
@@ -259,8 +227,8 @@ async fn enroll_identify_verify_forget() {
     if !face_models() {
         return;
     }
-    let s = server(Some("t"), |_| {});
-    let t = Some("t");
+    let s = server(Some(TOKEN), |_| {});
+    let t = Some(TOKEN);
     // A photo without a face spoils the whole enrolment: nothing is written.
     let bad = multipart(&[
         ("name", Part::Text("Gul")),
@@ -270,7 +238,7 @@ async fn enroll_identify_verify_forget() {
     let (status, body) = call(&s.app, Method::POST, "/v1/enroll", t, Some(bad)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(json(&body)["error"].as_str().unwrap().contains("blank.png: no face"));
-    let (_, body) = call(&s.app, Method::GET, "/v1/people", None, None).await;
+    let (_, body) = call(&s.app, Method::GET, "/v1/people", t, None).await;
     assert_eq!(json(&body)["people"].as_array().unwrap().len(), 0);
 
     let good = multipart(&[
@@ -282,7 +250,7 @@ async fn enroll_identify_verify_forget() {
     assert_eq!(json(&body)["embeddings"], 1);
 
     let q = multipart(&[("image", Part::File("g8.png", &photo("Abdullah_Gul_0008.png")))]);
-    let (status, body) = call(&s.app, Method::POST, "/v1/identify", None, Some(q)).await;
+    let (status, body) = call(&s.app, Method::POST, "/v1/identify", t, Some(q)).await;
     assert_eq!(status, StatusCode::OK);
     let names: Vec<String> = json(&body)["faces"]
         .as_array()
@@ -299,7 +267,7 @@ async fn enroll_identify_verify_forget() {
             ("a", Part::File("g1.jpg", &photo("Abdullah_Gul_0001.jpg"))),
             ("b", Part::File(other, &photo(other))),
         ]);
-        let (status, body) = call(&s.app, Method::POST, "/v1/verify", None, Some(v)).await;
+        let (status, body) = call(&s.app, Method::POST, "/v1/verify", t, Some(v)).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(json(&body)["same"], same, "{other}: {}", json(&body));
     }
@@ -317,19 +285,20 @@ async fn a_style_job_runs_to_its_picture() {
         return;
     }
     let s = server(None, |_| {});
-    let worker = facestyle_serve::style::spawn_worker(s.state.clone()).unwrap();
+    facestyle_serve::style::spawn_worker(s.state.clone());
+    let t = s.token();
     let job = multipart(&[
         ("content", Part::File("c.png", &png(40, 32))),
         ("style", Part::File("s.png", &png(32, 32))),
         ("size", Part::Text("32")),
         ("iterations", Part::Text("3")),
     ]);
-    let (status, body) = call(&s.app, Method::POST, "/v1/style", None, Some(job)).await;
+    let (status, body) = call(&s.app, Method::POST, "/v1/style", t, Some(job)).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let id = json(&body)["id"].as_str().unwrap().to_string();
     let mut last = Value::Null;
     for _ in 0..600 {
-        let (_, body) = call(&s.app, Method::GET, &format!("/v1/jobs/{id}"), None, None).await;
+        let (_, body) = call(&s.app, Method::GET, &format!("/v1/jobs/{id}"), t, None).await;
         last = json(&body);
         if last["state"] == "done" || last["state"] == "failed" {
             break;
@@ -338,11 +307,10 @@ async fn a_style_job_runs_to_its_picture() {
     }
     assert_eq!(last["state"], "done", "{last}");
     assert_eq!(last["step"], 3);
-    let (status, png_bytes) =
-        call(&s.app, Method::GET, &format!("/v1/jobs/{id}/result.png"), None, None).await;
+    let (status, png_bytes) = call(&s.app, Method::GET, &format!("/v1/jobs/{id}/result.png"), t, None).await;
     assert_eq!(status, StatusCode::OK);
     let img = image::load_from_memory(&png_bytes).unwrap();
     assert_eq!((img.width(), img.height()), (32, 26));
     s.state.jobs.shutdown();
-    worker.join().unwrap();
+    facestyle_serve::style::join_worker(&s.state);
 }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{face_models, photo, start_server};
+use common::{TOKEN, face_models, photo, start_server};
 use facestyle_serve::client::request;
 use serde_json::{Value, json};
 
@@ -128,10 +128,10 @@ fn enroll_identify_verify_through_the_page() {
     let dir = tempfile::tempdir().unwrap();
     let (server, addr) = start_server(&dir.path().join("g.db"));
     let d = Driver::start(bin);
-    d.post(&format!("/session/{}/url", d.session), json!({"url": format!("http://{addr}/")}));
+    // The link the server prints: the page takes the token from the fragment.
+    d.post(&format!("/session/{}/url", d.session), json!({"url": format!("http://{addr}/#token={TOKEN}")}));
     d.wait_text("#people", "Nobody enrolled yet");
 
-    d.type_into("#token", "t");
     d.type_into("#enroll-name", "Abdullah Gul");
     d.type_into("#enroll-file", &file("Abdullah_Gul_0001.jpg"));
     d.click("#enroll-go");

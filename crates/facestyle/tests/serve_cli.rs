@@ -8,7 +8,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{face_models, facestyle, photo, start_server as start};
+use common::{TOKEN, face_models, facestyle, photo, start_server as start};
 use facestyle_serve::client::{Part, multipart, request};
 
 #[test]
@@ -41,7 +41,7 @@ fn kill_9_during_enrolments_leaves_a_consistent_gallery() {
                         ("image", Part::File("a.jpg", &a)),
                         ("image", Part::File("b.jpg", &b)),
                     ]);
-                    match request(addr, "POST", "/v1/enroll", Some("t"), Some(&body)) {
+                    match request(addr, "POST", "/v1/enroll", Some(TOKEN), Some(&body)) {
                         Ok(r) if r.status == 200 => acknowledged.lock().unwrap().push(name),
                         Ok(r) => panic!("enroll {name}: {} {}", r.status, String::from_utf8_lossy(&r.body)),
                         Err(_) if dead.load(Ordering::SeqCst) => break,
@@ -63,7 +63,7 @@ fn kill_9_during_enrolments_leaves_a_consistent_gallery() {
     let acknowledged = acknowledged.lock().unwrap().clone();
 
     let (mut child, addr) = start(&gallery);
-    let people = request(addr, "GET", "/v1/people", None, None).unwrap().json();
+    let people = request(addr, "GET", "/v1/people", Some(TOKEN), None).unwrap().json();
     let people = people["people"].as_array().unwrap().clone();
     for p in &people {
         assert_eq!(p["embeddings"], 2, "every enrolment complete: {p}");

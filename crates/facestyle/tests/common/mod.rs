@@ -28,13 +28,16 @@ impl Drop for Killed {
     }
 }
 
-/// Starts `facestyle serve` (token `t`) on a free loopback port over `gallery`; returns the
+/// The token the test servers are started with.
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// Starts `facestyle serve` (token [`TOKEN`]) on a free loopback port over `gallery`; returns the
 /// child and its address once it listens.
 pub fn start_server(gallery: &std::path::Path) -> (Killed, std::net::SocketAddr) {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_facestyle"))
         .args(["serve", "--gallery", gallery.to_str().unwrap(), "--addr", "127.0.0.1:0"])
-        .env("FACESTYLE_TOKEN", "t")
+        .env("FACESTYLE_TOKEN", TOKEN)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
