@@ -316,7 +316,8 @@ fn serve_load(args: &[String]) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
-    let config = facestyle_serve::state::ServeConfig::new(addr, dir.path().join("g.db"), Some("t".into()));
+    const TOKEN: &str = "bench-token-0123456789abcdef";
+    let config = facestyle_serve::state::ServeConfig::new(addr, dir.path().join("g.db"), Some(TOKEN.into()));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
@@ -330,7 +331,7 @@ fn serve_load(args: &[String]) -> anyhow::Result<()> {
     }
     let first = multipart(&[("name", Part::Text("seed")), ("image", Part::File("p.jpg", &face))]);
     anyhow::ensure!(
-        request(addr, "POST", "/v1/enroll", Some("t"), Some(&first))?.status == 200,
+        request(addr, "POST", "/v1/enroll", Some(TOKEN), Some(&first))?.status == 200,
         "seed enrolment"
     );
     let errors = AtomicUsize::new(0);
@@ -344,7 +345,7 @@ fn serve_load(args: &[String]) -> anyhow::Result<()> {
                     let mut mine = Vec::new();
                     while next.fetch_add(1, Ordering::SeqCst) < requests {
                         let t = Instant::now();
-                        match request(addr, "POST", "/v1/identify", None, Some(&body)) {
+                        match request(addr, "POST", "/v1/identify", Some(TOKEN), Some(&body)) {
                             Ok(r) if r.status == 200 => mine.push(ms(t)),
                             _ => {
                                 errors.fetch_add(1, Ordering::SeqCst);
@@ -360,7 +361,7 @@ fn serve_load(args: &[String]) -> anyhow::Result<()> {
             for i in 0..enrolls {
                 let name = format!("person{i}");
                 let b = multipart(&[("name", Part::Text(&name)), ("image", Part::File("p.jpg", &face))]);
-                match request(addr, "POST", "/v1/enroll", Some("t"), Some(&b)) {
+                match request(addr, "POST", "/v1/enroll", Some(TOKEN), Some(&b)) {
                     Ok(r) if r.status == 200 => names.push(name),
                     _ => {
                         errors.fetch_add(1, Ordering::SeqCst);
@@ -373,7 +374,7 @@ fn serve_load(args: &[String]) -> anyhow::Result<()> {
         (lat, enroller.join().expect("enroll thread"))
     });
     let seconds = start.elapsed().as_secs_f64();
-    let people = request(addr, "GET", "/v1/people", None, None)?.json();
+    let people = request(addr, "GET", "/v1/people", Some(TOKEN), None)?.json();
     let present: Vec<&str> = people["people"]
         .as_array()
         .map(|v| v.iter().filter_map(|p| p["name"].as_str()).collect())
