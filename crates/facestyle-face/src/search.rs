@@ -74,8 +74,12 @@ impl Index {
     }
 
     /// The `k` owners closest to `query` (each owner once, at its closest row), closest first.
+    /// `k = 0` asks for nothing and gets an empty list.
     pub fn search(&self, query: &[f32], k: usize, metric: Metric) -> Vec<Hit> {
         const PAR_ROWS: usize = 16_384;
+        if k == 0 {
+            return Vec::new();
+        }
         let dim = self.dim;
         let best_in = |start: usize, rows: &[f32]| -> Vec<(u32, f32)> {
             // best dot per owner within this chunk, kept small: owners repeat rarely.
@@ -171,6 +175,19 @@ mod tests {
             .min(Metric::SqL2.distance(&q, &unit(&[0.9, 0.1, 0.0])));
         assert!((hits[0].distance - brute).abs() < 1e-5);
         assert_eq!(hits[1].owner, 1);
+    }
+
+    #[test]
+    fn k_zero_finds_nothing_on_either_path() {
+        for rows in [3, 20_000] {
+            let mut idx = Index::new(2);
+            for i in 0..rows {
+                idx.push(i % 7, &unit(&[1.0, i as f32 / rows as f32]));
+            }
+            assert!(idx.search(&unit(&[1.0, 0.5]), 0, Metric::SqL2).is_empty(), "{rows} rows");
+            assert_eq!(idx.search(&unit(&[1.0, 0.5]), 1, Metric::SqL2).len(), 1);
+        }
+        assert!(Index::new(2).search(&[1.0, 0.0], 0, Metric::Cosine).is_empty());
     }
 
     #[test]
