@@ -4,8 +4,11 @@
 //! quantization?}]}`; a group's shards are concatenated and its weights laid end to end.
 //! Quantized weights store `uint8`/`uint16` codes `q` with `value = q * scale + min`, or
 //! `float16`.
+//!
+//! A manifest is data, not trusted: shard paths must stay below the manifest's directory, and
+//! every size is computed with checked arithmetic and bounded by the shard bytes present.
 
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -44,11 +47,15 @@ pub fn load_tfjs(manifest: &Path) -> Result<Vec<WeightTensor>> {
         .map_err(|e| ModelError::invalid(manifest, format!("not a tfjs weights manifest: {e}")))?;
     let dir = manifest.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for group in &groups {
         let mut bytes = Vec::new();
         for shard in &group.paths {
-            let path = dir.join(shard);
-            bytes.extend(std::fs::read(&path).map_err(|e| ModelError::io(&path, e))?);
+            if !seen.insert(shard.as_str()) {
+                return Err(ModelError::invalid(manifest, format!("shard {shard:?} is listed twice")));
+            }
+            let path = shard_path(dir, shard).map_err(|problem| ModelError::invalid(manifest, problem))?;
+            bytes.extend(read_shard(&path)?);
         }
         let shard_name = group.paths.join(", ");
         let mut at = 0usize;
@@ -69,9 +76,35 @@ pub fn load_tfjs(manifest: &Path) -> Result<Vec<WeightTensor>> {
     Ok(out)
 }
 
+/// `dir/shard`, for a shard path made only of plain names (no root, no `.` or `..`), so that
+/// a manifest cannot name a file outside its own directory.
+fn shard_path(dir: &Path, shard: &str) -> std::result::Result<PathBuf, String> {
+    let path = Path::new(shard);
+    let plain = path.components().all(|c| matches!(c, Component::Normal(_)));
+    if shard.is_empty() || !plain {
+        return Err(format!(
+            "shard path {shard:?} is not a plain relative path below the manifest's directory"
+        ));
+    }
+    Ok(dir.join(path))
+}
+
+/// A shard's bytes; only a regular file (not a device or a pipe, which could be endless).
+fn read_shard(path: &Path) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).map_err(|e| ModelError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(ModelError::invalid(path, "a tfjs shard must be a regular file"));
+    }
+    std::fs::read(path).map_err(|e| ModelError::io(path, e))
+}
+
 /// Decodes one weight from the start of `bytes`; returns the values and the bytes consumed.
 fn decode(entry: &Entry, bytes: &[u8]) -> std::result::Result<(Vec<f32>, usize), String> {
-    let count: usize = entry.shape.iter().product();
+    let count = entry
+        .shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| format!("shape {:?} overflows the number of values", entry.shape))?;
     let stored = entry.quantization.as_ref().map_or(entry.dtype.as_str(), |q| q.dtype.as_str());
     let width = match stored {
         "float32" | "int32" => 4,
@@ -79,7 +112,9 @@ fn decode(entry: &Entry, bytes: &[u8]) -> std::result::Result<(Vec<f32>, usize),
         "uint8" => 1,
         other => return Err(format!("unsupported stored dtype {other:?}")),
     };
-    let need = count * width;
+    let need = count
+        .checked_mul(width)
+        .ok_or_else(|| format!("shape {:?} of {stored} overflows the byte count", entry.shape))?;
     if bytes.len() < need {
         return Err(format!("needs {need} bytes, only {} left in the shards (truncated?)", bytes.len()));
     }
