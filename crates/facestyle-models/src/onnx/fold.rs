@@ -2,7 +2,7 @@
 //! operators that quantized weight files use to store their weights (`Constant`,
 //! `DequantizeLinear`, `Reshape`, `Identity`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::model::OnnxModel;
 use super::node::{ATTR_GRAPH, ATTR_GRAPHS, Attr, Node};
@@ -13,15 +13,27 @@ use crate::error::{ModelError, Result};
 /// Operators [`OnnxModel::fold_constants`] can evaluate.
 pub const FOLDABLE_OPS: [&str; 4] = ["Constant", "DequantizeLinear", "Reshape", "Identity"];
 
+/// Folding may materialise at most this many times the bytes of the model's decoded values
+/// (dequantizing int8 weights to f32 takes 4), plus [`FOLD_ALLOWANCE`]: a small file whose
+/// many nodes all read one large initializer cannot make a copy per node.
+const FOLD_GROWTH: usize = 8;
+/// Bytes folding may always materialise, whatever the model's size.
+const FOLD_ALLOWANCE: usize = 16 << 20;
+
 impl OnnxModel {
     /// Repeatedly evaluates the foldable nodes (see [`FOLDABLE_OPS`]) whose inputs are all
     /// initializers: their outputs become initializers and the nodes are removed. Then drops
     /// the initializers and graph inputs that no remaining node nor graph output uses (such as
     /// the stale inputs quantizers leave behind). Returns the number of nodes folded.
     ///
+    /// `Identity` and `Reshape` move their input when nothing else uses it, and copy it
+    /// otherwise; the bytes copied or computed are bounded (a multiple of the model's decoded
+    /// values), beyond which folding stops with an error.
+    ///
     /// Nothing is dropped when a node carries a subgraph (`If`, `Loop`...), whose uses of
     /// outer initializers are not tracked.
     pub fn fold_constants(&mut self) -> Result<usize> {
+        let mut folder = Folder::new(self);
         let mut folded = 0;
         loop {
             let mut changed = false;
@@ -31,7 +43,7 @@ impl OnnxModel {
                     kept.push(node);
                     continue;
                 }
-                match evaluate(&node, &self.initializers) {
+                match folder.evaluate(&node, &mut self.initializers) {
                     Ok(Some(mut out)) => {
                         let name = node.outputs.first().cloned().unwrap_or_default();
                         if self.initializers.contains_key(&name) {
@@ -39,6 +51,7 @@ impl OnnxModel {
                                 self.node_error(&node, format!("output '{name}' is already an initializer"))
                             );
                         }
+                        folder.folded(&node);
                         out.name = name.clone();
                         self.initializers.insert(name, out);
                         folded += 1;
@@ -69,12 +82,7 @@ impl OnnxModel {
     }
 
     fn drop_unused(&mut self) {
-        let has_subgraphs = self
-            .nodes
-            .iter()
-            .flat_map(|n| n.attrs.values())
-            .any(|a| matches!(a, Attr::Other(ATTR_GRAPH | ATTR_GRAPHS)));
-        if has_subgraphs {
+        if has_subgraphs(&self.nodes) {
             return;
         }
         let used: BTreeSet<&str> = self
@@ -89,31 +97,125 @@ impl OnnxModel {
     }
 }
 
-/// Evaluates one node; `Ok(None)` leaves it in the graph (a form we do not fold).
-fn evaluate(node: &Node, inits: &BTreeMap<String, Tensor>) -> std::result::Result<Option<Tensor>, String> {
-    let input = |k: usize| -> Option<&Tensor> {
-        node.inputs.get(k).filter(|n| !n.is_empty()).and_then(|n| inits.get(n))
-    };
-    let required = |k: usize| input(k).ok_or_else(|| format!("missing input #{k}"));
-    let int_attr = |name: &str, default: i64| -> std::result::Result<i64, String> {
-        match node.attr(name) {
-            None => Ok(default),
-            Some(a) => a.as_int().ok_or_else(|| format!("attribute '{name}' is not an int")),
+/// The state of one folding: how often each value is still read (by the nodes not folded
+/// yet, by graph outputs, by subgraphs), and the bytes still allowed to be materialised.
+struct Folder {
+    uses: HashMap<String, usize>,
+    budget: usize,
+    limit: usize,
+}
+
+impl Folder {
+    fn new(model: &OnnxModel) -> Self {
+        let mut uses: HashMap<String, usize> = HashMap::new();
+        for name in model.nodes.iter().flat_map(|n| n.inputs.iter()).chain(model.graph_outputs.iter()) {
+            *uses.entry(name.clone()).or_default() += 1;
         }
-    };
-    Ok(Some(match node.op_type.as_str() {
-        "Identity" => required(0)?.clone(),
-        "Reshape" => reshape(required(0)?, required(1)?, int_attr("allowzero", 0)? != 0)?,
-        "DequantizeLinear" => dequantize_linear(
-            required(0)?,
-            required(1)?,
-            input(2),
-            int_attr("axis", 1)?,
-            int_attr("block_size", 0)?,
-        )?,
-        "Constant" => return Ok(constant(node)),
-        _ => return Ok(None),
-    }))
+        // Subgraphs may read any outer value: nothing is moved out from under them.
+        if has_subgraphs(&model.nodes) {
+            uses.values_mut().for_each(|n| *n = usize::MAX);
+        }
+        let attrs = model.nodes.iter().flat_map(|n| n.attrs.values()).filter_map(Attr::as_tensor);
+        let decoded: usize = model.initializers.values().chain(attrs).map(Tensor::byte_size).sum();
+        let limit = decoded.saturating_mul(FOLD_GROWTH).saturating_add(FOLD_ALLOWANCE);
+        Folder { uses, budget: limit, limit }
+    }
+
+    /// Takes `bytes` from the budget before they are allocated.
+    fn charge(&mut self, bytes: usize) -> std::result::Result<(), String> {
+        self.budget = self.budget.checked_sub(bytes).ok_or_else(|| {
+            format!(
+                "folding would materialise more than {} bytes ({FOLD_GROWTH} times the model's decoded \
+                 values plus {} MiB): the model copies its initializers too often",
+                self.limit,
+                FOLD_ALLOWANCE >> 20
+            )
+        })?;
+        Ok(())
+    }
+
+    /// The node's inputs are read: one use fewer each.
+    fn folded(&mut self, node: &Node) {
+        for i in &node.inputs {
+            if let Some(n) = self.uses.get_mut(i) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Input `k` of `node`'s values for an output that keeps them: moved out of `inits` when
+    /// this node is their only reader, else copied (within the budget).
+    fn take(
+        &mut self,
+        node: &Node,
+        k: usize,
+        inits: &mut BTreeMap<String, Tensor>,
+    ) -> std::result::Result<TensorValues, String> {
+        input(node, inits, k)?;
+        let name = &node.inputs[k];
+        let readers = node.inputs.iter().filter(|i| *i == name).count();
+        if self.uses.get(name) == Some(&1)
+            && readers == 1
+            && let Some(t) = inits.remove(name)
+        {
+            return Ok(t.values);
+        }
+        let t = input(node, inits, k)?;
+        self.charge(t.byte_size())?;
+        Ok(t.values.clone())
+    }
+
+    /// Evaluates one node; `Ok(None)` leaves it in the graph (a form we do not fold).
+    fn evaluate(
+        &mut self,
+        node: &Node,
+        inits: &mut BTreeMap<String, Tensor>,
+    ) -> std::result::Result<Option<Tensor>, String> {
+        let int_attr = |name: &str, default: i64| -> std::result::Result<i64, String> {
+            match node.attr(name) {
+                None => Ok(default),
+                Some(a) => a.as_int().ok_or_else(|| format!("attribute '{name}' is not an int")),
+            }
+        };
+        let dims = match node.op_type.as_str() {
+            "Identity" => input(node, inits, 0)?.dims.clone(),
+            "Reshape" => {
+                let allowzero = int_attr("allowzero", 0)? != 0;
+                reshape_dims(input(node, inits, 0)?, input(node, inits, 1)?, allowzero)?
+            }
+            "DequantizeLinear" => {
+                let x = input(node, inits, 0)?;
+                self.charge(x.numel().saturating_mul(4))?;
+                let zero_point = node.inputs.get(2).filter(|n| !n.is_empty()).and_then(|n| inits.get(n));
+                let (axis, block) = (int_attr("axis", 1)?, int_attr("block_size", 0)?);
+                return dequantize_linear(x, input(node, inits, 1)?, zero_point, axis, block).map(Some);
+            }
+            "Constant" => {
+                self.charge(node.attrs.values().next().map_or(0, Attr::byte_size))?;
+                return Ok(constant(node));
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(Tensor { name: String::new(), dims, values: self.take(node, 0, inits)? }))
+    }
+}
+
+/// Whether a node carries a subgraph (`If`, `Loop`...), which may read any outer value.
+fn has_subgraphs(nodes: &[Node]) -> bool {
+    nodes.iter().flat_map(|n| n.attrs.values()).any(|a| matches!(a, Attr::Other(ATTR_GRAPH | ATTR_GRAPHS)))
+}
+
+/// Input `k` of `node`, which must be an initializer.
+fn input<'a>(
+    node: &Node,
+    inits: &'a BTreeMap<String, Tensor>,
+    k: usize,
+) -> std::result::Result<&'a Tensor, String> {
+    node.inputs
+        .get(k)
+        .filter(|n| !n.is_empty())
+        .and_then(|n| inits.get(n))
+        .ok_or_else(|| format!("missing input #{k}"))
 }
 
 /// The value of a `Constant` node, for the `value`, `value_float(s)` and `value_int(s)` forms.
@@ -131,7 +233,14 @@ fn constant(node: &Node) -> Option<Tensor> {
 }
 
 /// `Reshape`: `0` copies the input dimension (unless `allowzero`), `-1` is inferred.
+#[cfg(test)]
 pub(crate) fn reshape(data: &Tensor, shape: &Tensor, allowzero: bool) -> std::result::Result<Tensor, String> {
+    let dims = reshape_dims(data, shape, allowzero)?;
+    Ok(Tensor { name: String::new(), dims, values: data.values.clone() })
+}
+
+/// The output shape of `Reshape` of `data` to `shape`.
+fn reshape_dims(data: &Tensor, shape: &Tensor, allowzero: bool) -> std::result::Result<Vec<usize>, String> {
     let spec = shape
         .as_i64()
         .filter(|_| shape.dims.len() == 1)
@@ -166,7 +275,7 @@ pub(crate) fn reshape(data: &Tensor, shape: &Tensor, allowzero: bool) -> std::re
     } else if known != numel {
         return Err(mismatch());
     }
-    Ok(Tensor { name: String::new(), dims, values: data.values.clone() })
+    Ok(dims)
 }
 
 #[cfg(test)]

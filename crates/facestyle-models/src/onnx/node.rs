@@ -104,6 +104,17 @@ impl Attr {
         }
     }
 
+    /// Bytes the value takes in memory (tensors and lists; 0 for the rest).
+    pub fn byte_size(&self) -> usize {
+        match self {
+            Attr::Tensor(t) => t.byte_size(),
+            Attr::Floats(v) => v.len() * 4,
+            Attr::Ints(v) => v.len() * 8,
+            Attr::String(v) => v.len(),
+            _ => 0,
+        }
+    }
+
     /// The value of a TENSOR attribute.
     pub fn as_tensor(&self) -> Option<&Tensor> {
         match self {

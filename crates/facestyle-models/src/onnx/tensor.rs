@@ -80,6 +80,17 @@ impl TensorValues {
         self.len() == 0
     }
 
+    /// Bytes the values take in memory.
+    pub fn byte_size(&self) -> usize {
+        match self {
+            Self::F32(v) => v.len() * 4,
+            Self::I64(v) => v.len() * 8,
+            Self::I32(v) => v.len() * 4,
+            Self::I8(v) => v.len(),
+            Self::U8(v) => v.len(),
+        }
+    }
+
     /// Short type name (`f32`, `i64`, ...).
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -107,6 +118,11 @@ impl Tensor {
     /// Number of elements.
     pub fn numel(&self) -> usize {
         self.values.len()
+    }
+
+    /// Bytes the values take in memory.
+    pub fn byte_size(&self) -> usize {
+        self.values.byte_size()
     }
 
     /// The values if this is a float tensor.
