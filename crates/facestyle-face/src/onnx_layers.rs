@@ -45,7 +45,13 @@ pub struct OnnxLayers {
 
 impl OnnxLayers {
     pub fn load(path: &std::path::Path) -> Result<Self> {
-        let mut model = OnnxModel::load(path)?;
+        let bytes = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// The layer records of a serialized ONNX model; `path` names it in errors.
+    pub fn from_bytes(bytes: &[u8], path: &std::path::Path) -> Result<Self> {
+        let mut model = OnnxModel::from_bytes(bytes, path)?;
         // Read before folding replaces the DequantizeLinear node with its f32 result.
         let gemm_quantized = model
             .nodes
@@ -87,13 +93,17 @@ impl OnnxLayers {
         ModelError::invalid(&self.path, problem).into()
     }
 
-    fn input(&self, node: &Node, i: usize) -> Result<Vec<f32>> {
-        let name = node
-            .inputs
+    /// The name of input `i` of `node`; an error when the node has no such input.
+    fn input_name<'n>(&self, node: &'n Node, i: usize) -> Result<&'n str> {
+        node.inputs
             .get(i)
             .filter(|n| !n.is_empty())
-            .ok_or_else(|| self.err(format!("{} has no input {i}", node.label())))?;
-        Ok(self.model.weight(name)?.data)
+            .map(String::as_str)
+            .ok_or_else(|| self.err(format!("{} has no input {i}", node.label())))
+    }
+
+    fn input(&self, node: &Node, i: usize) -> Result<Vec<f32>> {
+        Ok(self.model.weight(self.input_name(node, i)?)?.data)
     }
 
     fn ints(&self, node: &Node, name: &str, default: &[i64]) -> Vec<i64> {
@@ -101,7 +111,7 @@ impl OnnxLayers {
     }
 
     fn conv_record(&self, node: &Node) -> Result<ConvRecord> {
-        let wname = node.inputs.get(1).cloned().unwrap_or_default();
+        let wname = self.input_name(node, 1)?.to_string();
         let w = self.model.weight(&wname)?;
         let shape: [usize; 4] =
             w.shape.clone().try_into().map_err(|_| {
@@ -147,7 +157,8 @@ impl OnnxLayers {
         })
     }
 
-    /// The next convolution, checked against the network's expectation.
+    /// The next convolution, checked against the network's expectation; a convolution without
+    /// a bias gets a zero bias.
     pub fn next_conv(
         &mut self,
         out: usize,
@@ -155,7 +166,7 @@ impl OnnxLayers {
         k: usize,
         geometry: ConvGeometry,
     ) -> Result<ConvRecord> {
-        let c =
+        let mut c =
             self.convs.pop_front().ok_or_else(|| self.err("fewer convolutions than the network needs"))?;
         let want = [out, inp / geometry.groups, k, k];
         if c.shape != want || c.geometry != geometry {
@@ -171,6 +182,7 @@ impl OnnxLayers {
                 c.bias.len()
             )));
         }
+        c.bias.resize(out, 0.0);
         Ok(c)
     }
 
@@ -210,7 +222,7 @@ impl OnnxLayers {
             .iter()
             .find(|n| n.op_type == "Gemm")
             .ok_or_else(|| self.err("no Gemm (fully connected) node"))?;
-        let w = self.model.weight(&node.inputs[1])?;
+        let w = self.model.weight(self.input_name(node, 1)?)?;
         Ok((w.data, w.shape, self.input(node, 2)?))
     }
 

@@ -170,7 +170,11 @@ const PAIRS: [(usize, usize, usize); 13] = [
 impl SFace {
     /// Builds the network from the folded SFace ONNX file.
     pub fn load(path: &std::path::Path, device: &Device) -> Result<Self> {
-        let mut l = OnnxLayers::load(path)?;
+        Self::from_layers(OnnxLayers::load(path)?, device)
+    }
+
+    /// Builds the network from the layer records of an SFace ONNX model.
+    pub fn from_layers(mut l: OnnxLayers, device: &Device) -> Result<Self> {
         let mean = l.constant("scalar_op1", 1)?[0];
         let scale = l.constant("scalar_op2", 1)?[0];
         let stem = StemPrelu::load(&mut l, device)?;

@@ -104,7 +104,11 @@ const BACKBONE: [(usize, usize); 11] = [
 impl YuNet {
     /// Builds the network from the folded YuNet ONNX file.
     pub fn load(path: &std::path::Path, device: &Device) -> Result<Self> {
-        let mut layers = OnnxLayers::load(path)?;
+        Self::from_layers(OnnxLayers::load(path)?, device)
+    }
+
+    /// Builds the network from the layer records of a YuNet ONNX model.
+    pub fn from_layers(mut layers: OnnxLayers, device: &Device) -> Result<Self> {
         let s = layers.next_conv(16, 3, 3, ConvGeometry { stride: 2, padding: 1, groups: 1 })?;
         let stem = PatchConv::from_oihw(&s.weight, s.shape, Some(&s.bias), 2, 1, device);
         let units = |layers: &mut OnnxLayers, plan: &[(usize, usize)]| -> Result<Vec<DpUnit>> {
