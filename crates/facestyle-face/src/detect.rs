@@ -38,11 +38,14 @@ pub struct DetectConfig {
     pub top_k: usize,
     /// Images whose long side exceeds this are scaled down for detection (default 640).
     pub max_side: u32,
+    /// Faces kept after NMS, best score first (default 100): a photo of thousands of tiny
+    /// faces yields at most this many to align and embed.
+    pub max_faces: usize,
 }
 
 impl Default for DetectConfig {
     fn default() -> Self {
-        DetectConfig { score_threshold: 0.9, nms_threshold: 0.3, top_k: 5000, max_side: 640 }
+        DetectConfig { score_threshold: 0.9, nms_threshold: 0.3, top_k: 5000, max_side: 640, max_faces: 100 }
     }
 }
 
@@ -83,6 +86,16 @@ pub fn decode(levels: &[LevelOutput], score_threshold: f32) -> Vec<Face> {
     faces
 }
 
+/// The faces of the heads' outputs (in input pixels), best score first: decoded above the
+/// score threshold, NMS over the `top_k` best, at most `max_faces` kept.
+pub fn select(levels: &[LevelOutput], config: &DetectConfig) -> Vec<Face> {
+    let faces = decode(levels, config.score_threshold);
+    let boxes: Vec<[f32; 4]> = faces.iter().map(|f| f.bbox).collect();
+    let scores: Vec<f32> = faces.iter().map(|f| f.score).collect();
+    let keep = nms(&boxes, &scores, config.nms_threshold, config.top_k, config.max_faces);
+    keep.into_iter().map(|i| faces[i].clone()).collect()
+}
+
 /// The YuNet detector with its settings.
 pub struct Detector {
     pub net: YuNet,
@@ -95,7 +108,7 @@ impl Detector {
         Detector { net, config, device }
     }
 
-    /// All faces in `img`, best score first.
+    /// The faces in `img` (at most `max_faces`), best score first.
     pub fn detect(&self, img: &RgbImage) -> Vec<Face> {
         self.detect_with(img, &self.config)
     }
@@ -115,11 +128,7 @@ impl Detector {
             img
         };
         let levels = self.net.forward(input_tensor(input, &self.device));
-        let faces = decode(&levels, config.score_threshold);
-        let boxes: Vec<[f32; 4]> = faces.iter().map(|f| f.bbox).collect();
-        let scores: Vec<f32> = faces.iter().map(|f| f.score).collect();
-        let keep = nms(&boxes, &scores, config.nms_threshold, config.top_k);
-        let mut kept: Vec<Face> = keep.into_iter().map(|i| faces[i].clone()).collect();
+        let mut kept = select(&levels, config);
         if scale < 1.0 {
             let (sx, sy) = (w as f32 / input.width() as f32, h as f32 / input.height() as f32);
             for f in &mut kept {
@@ -160,5 +169,38 @@ mod tests {
             let t = input_tensor(&RgbImage::new(w, h), &device);
             assert_eq!(t.dims(), [1, 3, pad32(h) as usize, pad32(w) as usize]);
         }
+    }
+
+    /// A stride-8 level of `rows x cols` cells, each a separate face (a box of one cell,
+    /// touching but not overlapping its neighbours) scored by `score(cell)`.
+    fn level(rows: usize, cols: usize, score: impl Fn(usize) -> f32) -> LevelOutput {
+        let n = rows * cols;
+        LevelOutput {
+            stride: 8,
+            rows,
+            cols,
+            cls: (0..n).map(&score).collect(),
+            obj: vec![1.0; n],
+            bbox: vec![0.0; n * 4],
+            kps: vec![0.0; n * 10],
+        }
+    }
+
+    #[test]
+    fn at_most_max_faces_are_kept_best_first() {
+        // 3000 separate faces; scores sqrt(cls) all distinct and above the threshold.
+        let score = |i: usize| 0.9 + 0.1 * (i as f32 / 3000.0);
+        let levels = [level(50, 60, score)];
+        let config = DetectConfig { score_threshold: 0.5, ..DetectConfig::default() };
+        assert_eq!(config.max_faces, 100);
+        let faces = select(&levels, &config);
+        assert_eq!(faces.len(), 100);
+        assert!(faces.windows(2).all(|w| w[0].score >= w[1].score));
+        let best = score(2999).sqrt();
+        assert!((faces[0].score - best).abs() < 1e-6, "{} vs {best}", faces[0].score);
+        let all = select(&levels, &DetectConfig { max_faces: usize::MAX, ..config });
+        assert_eq!(all.len(), 3000);
+        assert_eq!(&all[..100], &faces[..], "the cap keeps the best of what NMS keeps");
+        assert!(select(&levels, &DetectConfig { max_faces: 0, ..config }).is_empty());
     }
 }

@@ -21,6 +21,10 @@ use crate::yunet::YuNet;
 /// models are never compared.
 pub const MODEL_ID: &str = "sface-2021dec-int8bq";
 
+/// Aligned crops embedded per network batch: many faces are embedded a batch at a time, so
+/// the batch (and the network's activations) stays small however many faces a photo holds.
+pub const EMBED_BATCH: usize = 16;
+
 /// A face found in an image, with its aligned crop's unit-length embedding.
 #[derive(Debug, Clone)]
 pub struct FaceEmbedding {
@@ -123,8 +127,15 @@ impl FaceEngine {
         self.detector.detect(img)
     }
 
-    /// Unit-length embeddings of aligned 112x112 RGB crops, computed in one batch.
+    /// Unit-length embeddings of aligned 112x112 RGB crops, computed [`EMBED_BATCH`] crops at
+    /// a time.
     pub fn embed_crops(&self, crops: &[RgbImage]) -> Vec<Vec<f32>> {
+        crops.chunks(EMBED_BATCH).flat_map(|batch| self.embed_batch(batch)).collect()
+    }
+
+    /// Unit-length embeddings of aligned 112x112 RGB crops, computed in one network batch of
+    /// them all (memory grows with the number of crops; [`FaceEngine::embed_crops`] bounds it).
+    pub fn embed_batch(&self, crops: &[RgbImage]) -> Vec<Vec<f32>> {
         if crops.is_empty() {
             return vec![];
         }
@@ -155,11 +166,18 @@ impl FaceEngine {
         Some((FaceEmbedding { face, embedding }, faces.len()))
     }
 
-    /// Every face in `img` with its embedding, best detection score first.
+    /// Every face in `img` (at most the detector's `max_faces`) with its embedding, best
+    /// detection score first; aligned and embedded [`EMBED_BATCH`] faces at a time.
     pub fn analyze(&self, img: &RgbImage) -> Vec<FaceEmbedding> {
         let faces = self.detect(img);
-        let crops: Vec<RgbImage> = faces.iter().map(|f| align_face(img, &f.landmarks)).collect();
-        let embs = self.embed_crops(&crops);
-        faces.into_iter().zip(embs).map(|(face, embedding)| FaceEmbedding { face, embedding }).collect()
+        let mut out = Vec::with_capacity(faces.len());
+        for batch in faces.chunks(EMBED_BATCH) {
+            let crops: Vec<RgbImage> = batch.iter().map(|f| align_face(img, &f.landmarks)).collect();
+            let embs = self.embed_batch(&crops);
+            out.extend(
+                batch.iter().cloned().zip(embs).map(|(face, embedding)| FaceEmbedding { face, embedding }),
+            );
+        }
+        out
     }
 }

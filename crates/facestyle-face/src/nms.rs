@@ -13,13 +13,23 @@ pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
 }
 
 /// Indices of the boxes kept: highest score first, at most `top_k` candidates considered,
-/// each kept box suppressing later ones that overlap it by more than `iou_threshold`.
-pub fn nms(boxes: &[[f32; 4]], scores: &[f32], iou_threshold: f32, top_k: usize) -> Vec<usize> {
+/// each kept box suppressing later ones that overlap it by more than `iou_threshold`; at most
+/// `max_keep` kept (the first ones, so the best).
+pub fn nms(
+    boxes: &[[f32; 4]],
+    scores: &[f32],
+    iou_threshold: f32,
+    top_k: usize,
+    max_keep: usize,
+) -> Vec<usize> {
     let mut order: Vec<usize> = (0..boxes.len()).collect();
     order.sort_by(|&i, &j| scores[j].total_cmp(&scores[i]));
     order.truncate(top_k);
     let mut keep: Vec<usize> = Vec::new();
     for i in order {
+        if keep.len() >= max_keep {
+            break;
+        }
         if keep.iter().all(|&k| iou(&boxes[k], &boxes[i]) <= iou_threshold) {
             keep.push(i);
         }
@@ -48,8 +58,10 @@ mod tests {
             [0.5, 0.0, 10.0, 10.0],
         ];
         let scores = [0.8, 0.95, 0.7, 0.9];
-        assert_eq!(nms(&boxes, &scores, 0.3, 100), vec![1, 2]);
-        assert_eq!(nms(&boxes, &scores, 0.3, 1), vec![1]);
-        assert_eq!(nms(&boxes, &scores, 0.99, 100), vec![1, 3, 0, 2]);
+        assert_eq!(nms(&boxes, &scores, 0.3, 100, 100), vec![1, 2]);
+        assert_eq!(nms(&boxes, &scores, 0.3, 1, 100), vec![1]);
+        assert_eq!(nms(&boxes, &scores, 0.99, 100, 100), vec![1, 3, 0, 2]);
+        assert_eq!(nms(&boxes, &scores, 0.99, 100, 2), vec![1, 3]);
+        assert_eq!(nms(&boxes, &scores, 0.3, 100, 0), Vec::<usize>::new());
     }
 }
