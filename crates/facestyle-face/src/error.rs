@@ -14,6 +14,9 @@ pub enum FaceError {
     /// The gallery database cannot be opened, read or written, or holds other models' data.
     #[error("gallery {path}: {problem}")]
     Gallery { path: PathBuf, problem: String },
+    /// A person's name the gallery does not take (see `gallery::check_name`).
+    #[error("invalid person name: {problem}")]
+    Name { problem: String },
     /// A dataset file (pairs list, people list) that cannot be parsed.
     #[error("{path}: {problem}")]
     Dataset { path: PathBuf, problem: String },

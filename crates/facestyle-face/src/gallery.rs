@@ -3,7 +3,15 @@
 //! Every embedding row records the model id and version, the source image's sha256 and the
 //! face box. A gallery belongs to one embedding model: adding or searching with another model
 //! is refused. Enrolment of a person (one or more photos) is a single transaction, so a failure
-//! leaves the gallery exactly as it was.
+//! leaves the gallery exactly as it was, and it is idempotent: a person holds one embedding
+//! per image (by sha256), so a retried enrolment adds nothing.
+//!
+//! Names go through [`check_name`]. A new gallery file is created readable and writable by
+//! its owner only (0600; SQLite gives its `-wal` and `-shm` files the same mode); the mode
+//! of an existing file is left as it is.
+
+mod name;
+mod schema;
 
 use std::path::{Path, PathBuf};
 
@@ -13,26 +21,8 @@ use crate::error::{FaceError, Result};
 use crate::metric::Metric;
 use crate::search::{Hit, Index};
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS people (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
-);
-CREATE TABLE IF NOT EXISTS embeddings (
-    id INTEGER PRIMARY KEY,
-    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
-    model_id TEXT NOT NULL,
-    model_version TEXT NOT NULL,
-    image_sha256 TEXT NOT NULL,
-    image_path TEXT NOT NULL,
-    bbox TEXT NOT NULL,
-    vector BLOB NOT NULL,
-    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
-);
-CREATE INDEX IF NOT EXISTS embeddings_person ON embeddings(person_id);
-";
+pub use name::{MAX_NAME_BYTES, check_name, normalize_name};
+pub use schema::VERSION as SCHEMA_VERSION;
 
 /// One face to store for a person.
 #[derive(Debug, Clone)]
@@ -41,6 +31,19 @@ pub struct NewEmbedding {
     pub image_path: String,
     pub bbox: [f32; 4],
     pub vector: Vec<f32>,
+}
+
+/// What an enrolment did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Enrolled {
+    /// The name as stored (see [`check_name`]).
+    pub name: String,
+    /// Faces stored by this enrolment.
+    pub added: usize,
+    /// Faces given whose image the person already had (not stored again).
+    pub already_present: usize,
+    /// The person's embedding count afterwards.
+    pub total: usize,
 }
 
 /// A person and how many embeddings the gallery holds for them.
@@ -74,27 +77,26 @@ impl Gallery {
 
     fn connect(path: &Path, model_id: &str, model_version: &str) -> Result<Self> {
         let err = |e: rusqlite::Error| FaceError::gallery(path, describe(&e));
+        create_private(path)?;
         // A gallery file without write permission is opened read-only, even for root: marking
         // it read-only (chmod a-w) is how a user protects it.
         let read_only = std::fs::metadata(path).map(|m| m.permissions().readonly()).unwrap_or(false);
         let flags = if read_only {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
         } else {
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
         };
         let conn = Connection::open_with_flags(path, flags).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
-        let g = Gallery {
+        let mut g = Gallery {
             path: path.to_path_buf(),
             conn,
             model_id: model_id.into(),
             model_version: model_version.into(),
         };
         let writable = !g.conn.is_readonly(rusqlite::MAIN_DB).map_err(err)?;
-        if writable {
+        let found = if writable {
             let mode: String = g.conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(err)?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(FaceError::gallery(
@@ -102,7 +104,12 @@ impl Gallery {
                     format!("cannot switch to WAL journal mode (got {mode})"),
                 ));
             }
-            g.conn.execute_batch(SCHEMA).map_err(err)?;
+            schema::migrate(&mut g.conn).map_err(err)?
+        } else {
+            schema::version(&g.conn).map_err(err)?
+        };
+        if found > schema::VERSION {
+            return Err(FaceError::gallery(path, schema::newer(found)));
         }
         g.check_model()?;
         Ok(g)
@@ -156,12 +163,16 @@ impl Gallery {
     }
 
     /// Adds `faces` to person `name` (created if new), all in one transaction. Returns the
-    /// person's embedding count afterwards.
+    /// person's embedding count afterwards (see [`Gallery::enroll_report`]).
     pub fn enroll(&mut self, name: &str, faces: &[NewEmbedding]) -> Result<usize> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(FaceError::gallery(&self.path, "a person's name cannot be empty"));
-        }
+        Ok(self.enroll_report(name, faces)?.total)
+    }
+
+    /// Adds `faces` to person `name` (checked with [`check_name`]; created if new), all in
+    /// one transaction. A face whose image (sha256) the person already has is not stored
+    /// again, so retrying an enrolment changes nothing.
+    pub fn enroll_report(&mut self, name: &str, faces: &[NewEmbedding]) -> Result<Enrolled> {
+        let name = check_name(name)?;
         let dim = self.dimension()?.or(faces.first().map(|f| f.vector.len())).unwrap_or(0);
         for f in faces {
             if f.vector.len() != dim || dim == 0 {
@@ -190,32 +201,35 @@ impl Gallery {
         let pid: i64 = tx
             .query_row("SELECT id FROM people WHERE name = ?1", params![name], |r| r.get(0))
             .map_err(err)?;
+        let mut added = 0;
         {
             let mut ins = tx
                 .prepare(
                     "INSERT INTO embeddings(person_id, model_id, model_version, image_sha256, image_path, bbox, vector)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT(person_id, image_sha256) DO NOTHING",
                 )
                 .map_err(err)?;
             for f in faces {
                 let bbox = serde_json::to_string(&f.bbox).expect("array of floats");
-                ins.execute(params![
-                    pid,
-                    self.model_id,
-                    self.model_version,
-                    f.image_sha256,
-                    f.image_path,
-                    bbox,
-                    vector_bytes(&f.vector)
-                ])
-                .map_err(err)?;
+                added += ins
+                    .execute(params![
+                        pid,
+                        self.model_id,
+                        self.model_version,
+                        f.image_sha256,
+                        f.image_path,
+                        bbox,
+                        vector_bytes(&f.vector)
+                    ])
+                    .map_err(err)?;
             }
         }
         let n: i64 = tx
             .query_row("SELECT COUNT(*) FROM embeddings WHERE person_id = ?1", params![pid], |r| r.get(0))
             .map_err(err)?;
         tx.commit().map_err(err)?;
-        Ok(n as usize)
+        Ok(Enrolled { name, added, already_present: faces.len() - added, total: n as usize })
     }
 
     /// Values per embedding in this gallery (`None` while it is empty).
@@ -228,11 +242,16 @@ impl Gallery {
         Ok(n.map(|b| b as usize / 4))
     }
 
-    /// Removes a person and their embeddings; `false` when no such person.
+    /// Removes a person and their embeddings; `false` when no such person. `name` is looked
+    /// up as stored ([`normalize_name`]: NFC, trimmed), and as given (trimmed) for names
+    /// stored before names were normalised.
     pub fn forget(&mut self, name: &str) -> Result<bool> {
         let n = self
             .conn
-            .execute("DELETE FROM people WHERE name = ?1", params![name])
+            .execute(
+                "DELETE FROM people WHERE name = ?1 OR name = ?2",
+                params![normalize_name(name), name.trim()],
+            )
             .map_err(|e| self.err(e))?;
         Ok(n > 0)
     }
@@ -297,6 +316,18 @@ impl Gallery {
             .into_iter()
             .map(|Hit { owner, distance }| (names[owner as usize].clone(), distance))
             .collect())
+    }
+}
+
+/// Creates the gallery file, readable and writable by its owner only, when it does not exist
+/// (SQLite gives the `-wal` and `-shm` files it makes the database file's mode). An existing
+/// file keeps its mode.
+fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(FaceError::gallery(path, format!("cannot be created: {e}"))),
     }
 }
 
