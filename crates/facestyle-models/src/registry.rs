@@ -6,7 +6,8 @@
 /// How a package is fetched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Client {
-    /// `pip download --no-deps [--no-binary :all:] REQUIREMENT`
+    /// `pip download --no-deps --require-hashes -r FILE`, FILE holding `REQUIREMENT
+    /// --hash=sha256:<archive pin>`; `sdist` for a source archive (see `fetch::client`).
     Pip { requirement: &'static str, sdist: bool },
     /// `npm pack SPEC`
     Npm { spec: &'static str },
@@ -138,7 +139,9 @@ impl Client {
     /// The command a person would type, for messages.
     pub fn describe(&self) -> String {
         match self {
-            Client::Pip { requirement, sdist: false } => format!("pip download --no-deps {requirement}"),
+            Client::Pip { requirement, sdist: false } => {
+                format!("pip download --no-deps --only-binary :all: {requirement}")
+            }
             Client::Pip { requirement, sdist: true } => {
                 format!("pip download --no-deps --no-binary :all: {requirement}")
             }
