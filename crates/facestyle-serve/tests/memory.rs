@@ -6,13 +6,12 @@ mod common;
 
 use axum::http::{Method, StatusCode};
 use common::{bilevel_png, call, form, server};
+use facestyle_models::testing::peak_rss_bytes;
 use facestyle_serve::client::Part;
 
 /// Peak resident memory of this process, in MiB (Linux).
 fn peak_mib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? / 1024)
+    peak_rss_bytes().map(|b| b >> 20)
 }
 
 #[tokio::test]

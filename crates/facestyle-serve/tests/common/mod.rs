@@ -48,9 +48,10 @@ pub fn server(token: Option<&str>, tweak: impl FnOnce(&mut ServeConfig)) -> Serv
     Server { app: router(state.clone()), state, _dir: dir }
 }
 
-/// Sends `req` (with `Host: 127.0.0.1:8080` unless it has one) and returns status and body.
+/// Sends `req` (with `Host: 127.0.0.1:8080` unless it has one, or an `x-no-host` header)
+/// and returns status and body.
 pub async fn send(app: &Router, mut req: Request<Body>) -> (StatusCode, Vec<u8>) {
-    if !req.headers().contains_key("host") {
+    if !req.headers().contains_key("host") && !req.headers().contains_key("x-no-host") {
         req.headers_mut().insert("host", "127.0.0.1:8080".parse().unwrap());
     }
     let r = app.clone().oneshot(req).await.unwrap();
