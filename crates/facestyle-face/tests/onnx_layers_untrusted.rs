@@ -43,3 +43,15 @@ fn layers_without_their_inputs_are_errors() {
         assert!(err.contains("user.onnx"), "{op} {inputs:?}: {err}");
     }
 }
+
+#[test]
+fn a_convolution_without_a_bias_has_a_zero_bias() {
+    use facestyle_nn::pretrained::ConvGeometry;
+    let dir = tempfile::tempdir().unwrap();
+    let w = encode::f32_tensor("w", &[2, 1, 3, 3], &[0.5; 18]);
+    let conv = encode::node("c", "Conv", &["x", "w"], &["y"], &[encode::attr_ints("pads", &[1, 1, 1, 1])]);
+    let path = write(dir.path(), &[conv], &[w]);
+    let mut layers = OnnxLayers::load(&path).unwrap();
+    let c = layers.next_conv(2, 1, 3, ConvGeometry { stride: 1, padding: 1, groups: 1 }).unwrap();
+    assert_eq!(c.bias, vec![0.0, 0.0]);
+}
