@@ -344,6 +344,12 @@ fn describe(e: &rusqlite::Error) -> String {
         Some(rusqlite::ErrorCode::ReadOnly) => {
             "is read-only (cannot write to it); nothing was changed".into()
         }
+        Some(rusqlite::ErrorCode::DiskFull) => {
+            "cannot be written: the disk is full (or a file size limit was reached); nothing was changed".into()
+        }
+        Some(rusqlite::ErrorCode::SystemIoFailure) => {
+            format!("cannot be written (I/O error: {e}); nothing was changed")
+        }
         Some(rusqlite::ErrorCode::NotADatabase) => {
             "is not a facestyle gallery (not an SQLite database)".into()
         }

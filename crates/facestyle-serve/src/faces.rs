@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
+use facestyle_face::FaceError;
 use facestyle_face::engine::FaceEmbedding;
 use facestyle_face::gallery::NewEmbedding;
 use facestyle_face::metric::Metric;
@@ -153,11 +154,25 @@ pub async fn enroll(
         }
         let _writer = s.write_lock();
         let mut gallery = s.gallery(true)?;
-        let total = gallery.enroll(&name, &rows).map_err(|e| ApiError::bad_request(e.to_string()));
+        let total = gallery.enroll(&name, &rows).map_err(write_error);
         s.index.changed();
         Ok(Json(json!({"name": name, "added": rows.len(), "embeddings": total?})))
     })
     .await
+}
+
+/// A failed gallery write: the caller's mistake (400), the storage refusing it for now
+/// (read-only, full: 503; the transaction left the gallery as it was), or the server's (500).
+fn write_error(e: FaceError) -> ApiError {
+    match &e {
+        FaceError::Name { .. } => ApiError::bad_request(e.to_string()),
+        FaceError::Gallery { problem, .. }
+            if problem.contains("cannot write") || problem.contains("cannot be written") =>
+        {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("the gallery {problem}"))
+        }
+        _ => ApiError::internal(e.to_string()),
+    }
 }
 
 pub async fn people(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
@@ -176,7 +191,7 @@ pub async fn forget(State(state): State<Arc<AppState>>, Path(name): Path<String>
     let s = state.clone();
     work(&state, move || {
         let _writer = s.write_lock();
-        let removed = s.gallery(false)?.forget(&name).map_err(|e| ApiError::internal(e.to_string()))?;
+        let removed = s.gallery(false)?.forget(&name).map_err(write_error)?;
         s.index.changed();
         if !removed {
             return Err(ApiError::not_found(format!("no one named '{name}' in the gallery")));
