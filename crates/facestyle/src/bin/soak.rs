@@ -165,8 +165,12 @@ fn main() -> anyhow::Result<()> {
         ("size", Part::Text("32")),
         ("iterations", Part::Text("5")),
     ]);
-    // What the clients were told the gallery holds: name -> embeddings.
-    let expected: Mutex<HashMap<String, u64>> = Mutex::new(HashMap::new());
+    // What the clients were told the gallery holds: name -> embeddings. One person first, so
+    // that identify has a gallery from the start.
+    let seed = multipart(&[("name", Part::Text("seed")), ("image", Part::File("g1.jpg", &gul1))]);
+    let r = request(addr, "POST", "/v1/enroll", Some(TOKEN), Some(&seed))?;
+    anyhow::ensure!(r.status == 200, "seed enrolment: {} {}", r.status, String::from_utf8_lossy(&r.body));
+    let expected: Mutex<HashMap<String, u64>> = Mutex::new(HashMap::from([("seed".to_string(), 1)]));
     let tallies: Mutex<BTreeMap<Op, Tally>> = Mutex::new(BTreeMap::new());
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
