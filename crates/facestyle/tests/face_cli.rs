@@ -88,6 +88,24 @@ fn one_shot_enrollment_then_open_set_identification() {
         &photo("Abdullah_Gul_0001.jpg"),
     ]));
     assert_eq!(v["embeddings"], 1);
+    // The same photo again adds nothing; a name that is no name is refused before any work.
+    let again = json(&facestyle(&[
+        "--json",
+        "face",
+        "enroll",
+        "--gallery",
+        s(&g),
+        "--name",
+        " Abdullah Gul ",
+        &photo("Abdullah_Gul_0001.jpg"),
+    ]));
+    assert_eq!((again["added"].as_u64(), again["already_present"].as_u64()), (Some(0), Some(1)), "{again}");
+    for bad in ["unknown", "a\u{7}b"] {
+        common::assert_refused(
+            &["face", "enroll", "--gallery", s(&g), "--name", bad, &photo("Colin_Powell_0001.jpg")],
+            "--name",
+        );
+    }
     json(&facestyle(&[
         "--json",
         "face",

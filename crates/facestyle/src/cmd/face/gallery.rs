@@ -10,7 +10,7 @@ use facestyle_face::search::name_or_unknown;
 use facestyle_face::sface::DIM;
 use serde_json::json;
 
-use super::{DetectorArgs, MetricArgs, ModelArg, load_engine, read_photo};
+use super::{DetectorArgs, MetricArgs, ModelArg, fallback_note, load_engine, read_photo};
 
 #[derive(Debug, Args)]
 pub struct GalleryArgs {
@@ -66,9 +66,8 @@ fn open(path: &std::path::Path, model: &ModelArg) -> anyhow::Result<Gallery> {
 }
 
 pub fn enroll(a: EnrollArgs, json_out: bool) -> anyhow::Result<()> {
-    if a.name.trim().is_empty() {
-        anyhow::bail!("--name cannot be empty");
-    }
+    // The name is checked (and normalised) before any photo is read.
+    let name = facestyle_face::gallery::check_name(&a.name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
     // Read and check every photo before touching the gallery: all or nothing.
     let photos = a.images.iter().map(|p| read_photo(p)).collect::<anyhow::Result<Vec<_>>>()?;
     let engine = load_engine(&a.detector)?;
@@ -89,14 +88,22 @@ pub fn enroll(a: EnrollArgs, json_out: bool) -> anyhow::Result<()> {
         });
     }
     let mut gallery = Gallery::open_or_create(&a.gallery, &engine.model_id, &engine.model_version)?;
-    let total = gallery.enroll(&a.name, &rows)?;
+    let done = gallery.enroll_report(&name, &rows)?;
     if json_out {
         println!(
             "{}",
-            json!({"name": a.name.trim(), "added": rows.len(), "embeddings": total, "gallery": a.gallery})
+            json!({"name": done.name, "added": done.added, "already_present": done.already_present,
+                "embeddings": done.total, "gallery": a.gallery})
         );
     } else {
-        println!("enrolled {}: {} photo(s) added, {total} in the gallery", a.name.trim(), rows.len());
+        let again = match done.already_present {
+            0 => String::new(),
+            n => format!(" ({n} already there)"),
+        };
+        println!(
+            "enrolled {}: {} photo(s) added{again}, {} in the gallery",
+            done.name, done.added, done.total
+        );
     }
     Ok(())
 }
@@ -133,15 +140,16 @@ pub fn identify(a: IdentifyArgs, json_out: bool) -> anyhow::Result<()> {
                 .collect();
             if json_out {
                 faces.push(json!({
-                    "bbox": f.face.bbox, "score": f.face.score, "name": name,
+                    "bbox": f.face.bbox, "score": f.face.score, "fallback": f.face.fallback, "name": name,
                     "distance": best.map(|h| h.distance), "candidates": candidates,
                 }));
             } else {
                 let d = best.map(|h| format!("{:.4}", h.distance)).unwrap_or_default();
                 let [x, y, w, h] = f.face.bbox;
                 println!(
-                    "  #{} at ({x:.0},{y:.0},{w:.0}x{h:.0}): {name} (distance {d}, threshold {threshold:.4})",
-                    i + 1
+                    "  #{} at ({x:.0},{y:.0},{w:.0}x{h:.0}): {name} (distance {d}, threshold {threshold:.4}){}",
+                    i + 1,
+                    fallback_note(f.face.fallback)
                 );
                 for h in hits.iter().skip(1) {
                     println!("      also {} {:.4}", names[h.owner as usize], h.distance);
