@@ -154,9 +154,11 @@ pub async fn enroll(
         }
         let _writer = s.write_lock();
         let mut gallery = s.gallery(true)?;
-        let total = gallery.enroll(&name, &rows).map_err(write_error);
+        let done = gallery.enroll_report(&name, &rows).map_err(write_error);
         s.index.changed();
-        Ok(Json(json!({"name": name, "added": rows.len(), "embeddings": total?})))
+        let done = done?;
+        Ok(Json(json!({"name": done.name, "added": done.added, "already_present": done.already_present,
+            "embeddings": done.total})))
     })
     .await
 }

@@ -245,9 +245,18 @@ async fn enroll_identify_verify_forget() {
         ("name", Part::Text("Gul")),
         ("image", Part::File("g1.jpg", &photo("Abdullah_Gul_0001.jpg"))),
     ]);
-    let (status, body) = call(&s.app, Method::POST, "/v1/enroll", t, Some(good)).await;
+    let (status, body) = call(&s.app, Method::POST, "/v1/enroll", t, Some(good.clone())).await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     assert_eq!(json(&body)["embeddings"], 1);
+    // A retried enrolment (the client timed out, say) adds nothing.
+    let (status, body) = call(&s.app, Method::POST, "/v1/enroll", t, Some(good)).await;
+    assert_eq!(status, StatusCode::OK);
+    let v = json(&body);
+    assert_eq!(
+        (v["added"].as_u64(), v["already_present"].as_u64(), v["embeddings"].as_u64()),
+        (Some(0), Some(1), Some(1)),
+        "{v}"
+    );
 
     let q = multipart(&[("image", Part::File("g8.png", &photo("Abdullah_Gul_0008.png")))]);
     let (status, body) = call(&s.app, Method::POST, "/v1/identify", t, Some(q)).await;
