@@ -62,8 +62,10 @@ mod tests {
     #[test]
     fn draws_box_edges_and_landmarks_inside_the_image_only() {
         let img = RgbImage::new(50, 40);
-        let face = Face { bbox: [10.0, 5.0, 20.0, 20.0], score: 0.9, landmarks: [[15.0, 12.0]; 5] };
-        let edge = Face { bbox: [40.0, 30.0, 30.0, 30.0], score: 0.9, landmarks: [[49.0, 39.0]; 5] };
+        let face =
+            Face { bbox: [10.0, 5.0, 20.0, 20.0], score: 0.9, landmarks: [[15.0, 12.0]; 5], fallback: None };
+        let edge =
+            Face { bbox: [40.0, 30.0, 30.0, 30.0], score: 0.9, landmarks: [[49.0, 39.0]; 5], fallback: None };
         let out = draw_faces(&img, &[face, edge]);
         assert_eq!(out.get_pixel(10, 15).0, [255, 220, 0]);
         assert_eq!(out.get_pixel(20, 5).0, [255, 220, 0]);

@@ -2,9 +2,11 @@
 //!
 //! Each image gets one embedding: that of the face covering the image centre (LFW centres the
 //! labelled person; other people often appear beside them). When the detector finds no such
-//! face at the configured threshold, two documented fallbacks keep every pair scoreable, and
-//! both are counted in the report: (1) a detection at a low threshold (0.3); (2) the centre
-//! crop: the template's landmarks placed on the central square of the image. See [`eval_crop`].
+//! face at the configured threshold, documented fallbacks keep every pair scoreable, and each
+//! is counted in the report: (1) a detection at a low threshold (0.3); (2) when nothing scores
+//! 0.3 on the image, the detector's padded retry ([`crate::detect::Retry`]) at 0.3; (3) the
+//! centre crop: the template's landmarks placed on the central square of the image. See
+//! [`eval_crop`].
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,7 +16,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::align::{TEMPLATE, align_face};
-use crate::detect::{DetectConfig, Face};
+use crate::detect::{DetectConfig, Face, Fallback};
 use crate::engine::FaceEngine;
 use crate::error::Result;
 use crate::lfw::PairsFile;
@@ -28,6 +30,8 @@ use crate::roc::{Scored, accuracy, auc, best_threshold, eer, tar_at_far};
 pub enum FaceSource {
     Detected,
     LowScore,
+    /// Found only on the image with a border added (the detector's padded retry).
+    Padded,
     CentreCrop,
 }
 
@@ -67,7 +71,9 @@ fn contains_centre(f: &Face, w: u32, h: u32) -> bool {
 /// LFW centres the labelled person, and its photos often show other people too; a detection
 /// that does not cover the image centre is usually someone else. So: a face at the detector
 /// threshold covering the centre; else one at the low threshold covering the centre (counted
-/// as a fallback); else the face nearest the centre (either threshold); else the centre crop.
+/// as a fallback); else the face nearest the centre (either threshold); else, when the image
+/// has no face at the low threshold, one the detector's padded retry finds (counted as
+/// [`FaceSource::Padded`]); else the centre crop.
 pub fn eval_crop(engine: &FaceEngine, img: &RgbImage) -> (RgbImage, FaceSource) {
     let (w, h) = img.dimensions();
     // One detector pass at the low threshold serves both: greedy NMS keeps a face of score
@@ -76,7 +82,7 @@ pub fn eval_crop(engine: &FaceEngine, img: &RgbImage) -> (RgbImage, FaceSource) 
     let low_config =
         DetectConfig { score_threshold: FALLBACK_SCORE.min(threshold), ..engine.detector.config };
     let low = engine.detector.detect_with(img, &low_config);
-    let high = || low.iter().filter(|f| f.score >= threshold);
+    let high = || low.iter().filter(|f| f.score >= threshold && f.fallback.is_none());
     let (face, source) = if let Some(f) = centred(high(), w, h) {
         (f, FaceSource::Detected)
     } else if let Some(f) = centred(low.iter(), w, h) {
@@ -88,6 +94,7 @@ pub fn eval_crop(engine: &FaceEngine, img: &RgbImage) -> (RgbImage, FaceSource) 
     } else {
         return (align_face(img, &centre_landmarks(w, h)), FaceSource::CentreCrop);
     };
+    let source = if face.fallback == Some(Fallback::Padded) { FaceSource::Padded } else { source };
     (align_face(img, &face.landmarks), source)
 }
 
@@ -138,6 +145,7 @@ pub struct EvalReport {
     pub images: usize,
     pub no_face: usize,
     pub fallback_low_score: usize,
+    pub fallback_padded: usize,
     pub fallback_centre_crop: usize,
 }
 
@@ -219,6 +227,7 @@ pub fn evaluate(
         images: emb.len(),
         no_face: 0,
         fallback_low_score: 0,
+        fallback_padded: 0,
         fallback_centre_crop: 0,
     }
 }

@@ -94,8 +94,9 @@ fn lfw(a: LfwArgs, json_out: bool) -> anyhow::Result<()> {
     let seconds = start.elapsed().as_secs_f64();
     let mut report = evaluate(&test, train.as_ref(), &emb, a.metric);
     report.fallback_low_score = sources.get(&FaceSource::LowScore).copied().unwrap_or(0);
+    report.fallback_padded = sources.get(&FaceSource::Padded).copied().unwrap_or(0);
     report.fallback_centre_crop = sources.get(&FaceSource::CentreCrop).copied().unwrap_or(0);
-    report.no_face = report.fallback_low_score + report.fallback_centre_crop;
+    report.no_face = report.fallback_low_score + report.fallback_padded + report.fallback_centre_crop;
     if let Some(path) = &a.roc {
         write_roc(&test, &emb, a.metric, path)?;
     }
@@ -122,8 +123,8 @@ fn lfw(a: LfwArgs, json_out: bool) -> anyhow::Result<()> {
         println!("EER        {:.2}%", report.eer * 100.0);
         println!("TAR@FAR=1e-3 {:.2}%", report.tar_at_far_1e_3 * 100.0);
         println!(
-            "no face at the detector threshold: {} image(s) ({} found at score >= 0.3, {} centre crops)",
-            report.no_face, report.fallback_low_score, report.fallback_centre_crop
+            "no face at the detector threshold: {} image(s) ({} found at score >= 0.3, {} on the padded image, {} centre crops)",
+            report.no_face, report.fallback_low_score, report.fallback_padded, report.fallback_centre_crop
         );
         println!("{:.1} s ({:.1} ms per image)", seconds, 1000.0 * seconds / names.len().max(1) as f64);
     }
