@@ -232,15 +232,31 @@ impl Detector {
 
     /// The faces of `img` with a border around it (see [`pad_image`]), found with `config`
     /// (its retry included) and given in `img`'s pixels (boxes and landmarks may lie outside
-    /// it).
+    /// it). An image whose padded long side would exceed `max_side` is scaled down before the
+    /// border is added, so the padded copy is never larger than the detector's input.
     pub fn detect_padded(&self, img: &RgbImage, pad: f32, fill: PadFill, config: &DetectConfig) -> Vec<Face> {
-        let (padded, [ox, oy]) = pad_image(img, pad, fill);
+        let (w, h) = img.dimensions();
+        if w == 0 || h == 0 {
+            return vec![];
+        }
+        let long = w.max(h) as f32 * (1.0 + 2.0 * pad.max(0.0));
+        let scaled;
+        let src = if long > config.max_side as f32 {
+            let s = config.max_side as f32 / long;
+            let (sw, sh) = (((w as f32 * s).round() as u32).max(1), ((h as f32 * s).round() as u32).max(1));
+            scaled = resize(img, sw, sh, FilterType::Triangle);
+            &scaled
+        } else {
+            img
+        };
+        let (padded, [ox, oy]) = pad_image(src, pad, fill);
         let mut faces = self.detect_with(&padded, config);
         let (ox, oy) = (ox as f32, oy as f32);
+        let (sx, sy) = (w as f32 / src.width() as f32, h as f32 / src.height() as f32);
         for f in &mut faces {
-            f.bbox[0] -= ox;
-            f.bbox[1] -= oy;
-            f.landmarks.iter_mut().for_each(|p| *p = [p[0] - ox, p[1] - oy]);
+            let [x, y, bw, bh] = f.bbox;
+            f.bbox = [(x - ox) * sx, (y - oy) * sy, bw * sx, bh * sy];
+            f.landmarks.iter_mut().for_each(|p| *p = [(p[0] - ox) * sx, (p[1] - oy) * sy]);
         }
         faces
     }

@@ -133,6 +133,25 @@ fn padded_faces_are_given_in_the_photos_pixels() {
 }
 
 #[test]
+fn a_large_photo_is_scaled_before_its_border_is_added() {
+    let Some(engine) = common::engine() else { return };
+    // 1200x1200: padded by 0.35 it would be 2040 pixels wide; it is scaled to 376 first, so
+    // that the padded copy is 640 wide.
+    let small = photo("Colin_Powell_0001.jpg");
+    let big = image::imageops::resize(&small, 1200, 1200, image::imageops::FilterType::CatmullRom);
+    let want = engine.detector.detect_with(&small, &without_retry());
+    let padded = engine.detector.detect_padded(&big, 0.35, PadFill::Black, &without_retry());
+    assert_eq!((want.len(), padded.len()), (1, 1));
+    let k = 1200.0 / 250.0;
+    for (a, b) in padded[0].landmarks.iter().zip(&want[0].landmarks) {
+        assert!(
+            (a[0] - b[0] * k).abs() < 4.0 * k && (a[1] - b[1] * k).abs() < 4.0 * k,
+            "{a:?} vs {b:?} x {k}"
+        );
+    }
+}
+
+#[test]
 fn pictures_without_a_face_give_none_with_the_retry() {
     let Some(engine) = common::engine() else { return };
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
