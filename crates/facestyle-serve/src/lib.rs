@@ -23,8 +23,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -84,11 +86,22 @@ async fn timeout(State(state): State<Arc<AppState>>, req: Request, next: Next) -
     }
 }
 
+/// Counts and times every request, gives it an id (the `x-request-id` answer header) and
+/// logs it (target `facestyle::http`: method, route, status, milliseconds, id, client).
 async fn record(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
+    let method = req.method().clone();
+    let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let id = format!("{:016x}", rand::random::<u64>());
     let t = Instant::now();
-    let r = next.run(req).await;
-    state.metrics.record(&route, r.status().as_u16(), t.elapsed().as_secs_f64());
+    let mut r = next.run(req).await;
+    let seconds = t.elapsed().as_secs_f64();
+    let status = r.status().as_u16();
+    state.metrics.record(&route, status, seconds);
+    tracing::info!(target: "facestyle::http", %method, route, status, ms = seconds * 1000.0, id, client = ?client);
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        r.headers_mut().insert("x-request-id", v);
+    }
     r
 }
 

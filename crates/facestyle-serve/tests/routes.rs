@@ -49,6 +49,25 @@ async fn every_route_in_the_spec_is_served() {
 }
 
 #[tokio::test]
+async fn every_answer_carries_a_request_id() {
+    use tower::ServiceExt;
+    let s = server(None, |_| {});
+    let mut ids = Vec::new();
+    for uri in ["/healthz", "/nowhere", "/v1/jobs/x"] {
+        let req = common::request(Method::GET, uri, None, None);
+        let mut req = req;
+        req.headers_mut().insert("host", "127.0.0.1".parse().unwrap());
+        let r = s.app.clone().oneshot(req).await.unwrap();
+        let id = r.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_string());
+        let id = id.unwrap_or_else(|| panic!("{uri}: no x-request-id"));
+        assert!(id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+        ids.push(id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 3);
+}
+
+#[tokio::test]
 async fn routes_need_the_token_as_documented() {
     // The operator's token: every /v1 route and /metrics need it.
     let enroll = || Some(multipart(&[("name", Part::Text("X")), ("image", Part::File("x.png", &png(8, 8)))]));
