@@ -1,5 +1,6 @@
 //! `facestyle face embed DIR` and `facestyle face cluster DIR`: whole photo collections.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -73,6 +74,22 @@ fn embed_dir(engine: &FaceEngine, dir: &Path, quiet: bool) -> anyhow::Result<(Ve
     Ok((out, skipped))
 }
 
+/// How many images had their faces found by each detector fallback (`low_score`, `padded`).
+fn images_by_fallback(results: &[PhotoFaces]) -> BTreeMap<&'static str, usize> {
+    let mut out = BTreeMap::new();
+    for fallback in results.iter().filter_map(|(_, found)| found.first().and_then(|f| f.face.fallback)) {
+        *out.entry(fallback.name()).or_default() += 1;
+    }
+    out
+}
+
+fn print_fallbacks(fallbacks: &BTreeMap<&'static str, usize>) {
+    if !fallbacks.is_empty() {
+        let parts: Vec<String> = fallbacks.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        println!("faces found by a fallback (none at the score threshold): {} image(s)", parts.join(", "));
+    }
+}
+
 pub fn embed(a: EmbedArgs, json_out: bool) -> anyhow::Result<()> {
     let engine = load_engine(&a.detector)?;
     let (results, skipped) = embed_dir(&engine, &a.dir, false)?;
@@ -81,6 +98,7 @@ pub fn embed(a: EmbedArgs, json_out: bool) -> anyhow::Result<()> {
         std::fs::File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?,
     );
     let (mut faces, mut without) = (0, 0);
+    let fallbacks = images_by_fallback(&results);
     for (path, found) in &results {
         if found.is_empty() {
             without += 1;
@@ -88,8 +106,8 @@ pub fn embed(a: EmbedArgs, json_out: bool) -> anyhow::Result<()> {
         for (i, f) in found.iter().enumerate() {
             let line = json!({
                 "image": path, "face": i, "bbox": f.face.bbox, "score": f.face.score,
-                "landmarks": f.face.landmarks, "model": engine.model_id, "model_version": engine.model_version,
-                "embedding": f.embedding,
+                "landmarks": f.face.landmarks, "fallback": f.face.fallback, "model": engine.model_id,
+                "model_version": engine.model_version, "embedding": f.embedding,
             });
             writeln!(w, "{line}").with_context(|| format!("{}: cannot write", tmp.display()))?;
             faces += 1;
@@ -100,7 +118,7 @@ pub fn embed(a: EmbedArgs, json_out: bool) -> anyhow::Result<()> {
     std::fs::rename(&tmp, &a.out).with_context(|| format!("{}: cannot write", a.out.display()))?;
     let summary = json!({
         "out": a.out, "images": results.len(), "faces": faces,
-        "images_without_face": without, "skipped_unreadable": skipped,
+        "images_without_face": without, "images_by_fallback": fallbacks, "skipped_unreadable": skipped,
     });
     if json_out {
         println!("{summary}");
@@ -110,6 +128,7 @@ pub fn embed(a: EmbedArgs, json_out: bool) -> anyhow::Result<()> {
             results.len(),
             a.out.display()
         );
+        print_fallbacks(&fallbacks);
     }
     Ok(())
 }
@@ -122,7 +141,7 @@ pub fn cluster(a: ClusterArgs, json_out: bool) -> anyhow::Result<()> {
     let mut embeddings = Vec::new();
     for (path, found) in &results {
         for (i, f) in found.iter().enumerate() {
-            members.push(json!({"image": path, "face": i, "bbox": f.face.bbox}));
+            members.push(json!({"image": path, "face": i, "bbox": f.face.bbox, "fallback": f.face.fallback}));
             embeddings.push(f.embedding.clone());
         }
     }
@@ -133,15 +152,19 @@ pub fn cluster(a: ClusterArgs, json_out: bool) -> anyhow::Result<()> {
         clusters[*l].push(m);
     }
     let sizes: Vec<usize> = clusters.iter().map(Vec::len).collect();
+    let fallbacks = images_by_fallback(&results);
     let doc = json!({
         "metric": a.metric.metric.name(), "threshold": threshold, "faces": embeddings.len(),
-        "images": results.len(), "skipped_unreadable": skipped, "sizes": sizes,
+        "images": results.len(), "images_by_fallback": fallbacks, "skipped_unreadable": skipped, "sizes": sizes,
         "clusters": clusters.iter().enumerate().map(|(i, c)| json!({"id": i, "size": c.len(), "members": c})).collect::<Vec<_>>(),
     });
     let text = serde_json::to_string_pretty(&doc).expect("json");
     std::fs::write(&a.out, text).with_context(|| format!("{}: cannot write", a.out.display()))?;
     if json_out {
-        println!("{}", json!({"out": a.out, "faces": embeddings.len(), "clusters": n, "sizes": sizes}));
+        println!(
+            "{}",
+            json!({"out": a.out, "faces": embeddings.len(), "clusters": n, "images_by_fallback": fallbacks, "sizes": sizes})
+        );
     } else {
         let big = sizes.iter().filter(|&&s| s > 1).count();
         println!(
@@ -152,6 +175,7 @@ pub fn cluster(a: ClusterArgs, json_out: bool) -> anyhow::Result<()> {
         );
         let shown: Vec<String> = sizes.iter().take(20).map(usize::to_string).collect();
         println!("sizes (largest first): {}{}", shown.join(" "), if n > 20 { " ..." } else { "" });
+        print_fallbacks(&fallbacks);
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use clap::Args;
 use facestyle_face::draw::draw_faces;
 use serde_json::json;
 
-use super::{DetectorArgs, load_engine, read_photo};
+use super::{DetectorArgs, fallback_note, load_engine, read_photo};
 
 #[derive(Debug, Args)]
 pub struct DetectArgs {
@@ -49,9 +49,12 @@ pub fn run(a: DetectArgs, json_out: bool) -> anyhow::Result<()> {
         }
         let (w, h) = photo.image.dimensions();
         if json_out {
-            results.push(json!({"image": path, "width": w, "height": h, "faces": faces}));
+            let fallback = faces.first().and_then(|f| f.fallback);
+            results
+                .push(json!({"image": path, "width": w, "height": h, "fallback": fallback, "faces": faces}));
         } else {
-            println!("{}: {w}x{h}, {} face(s)", path.display(), faces.len());
+            let note = fallback_note(faces.first().and_then(|f| f.fallback));
+            println!("{}: {w}x{h}, {} face(s){note}", path.display(), faces.len());
             for (i, f) in faces.iter().enumerate() {
                 let [x, y, bw, bh] = f.bbox;
                 let pts: Vec<String> =

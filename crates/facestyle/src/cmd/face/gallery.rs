@@ -71,7 +71,7 @@ pub fn enroll(a: EnrollArgs, json_out: bool) -> anyhow::Result<()> {
     // Read and check every photo before touching the gallery: all or nothing.
     let photos = a.images.iter().map(|p| read_photo(p)).collect::<anyhow::Result<Vec<_>>>()?;
     let engine = load_engine(&a.detector)?;
-    let mut rows = Vec::new();
+    let (mut rows, mut fallbacks) = (Vec::new(), Vec::new());
     for photo in &photos {
         let (found, count) = engine.largest_face(&photo.image).ok_or_else(|| FaceError::NoFace {
             path: photo.path.clone(),
@@ -80,6 +80,11 @@ pub fn enroll(a: EnrollArgs, json_out: bool) -> anyhow::Result<()> {
         if count > 1 && !json_out {
             eprintln!("note: {} has {count} faces; enrolling the largest", photo.path.display());
         }
+        if found.face.fallback.is_some() && !json_out {
+            let note = fallback_note(found.face.fallback);
+            eprintln!("note: {}: no face at the score threshold{note}", photo.path.display());
+        }
+        fallbacks.push(json!({"image": photo.path, "fallback": found.face.fallback}));
         rows.push(NewEmbedding {
             image_sha256: photo.sha256.clone(),
             image_path: photo.path.display().to_string(),
@@ -93,7 +98,7 @@ pub fn enroll(a: EnrollArgs, json_out: bool) -> anyhow::Result<()> {
         println!(
             "{}",
             json!({"name": done.name, "added": done.added, "already_present": done.already_present,
-                "embeddings": done.total, "gallery": a.gallery})
+                "embeddings": done.total, "gallery": a.gallery, "photos": fallbacks})
         );
     } else {
         let again = match done.already_present {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use facestyle_face::detect::DetectConfig;
+use facestyle_face::detect::{DetectConfig, Fallback, Retry};
 use facestyle_face::engine::FaceEngine;
 use facestyle_face::metric::Metric;
 use image::RgbImage;
@@ -82,6 +82,11 @@ pub struct DetectorArgs {
     /// Photos with a longer side are scaled down to this for detection.
     #[arg(long, default_value_t = 640)]
     pub max_side: u32,
+    /// Only faces at --score-threshold on the photo as given. By default, when no face reaches
+    /// it, the detector retries at score 0.7 and then on the photo with a border added (a photo
+    /// that is only a face: ID crops, face data sets); such faces are reported as a fallback.
+    #[arg(long)]
+    pub no_fallback: bool,
 }
 
 impl DetectorArgs {
@@ -95,8 +100,18 @@ impl DetectorArgs {
         Ok(DetectConfig {
             score_threshold: self.score_threshold,
             max_side: self.max_side,
+            retry: (!self.no_fallback).then(Retry::default),
             ..DetectConfig::default()
         })
+    }
+}
+
+/// How a face was found, for text output: nothing when at the score threshold.
+pub fn fallback_note(fallback: Option<Fallback>) -> &'static str {
+    match fallback {
+        None => "",
+        Some(Fallback::LowScore) => " (fallback: below the score threshold)",
+        Some(Fallback::Padded) => " (fallback: found on the photo with a border added)",
     }
 }
 
