@@ -83,8 +83,8 @@ pub async fn verify(
         let d = metric.distance(&fa.embedding, &fb.embedding);
         Ok(Json(json!({
             "distance": d, "threshold": threshold, "same": d <= threshold, "metric": metric.name(),
-            "a": {"image": a.filename, "faces": na, "bbox": fa.face.bbox},
-            "b": {"image": b.filename, "faces": nb, "bbox": fb.face.bbox},
+            "a": {"image": a.filename, "faces": na, "bbox": fa.face.bbox, "fallback": fa.face.fallback},
+            "b": {"image": b.filename, "faces": nb, "bbox": fb.face.bbox, "fallback": fb.face.fallback},
         })))
     })
     .await
@@ -119,7 +119,7 @@ pub async fn identify(
                     .iter()
                     .map(|h| json!({"name": names[h.owner as usize], "distance": h.distance}))
                     .collect();
-                json!({"bbox": f.face.bbox, "score": f.face.score, "name": name,
+                json!({"bbox": f.face.bbox, "score": f.face.score, "fallback": f.face.fallback, "name": name,
                     "distance": best.map(|h| h.distance), "candidates": candidates})
             })
             .collect();
@@ -141,10 +141,11 @@ pub async fn enroll(
     let s = state.clone();
     work(&state, move || {
         // Every photo is checked before the gallery is touched: all or nothing.
-        let mut rows = Vec::new();
+        let (mut rows, mut photos) = (Vec::new(), Vec::new());
         for f in &files {
             let p = decode(f)?;
             let (found, _) = largest(&s, &p)?;
+            photos.push(json!({"image": p.filename, "fallback": found.face.fallback}));
             rows.push(NewEmbedding {
                 image_sha256: p.sha256.clone(),
                 image_path: p.filename.clone(),
@@ -158,7 +159,7 @@ pub async fn enroll(
         s.index.changed();
         let done = done?;
         Ok(Json(json!({"name": done.name, "added": done.added, "already_present": done.already_present,
-            "embeddings": done.total})))
+            "embeddings": done.total, "photos": photos})))
     })
     .await
 }
