@@ -33,6 +33,12 @@ pub struct JobStatus {
     pub step: usize,
     pub iterations: usize,
     pub loss: Option<f32>,
+    /// Structure kept: SSIM of luminance between the result and the content (when done).
+    pub ssim: Option<f64>,
+    /// Style carried: style loss of the result / style loss of the content (when done).
+    pub style_ratio: Option<f64>,
+    /// Evaluations of J and its gradient so far, counted at the output size.
+    pub evaluations: f64,
     pub error: Option<String>,
     #[serde(skip)]
     pub result_png: Option<Arc<Vec<u8>>>,
@@ -83,6 +89,9 @@ impl Jobs {
             step: 0,
             iterations,
             loss: None,
+            ssim: None,
+            style_ratio: None,
+            evaluations: 0.0,
             error: None,
             result_png: None,
         };

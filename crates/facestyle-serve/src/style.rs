@@ -13,6 +13,7 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use facestyle_style::picture::{check_side, scaled_dims, to_image, to_tensor};
+use facestyle_style::quality;
 use facestyle_style::transfer::{Init, Method, StyleConfig, transfer};
 use facestyle_style::vgg::{Pooling, layer_index};
 use image::RgbImage;
@@ -184,17 +185,25 @@ fn run_transfer(state: &AppState, req: &StyleRequest) -> Result<Option<Vec<u8>>,
         pooling: Pooling::Max,
         init: Init::Content,
         seed: 1,
+        coarse: Vec::new(),
     };
-    let out = transfer(&vgg, content, &[(style, 1.0)], &config, &mut |c, _| {
+    let styles = [(style, 1.0)];
+    let out = transfer(&vgg, content.clone(), &styles, &config, &mut |c, _| {
         jobs.update(&req.id, |s| {
             s.step = c.step + 1;
             s.loss = Some(c.total);
+            s.evaluations = c.evals;
         });
         !jobs.cancel.load(Ordering::SeqCst)
     });
     if out.stopped {
         return Ok(None);
     }
+    let q = quality::measure(&vgg, out.image.clone(), content, &styles, &config);
+    jobs.update(&req.id, |s| {
+        s.ssim = Some(q.ssim);
+        s.style_ratio = Some(q.style_ratio);
+    });
     let mut png = Vec::new();
     to_image(out.image)
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)

@@ -5,5 +5,6 @@ pub mod colour;
 pub mod cost;
 pub mod gram;
 pub mod picture;
+pub mod quality;
 pub mod transfer;
 pub mod vgg;

@@ -64,6 +64,33 @@ fn a_tiny_transfer_writes_the_picture_and_lowers_the_cost() {
     let img = image::open(dir.path().join("o.png")).unwrap();
     assert_eq!((img.width(), img.height()), (48, 48));
     assert!(dir.path().join("o.0003.png").exists(), "checkpoint of step 3");
+    // The quality figures: from the content image, SSIM stays high and the style ratio is
+    // between 0 and about 1.
+    let (ssim, ratio) = (v["ssim"].as_f64().unwrap(), v["style_ratio"].as_f64().unwrap());
+    assert!(ssim > 0.3 && ssim <= 1.0, "ssim {ssim}");
+    assert!(ratio > 0.0 && ratio < 1.5, "style ratio {ratio}");
+    assert_eq!(v["evaluations"].as_f64(), Some(6.0));
+    assert!(v["peak_rss_mib"].as_f64().unwrap() > 10.0);
+}
+
+#[test]
+fn coarse_to_fine_counts_evaluations_at_the_output_size_and_prints_the_quality() {
+    if cached_model("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.png");
+    let (c, s) = (photo("Colin_Powell_0001.jpg"), photo("Abdullah_Gul_0008.png"));
+    let args =
+        ["style", &c, &s, "-o", out.to_str().unwrap(), "--size", "64", "--coarse", "4", "--iterations", "2"];
+    let r = facestyle(&args);
+    assert_eq!(r.status.code(), Some(0), "{}", String::from_utf8_lossy(&r.stderr));
+    let text = String::from_utf8_lossy(&r.stdout);
+    // 4 evaluations at 32x32 count 1, then 2 at 64x64.
+    assert!(text.contains("3.0 evaluations (at 64 px)"), "{text}");
+    assert!(text.contains("quality: SSIM ") && text.contains("style ratio "), "{text}");
+    let img = image::open(&out).unwrap();
+    assert_eq!((img.width(), img.height()), (64, 64));
 }
 
 #[test]

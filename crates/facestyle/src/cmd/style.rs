@@ -9,6 +9,7 @@ use facestyle_face::photo::load_rgb;
 use facestyle_nn::burn::prelude::*;
 use facestyle_style::colour;
 use facestyle_style::picture::{self, to_image, to_tensor};
+use facestyle_style::quality;
 use facestyle_style::transfer::{Init, Method, StyleConfig, transfer};
 use facestyle_style::vgg::{LAYERS, Pooling, Vgg19, layer_index};
 use image::RgbImage;
@@ -72,6 +73,11 @@ pub struct StyleArgs {
     /// larger brush strokes relative to the picture).
     #[arg(long, default_value_t = 1.0)]
     pub style_scale: f32,
+    /// Coarse-to-fine: iterations at the coarser levels, coarsest first, each level half the
+    /// side of the next (`20,10`: 20 at 1/4 size, 10 at 1/2, then --iterations at full size),
+    /// the result upsampled between levels; `none` for a single level.
+    #[arg(long, default_value = "none")]
+    pub coarse: String,
     /// Write `out.NNNN.png` every N steps.
     #[arg(long)]
     pub save_every: Option<usize>,
@@ -93,6 +99,32 @@ fn parse_init(s: &str) -> anyhow::Result<Init> {
             _ => bail!("--init {s:?}: expected noise, content or blend:R with R in [0, 1]"),
         },
     }
+}
+
+fn parse_coarse(s: &str) -> anyhow::Result<Vec<usize>> {
+    if s == "none" || s.is_empty() {
+        return Ok(Vec::new());
+    }
+    s.split(',')
+        .map(|n| {
+            n.trim()
+                .parse::<usize>()
+                .with_context(|| format!("--coarse: '{n}' is not a number of iterations"))
+        })
+        .collect()
+}
+
+/// Peak resident memory of this process in MiB (Linux: `ru_maxrss` in KiB).
+pub fn peak_rss_mib() -> Option<f64> {
+    #[cfg(unix)]
+    {
+        // SAFETY: getrusage writes into the zeroed struct it is given.
+        let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut r) } == 0 {
+            return Some(r.ru_maxrss as f64 / 1024.0);
+        }
+    }
+    None
 }
 
 fn parse_layer(s: &str) -> anyhow::Result<usize> {
@@ -152,6 +184,7 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
         );
     }
     let init = parse_init(&a.init)?;
+    let coarse = parse_coarse(&a.coarse)?;
     let content_layer = parse_layer(&a.content_layer)?;
     let style_layers = parse_style_layers(&a.style_layers)?;
     let pooling = match a.pooling.as_str() {
@@ -215,8 +248,10 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
         pooling,
         init,
         seed: a.seed,
+        coarse,
     };
-    let bar = indicatif::ProgressBar::new(a.iterations as u64);
+    let steps = a.iterations + config.coarse.iter().sum::<usize>();
+    let bar = indicatif::ProgressBar::new(steps as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("style [{bar:30}] {pos}/{len} {msg} eta {eta}")
             .expect("valid template")
@@ -224,8 +259,12 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
     );
     let mut costs = Vec::new();
     let mut save_err = None;
+    let run_content = content.clone();
     let result = transfer(&vgg, content, &styles, &config, &mut |c, g| {
-        bar.set_message(format!("J {:.4e} Jc {:.3e} Js {:.3e}", c.total, c.content, c.style));
+        bar.set_message(format!(
+            "J {:.4e} Jc {:.3e} Js {:.3e} evals {:.1}",
+            c.total, c.content, c.style, c.evals
+        ));
         bar.set_position((c.step + 1) as u64);
         if let Some(n) = a.save_every
             && n > 0
@@ -244,17 +283,26 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
         return Err(e);
     }
     let optimise_s = result.seconds_optimise;
+    let evals = result.evals;
+    let t_q = Instant::now();
+    let q = quality::measure(&vgg, result.image.clone(), run_content, &styles, &config);
+    let quality_s = t_q.elapsed().as_secs_f64();
     save(&to_image(finish(result.image)), &a.out)?;
     let last = costs.last().copied();
+    let rss = peak_rss_mib();
     if json_out {
         println!(
             "{}",
             json!({
-                "out": a.out, "iterations": a.iterations,
+                "out": a.out, "iterations": a.iterations, "coarse": config.coarse, "size": a.size,
+                "evaluations": evals,
+                "ssim": q.ssim, "style_ratio": q.style_ratio, "meets_bar": q.meets_bar(),
+                "style_loss_result": q.style_result, "style_loss_content": q.style_content,
+                "seconds_quality": quality_s, "peak_rss_mib": rss,
                 "losses": costs.iter().map(|c| c.total).collect::<Vec<_>>(),
                 "J_content": last.map(|c| c.content), "J_style": last.map(|c| c.style), "J_tv": last.map(|c| c.tv),
                 "seconds_load": load_s, "seconds_targets": result.seconds_targets, "seconds_optimise": optimise_s,
-                "seconds_per_iteration": optimise_s / a.iterations.max(1) as f64,
+                "seconds_per_iteration": optimise_s / steps.max(1) as f64,
             })
         );
     } else {
@@ -264,7 +312,20 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
                 first.total, last.total, last.content, last.style
             );
         }
-        println!("{} iterations in {optimise_s:.1} s -> {}", a.iterations, a.out.display());
+        println!(
+            "{evals:.1} evaluations (at {} px) in {optimise_s:.1} s, peak memory {} -> {}",
+            a.size,
+            rss.map_or("?".into(), |m| format!("{m:.0} MiB")),
+            a.out.display()
+        );
+        println!(
+            "quality: SSIM {:.3} (structure kept, bar >= {}), style ratio {:.4} (style carried, bar <= {}){}",
+            q.ssim,
+            quality::SSIM_BAR,
+            q.style_ratio,
+            quality::STYLE_RATIO_BAR,
+            if q.meets_bar() { "" } else { " - below the bar" }
+        );
     }
     Ok(())
 }
