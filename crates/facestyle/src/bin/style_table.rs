@@ -1,0 +1,219 @@
+//! `style_table`: one style-transfer configuration on every content x style pair of a folder,
+//! each pair a `facestyle style --json` run, as a table (SSIM of luminance, style ratio,
+//! evaluations at the output size, seconds, peak memory) and a contact sheet.
+//!
+//! ```text
+//! style_table --data ../shared/data/style --size 256 --out /tmp/table [--sheet sheet.jpg]
+//!     [--facestyle PATH] [--pairs tubingen:starry_night,..] -- [facestyle style flags]
+//! ```
+//!
+//! Content photos are `tubingen`, `golden_gate` and `hoovertowernight`; styles `starry_night`,
+//! `the_scream`, `shipwreck`, `picasso_selfport1907` and `woman-with-hat-matisse` (`.jpg`).
+//! The table is printed as Markdown and written to `OUT/table.md` and `OUT/table.jsonl`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use image::imageops::{FilterType, overlay, resize};
+use image::{Rgb, RgbImage};
+
+const CONTENTS: [&str; 3] = ["tubingen", "golden_gate", "hoovertowernight"];
+const STYLES: [&str; 5] =
+    ["starry_night", "the_scream", "shipwreck", "picasso_selfport1907", "woman-with-hat-matisse"];
+/// Side of one cell of the contact sheet.
+const CELL: u32 = 160;
+
+struct Opts {
+    data: PathBuf,
+    size: u32,
+    out: PathBuf,
+    sheet: Option<PathBuf>,
+    facestyle: PathBuf,
+    pairs: Option<Vec<(String, String)>>,
+    extra: Vec<String>,
+}
+
+fn parse() -> anyhow::Result<Opts> {
+    let mut args = std::env::args().skip(1);
+    let exe = std::env::current_exe()?;
+    let mut o = Opts {
+        data: PathBuf::from("../shared/data/style"),
+        size: 256,
+        out: PathBuf::from("style_table"),
+        sheet: None,
+        facestyle: exe.with_file_name("facestyle"),
+        pairs: None,
+        extra: Vec::new(),
+    };
+    while let Some(a) = args.next() {
+        let mut val = || args.next().with_context(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--data" => o.data = val()?.into(),
+            "--size" => o.size = val()?.parse().context("--size")?,
+            "--out" => o.out = val()?.into(),
+            "--sheet" => o.sheet = Some(val()?.into()),
+            "--facestyle" => o.facestyle = val()?.into(),
+            "--pairs" => {
+                o.pairs = Some(
+                    val()?
+                        .split(',')
+                        .map(|p| {
+                            p.split_once(':')
+                                .map(|(c, s)| (c.to_string(), s.to_string()))
+                                .with_context(|| format!("--pairs: '{p}' is not CONTENT:STYLE"))
+                        })
+                        .collect::<anyhow::Result<_>>()?,
+                )
+            }
+            "--" => {
+                o.extra = args.by_ref().collect();
+                break;
+            }
+            other => bail!("unknown argument {other} (see the file's documentation)"),
+        }
+    }
+    Ok(o)
+}
+
+struct Row {
+    content: String,
+    style: String,
+    ssim: f64,
+    ratio: f64,
+    evals: f64,
+    seconds: f64,
+    rss: f64,
+    out: PathBuf,
+}
+
+fn thumb(path: &Path) -> anyhow::Result<RgbImage> {
+    let img = image::open(path).with_context(|| format!("{}", path.display()))?.to_rgb8();
+    let s = CELL as f32 / img.width().max(img.height()) as f32;
+    let (w, h) =
+        (((img.width() as f32 * s).round() as u32).max(1), ((img.height() as f32 * s).round() as u32).max(1));
+    let small = resize(&img, w, h, FilterType::Triangle);
+    let mut cell = RgbImage::from_pixel(CELL, CELL, Rgb([255, 255, 255]));
+    overlay(&mut cell, &small, ((CELL - w) / 2) as i64, ((CELL - h) / 2) as i64);
+    Ok(cell)
+}
+
+/// Rows: the content photos; columns: the paintings; the first row and column show the inputs.
+fn contact_sheet(o: &Opts, rows: &[Row]) -> anyhow::Result<RgbImage> {
+    let contents: Vec<&String> = dedup(rows.iter().map(|r| &r.content));
+    let styles: Vec<&String> = dedup(rows.iter().map(|r| &r.style));
+    let gap = 4;
+    let (nx, ny) = (styles.len() as u32 + 1, contents.len() as u32 + 1);
+    let mut sheet =
+        RgbImage::from_pixel(nx * (CELL + gap) + gap, ny * (CELL + gap) + gap, Rgb([255, 255, 255]));
+    let at = |i: u32| (gap + i * (CELL + gap)) as i64;
+    for (j, s) in styles.iter().enumerate() {
+        overlay(&mut sheet, &thumb(&o.data.join(format!("{s}.jpg")))?, at(j as u32 + 1), at(0));
+    }
+    for (i, c) in contents.iter().enumerate() {
+        overlay(&mut sheet, &thumb(&o.data.join(format!("{c}.jpg")))?, at(0), at(i as u32 + 1));
+    }
+    for r in rows {
+        let i = contents.iter().position(|c| **c == r.content).expect("listed") as u32;
+        let j = styles.iter().position(|s| **s == r.style).expect("listed") as u32;
+        overlay(&mut sheet, &thumb(&r.out)?, at(j + 1), at(i + 1));
+    }
+    Ok(sheet)
+}
+
+fn dedup<'a>(it: impl Iterator<Item = &'a String>) -> Vec<&'a String> {
+    let mut v: Vec<&String> = Vec::new();
+    for x in it {
+        if !v.contains(&x) {
+            v.push(x);
+        }
+    }
+    v
+}
+
+fn main() -> anyhow::Result<()> {
+    let o = parse()?;
+    std::fs::create_dir_all(&o.out)?;
+    let pairs: Vec<(String, String)> = o.pairs.clone().unwrap_or_else(|| {
+        CONTENTS.iter().flat_map(|c| STYLES.iter().map(move |s| (c.to_string(), s.to_string()))).collect()
+    });
+    let mut rows = Vec::new();
+    let mut jsonl = String::new();
+    let size = o.size.to_string();
+    let mut md = format!("flags: `--size {} {}`\n\n", o.size, o.extra.join(" "));
+    md += "| content | style | SSIM | style ratio | bar | evaluations | seconds | peak RSS MiB |\n";
+    md += "|---|---|---|---|---|---|---|---|\n";
+    print!("{md}");
+    for (c, s) in &pairs {
+        let out = o.out.join(format!("{c}__{s}.png"));
+        let (cp, sp) = (o.data.join(format!("{c}.jpg")), o.data.join(format!("{s}.jpg")));
+        let t = std::time::Instant::now();
+        let r = Command::new(&o.facestyle)
+            .arg("--json")
+            .arg("style")
+            .arg(&cp)
+            .arg(&sp)
+            .arg("-o")
+            .arg(&out)
+            .args(["--size", &size])
+            .args(&o.extra)
+            .output()
+            .with_context(|| format!("running {}", o.facestyle.display()))?;
+        if !r.status.success() {
+            bail!("{c} x {s}: {}", String::from_utf8_lossy(&r.stderr));
+        }
+        let seconds = t.elapsed().as_secs_f64();
+        let v: serde_json::Value = serde_json::from_slice(&r.stdout).context("facestyle --json output")?;
+        let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+        let row = Row {
+            content: c.clone(),
+            style: s.clone(),
+            ssim: f("ssim"),
+            ratio: f("style_ratio"),
+            evals: f("evaluations"),
+            seconds,
+            rss: f("peak_rss_mib"),
+            out,
+        };
+        let ok = row.ssim >= 0.3 && row.ratio <= 0.05;
+        let line = format!(
+            "| {c} | {s} | {:.3} | {:.4} | {} | {:.1} | {:.1} | {:.0} |\n",
+            row.ssim,
+            row.ratio,
+            if ok { "yes" } else { "no" },
+            row.evals,
+            row.seconds,
+            row.rss
+        );
+        print!("{line}");
+        md += &line;
+        jsonl += &serde_json::json!({"content": c, "style": s, "ssim": row.ssim, "style_ratio": row.ratio,
+            "meets_bar": ok, "evaluations": row.evals, "seconds": row.seconds, "peak_rss_mib": row.rss,
+            "seconds_optimise": f("seconds_optimise"), "size": o.size, "flags": o.extra})
+        .to_string();
+        jsonl.push('\n');
+        rows.push(row);
+    }
+    let n = rows.len() as f64;
+    let met = rows.iter().filter(|r| r.ssim >= 0.3 && r.ratio <= 0.05).count();
+    let mean = |f: &dyn Fn(&Row) -> f64| rows.iter().map(f).sum::<f64>() / n;
+    let summary = format!(
+        "pairs meeting the bar: {met}/{}; SSIM mean {:.3} min {:.3}; style ratio mean {:.4} max {:.4}; evaluations mean {:.1}; seconds mean {:.1}; peak RSS max {:.0} MiB",
+        rows.len(),
+        mean(&|r| r.ssim),
+        rows.iter().map(|r| r.ssim).fold(f64::INFINITY, f64::min),
+        mean(&|r| r.ratio),
+        rows.iter().map(|r| r.ratio).fold(f64::NEG_INFINITY, f64::max),
+        mean(&|r| r.evals),
+        mean(&|r| r.seconds),
+        rows.iter().map(|r| r.rss).fold(0.0, f64::max),
+    );
+    println!("\n{summary}");
+    std::fs::write(o.out.join("table.md"), format!("{md}\n{summary}\n"))?;
+    std::fs::write(o.out.join("table.jsonl"), jsonl)?;
+    let sheet = contact_sheet(&o, &rows)?;
+    let sheet_path = o.sheet.clone().unwrap_or_else(|| o.out.join("contact_sheet.jpg"));
+    sheet.save(&sheet_path).with_context(|| format!("{}", sheet_path.display()))?;
+    println!("contact sheet: {}", sheet_path.display());
+    Ok(())
+}
