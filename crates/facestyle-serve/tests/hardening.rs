@@ -137,17 +137,20 @@ async fn forms_are_checked_before_anything_is_decoded() {
     );
 }
 
+/// A small style job's form.
+fn style_job() -> Option<Vec<u8>> {
+    form(&[
+        ("content", Part::File("c.png", &png(40, 32))),
+        ("style", Part::File("s.png", &png(32, 32))),
+        ("size", Part::Text("32")),
+    ])
+}
+
 #[tokio::test]
 async fn job_ids_cannot_be_guessed() {
     let s = server(None, |_| {});
     let t = s.token();
-    let job = || {
-        form(&[
-            ("content", Part::File("c.png", &png(40, 32))),
-            ("style", Part::File("s.png", &png(32, 32))),
-            ("size", Part::Text("32")),
-        ])
-    };
+    let job = style_job;
     let mut ids = Vec::new();
     for _ in 0..2 {
         let (status, body) = call(&s.app, Method::POST, "/v1/style", t, job()).await;
@@ -177,13 +180,7 @@ async fn a_panicking_style_job_fails_and_the_worker_goes_on() {
     }
     facestyle_serve::style::spawn_worker_with(s.state.clone(), boom);
     let t = s.token();
-    let job = || {
-        form(&[
-            ("content", Part::File("c.png", &png(40, 32))),
-            ("style", Part::File("s.png", &png(32, 32))),
-            ("size", Part::Text("32")),
-        ])
-    };
+    let job = style_job;
     // Each job fails on its own; the queue (one place) keeps taking jobs.
     for _ in 0..3 {
         let (status, body) = call(&s.app, Method::POST, "/v1/style", t, job()).await;

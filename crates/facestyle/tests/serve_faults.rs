@@ -4,35 +4,22 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{Killed, TOKEN, face_models, facestyle, photo};
+use common::{Killed, TOKEN, face_models, facestyle, photo, spawn_server};
 use facestyle_serve::client::{Part, multipart, request};
 
-/// Starts the server through `sh -c PREFIX exec facestyle serve ...`.
+/// Starts the server through `bash -c 'PREFIX exec facestyle serve ...'`.
 fn start_with(prefix: &str, gallery: &std::path::Path) -> (Killed, SocketAddr) {
     let script = format!(
         "{prefix} exec '{}' serve --gallery '{}' --addr 127.0.0.1:0",
         env!("CARGO_BIN_EXE_facestyle"),
         gallery.display()
     );
-    let mut child = Command::new("bash")
-        .args(["-c", &script])
-        .env("FACESTYLE_TOKEN", TOKEN)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server output").unwrap();
-        if let Some(rest) = line.strip_prefix("listening on http://") {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (Killed(child), addr)
+    let mut cmd = Command::new("bash");
+    cmd.args(["-c", &script]);
+    spawn_server(cmd)
 }
 
 fn people(addr: SocketAddr) -> Vec<(String, u64)> {

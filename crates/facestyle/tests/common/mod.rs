@@ -34,13 +34,15 @@ pub const TOKEN: &str = "test-token-0123456789abcdef";
 /// Starts `facestyle serve` (token [`TOKEN`]) on a free loopback port over `gallery`; returns the
 /// child and its address once it listens.
 pub fn start_server(gallery: &std::path::Path) -> (Killed, std::net::SocketAddr) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_facestyle"));
+    cmd.args(["serve", "--gallery", gallery.to_str().unwrap(), "--addr", "127.0.0.1:0"]);
+    spawn_server(cmd)
+}
+
+/// Spawns `cmd` (a `facestyle serve` with token [`TOKEN`]) and waits until it listens.
+pub fn spawn_server(mut cmd: Command) -> (Killed, std::net::SocketAddr) {
     use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_facestyle"))
-        .args(["serve", "--gallery", gallery.to_str().unwrap(), "--addr", "127.0.0.1:0"])
-        .env("FACESTYLE_TOKEN", TOKEN)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = cmd.env("FACESTYLE_TOKEN", TOKEN).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let addr = loop {
         let line = lines.next().expect("server output").unwrap();
