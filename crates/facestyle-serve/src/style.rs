@@ -14,7 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use facestyle_style::picture::{check_side, scaled_dims, to_image, to_tensor};
 use facestyle_style::quality;
-use facestyle_style::transfer::{Init, Method, StyleConfig, transfer};
+use facestyle_style::transfer::{FAST, StyleConfig, transfer};
 use facestyle_style::vgg::{Pooling, layer_index};
 use image::RgbImage;
 use image::imageops::{FilterType, resize};
@@ -32,7 +32,7 @@ pub async fn submit(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let form = form(&state, m).await?;
     let size: u32 = form.number("size", 256)?;
-    let iterations: usize = form.number("iterations", 100)?;
+    let iterations: usize = form.number("iterations", FAST.iterations)?;
     let c = &state.config;
     if !(16..=c.style_max_size).contains(&size) {
         return Err(ApiError::bad_request(format!(
@@ -162,7 +162,7 @@ fn run(state: &AppState, req: StyleRequest, runner: Runner) {
     });
 }
 
-/// The style transfer itself (Adam from the content image).
+/// The style transfer itself, with the [`FAST`] preset (L-BFGS from the content image).
 fn run_transfer(state: &AppState, req: &StyleRequest) -> Result<Option<Vec<u8>>, String> {
     let jobs = &state.jobs;
     let vgg = state.vgg()?;
@@ -171,21 +171,21 @@ fn run_transfer(state: &AppState, req: &StyleRequest) -> Result<Option<Vec<u8>>,
     let style = to_tensor(&req.style, req.size, &device);
     let layer = |name: &str| layer_index(name).ok_or_else(|| format!("no VGG19 layer {name}"));
     let config = StyleConfig {
-        method: Method::Adam,
+        method: FAST.method,
         content_layer: layer("conv4_2")?,
         style_layers: ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
             .iter()
             .map(|l| Ok((layer(l)?, 0.2)))
             .collect::<Result<_, String>>()?,
         alpha: 1.0,
-        beta: 1e3,
+        beta: FAST.beta,
         tv_weight: 0.0,
         iterations: req.iterations,
-        lr: 5.0,
+        lr: FAST.lr,
         pooling: Pooling::Max,
-        init: Init::Content,
+        init: FAST.init,
         seed: 1,
-        coarse: Vec::new(),
+        coarse: FAST.coarse.to_vec(),
     };
     let styles = [(style, 1.0)];
     let out = transfer(&vgg, content.clone(), &styles, &config, &mut |c, _| {

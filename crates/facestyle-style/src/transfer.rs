@@ -56,6 +56,50 @@ pub struct StyleConfig {
     pub coarse: Vec<usize>,
 }
 
+/// A named set of the settings that matter most: how G starts, how it is optimised, for how
+/// long and with which style weight (alpha 1, the layers conv4_2 / conv1_1..conv5_1 at 0.2,
+/// max pooling and no TV in both).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Preset {
+    pub name: &'static str,
+    pub method: Method,
+    pub init: Init,
+    pub iterations: usize,
+    pub beta: f32,
+    /// Adam's step in pixel units, or L-BFGS's initial step.
+    pub lr: f64,
+    pub coarse: &'static [usize],
+}
+
+/// The default: L-BFGS from the content image, beta 1e4, 40 evaluations of J (chosen on the
+/// 15-pair table of docs/style.md: every pair within SSIM >= 0.3 and style ratio <= 0.05).
+pub const FAST: Preset = Preset {
+    name: "fast",
+    method: Method::Lbfgs,
+    init: Init::Content,
+    iterations: 40,
+    beta: 1e4,
+    lr: 1.0,
+    coarse: &[],
+};
+
+/// The method as the course describes it: G starts as uniform noise, alpha / beta = 1e-3,
+/// 300 Adam steps of 5 pixel units.
+pub const GATYS: Preset = Preset {
+    name: "gatys",
+    method: Method::Adam,
+    init: Init::Noise,
+    iterations: 300,
+    beta: 1e3,
+    lr: 5.0,
+    coarse: &[],
+};
+
+/// The preset of that name.
+pub fn preset(name: &str) -> Option<Preset> {
+    [FAST, GATYS].into_iter().find(|p| p.name == name)
+}
+
 /// One step's costs (before the update).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepCosts {
@@ -351,6 +395,10 @@ fn optimise(
                     .with_max_eval(Some(evals.min(25)))
                     .init()
             };
+            // The line search may ask for more evaluations than a step's cap: past the budget
+            // it gets a zero gradient (which ends the step) without evaluating J, and the result
+            // is the evaluated image of lowest J.
+            let mut best: Option<(f32, Tensor<4>)> = None;
             let mut optim = lbfgs(iterations);
             while evals < iterations && !stopped {
                 let before = evals;
@@ -359,16 +407,27 @@ fn optimise(
                 }
                 let (next, _) = optim.step(config.lr, canvas, |c: Canvas| {
                     let g = c.pixels.val();
+                    if evals >= iterations || stopped {
+                        let zero = (g * 0.0).sum();
+                        let last = best.as_ref().map_or(0.0, |b| b.0 as f64);
+                        return (last, GradientsParams::from_grads(zero.backward(), &c));
+                    }
                     evals += 1;
                     let (total, costs) =
                         objective.eval(g.clone(), step0 + evals - 1, evals0 + evals as f64 * weight);
                     stopped |= !on_step(&costs, &g);
+                    if best.as_ref().is_none_or(|b| costs.total < b.0) {
+                        best = Some((costs.total, g.clone().detach()));
+                    }
                     (costs.total as f64, GradientsParams::from_grads(total.backward(), &c))
                 });
                 canvas = next;
                 if evals == before + 1 {
                     break; // converged: the step only evaluated its starting point
                 }
+            }
+            if let Some((_, g)) = best {
+                canvas = Canvas { pixels: Param::from_tensor(g) };
             }
         }
     }

@@ -32,7 +32,9 @@ fn bad_arguments_are_refused_before_any_work() {
     let bad = dir.path().join("bad.jpg");
     std::fs::write(&bad, b"not an image").unwrap();
     let b = bad.to_str().unwrap();
-    let cases: [(Vec<&str>, &str); 12] = [
+    let cases: [(Vec<&str>, &str); 14] = [
+        (vec![&c, &s, "-o", o, "--method", "neural"], "--method \"neural\""),
+        (vec![&c, &s, "-o", o, "--coarse", "4,x"], "--coarse: 'x'"),
         (vec![&c, &s, "-o", o, "--size", "12"], "Colin_Powell_0001.jpg: 250x250 scaled"),
         (vec![&c, &s, "-o", o, "--style-scale", "0.05"], "Abdullah_Gul_0008.png"),
         (vec![&c, &s, "-o", o, "--style-scale=-1"], "--style-scale must be a positive"),
@@ -56,7 +58,18 @@ fn bad_arguments_are_refused_before_any_work() {
 
 #[test]
 fn a_tiny_transfer_writes_the_picture_and_lowers_the_cost() {
-    let args = ["--size", "48", "--iterations", "6", "--init", "content", "--save-every", "3"];
+    let args = [
+        "--size",
+        "48",
+        "--iterations",
+        "6",
+        "--optimizer",
+        "adam",
+        "--init",
+        "content",
+        "--save-every",
+        "3",
+    ];
     let Some((v, losses, dir)) = tiny_transfer(&args) else { return };
     assert_eq!(losses.len(), 6);
     assert!(losses[5] < losses[0], "{losses:?}");
@@ -81,8 +94,21 @@ fn coarse_to_fine_counts_evaluations_at_the_output_size_and_prints_the_quality()
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.png");
     let (c, s) = (photo("Colin_Powell_0001.jpg"), photo("Abdullah_Gul_0008.png"));
-    let args =
-        ["style", &c, &s, "-o", out.to_str().unwrap(), "--size", "64", "--coarse", "4", "--iterations", "2"];
+    let args = [
+        "style",
+        &c,
+        &s,
+        "-o",
+        out.to_str().unwrap(),
+        "--size",
+        "64",
+        "--coarse",
+        "4",
+        "--iterations",
+        "2",
+        "--optimizer",
+        "adam",
+    ];
     let r = facestyle(&args);
     assert_eq!(r.status.code(), Some(0), "{}", String::from_utf8_lossy(&r.stderr));
     let text = String::from_utf8_lossy(&r.stdout);
@@ -107,7 +133,7 @@ fn lbfgs_lowers_the_cost_too() {
 
 #[test]
 fn preserve_colors_keeps_the_content_chroma() {
-    let args = ["--size", "48", "--iterations", "4", "--init", "content", "--preserve-colors"];
+    let args = ["--size", "48", "--iterations", "4", "--optimizer", "adam", "--preserve-colors"];
     let Some((_, losses, dir)) = tiny_transfer(&args) else { return };
     assert_eq!(losses.len(), 4);
     let out = image::open(dir.path().join("o.png")).unwrap().to_rgb8();
@@ -133,4 +159,29 @@ fn preserve_colors_keeps_the_content_chroma() {
     let n = (out.width() * out.height()) as usize;
     assert!(same * 100 >= n * 95, "content chroma kept on {same} of {n} pixels");
     assert!(moved * 10 >= n, "the luminance did change ({moved} of {n} pixels)");
+}
+
+#[test]
+fn the_default_is_the_fast_preset_and_gatys_restores_the_course_settings() {
+    let Some((v, losses, _dir)) = tiny_transfer(&["--size", "32", "--iterations", "2"]) else { return };
+    assert_eq!(
+        (v["method"].as_str(), v["optimizer"].as_str(), v["init"].as_str()),
+        (Some("fast"), Some("lbfgs"), Some("content"))
+    );
+    assert_eq!((v["beta"].as_f64(), v["lr"].as_f64()), (Some(1e4), Some(1.0)));
+    assert!(!losses.is_empty() && losses.len() <= 3, "{losses:?}");
+    let Some((v, losses, _dir)) = tiny_transfer(&["--size", "32", "--method", "gatys", "--iterations", "2"])
+    else {
+        return;
+    };
+    assert_eq!(
+        (v["method"].as_str(), v["optimizer"].as_str(), v["init"].as_str()),
+        (Some("gatys"), Some("adam"), Some("noise"))
+    );
+    assert_eq!((v["beta"].as_f64(), v["lr"].as_f64()), (Some(1e3), Some(5.0)));
+    assert_eq!(losses.len(), 2);
+    // Without --iterations the gatys preset runs 300 steps: the help says so.
+    let help = common::facestyle(&["style", "--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("gatys") && text.contains("300 Adam steps"), "{text}");
 }

@@ -10,7 +10,7 @@ use facestyle_nn::burn::prelude::*;
 use facestyle_style::colour;
 use facestyle_style::picture::{self, to_image, to_tensor};
 use facestyle_style::quality;
-use facestyle_style::transfer::{Init, Method, StyleConfig, transfer};
+use facestyle_style::transfer::{Init, Method, StyleConfig, preset, transfer};
 use facestyle_style::vgg::{LAYERS, Pooling, Vgg19, layer_index};
 use image::RgbImage;
 use serde_json::json;
@@ -31,27 +31,36 @@ pub struct StyleArgs {
     /// Allow --size above 4096.
     #[arg(long)]
     pub force: bool,
-    #[arg(long, default_value_t = 300)]
-    pub iterations: usize,
+    /// Settings preset: `fast` (L-BFGS from the content image, beta 1e4, 40 evaluations) or
+    /// `gatys` (the method as the course describes it: from noise, beta 1e3, 300 Adam steps of
+    /// lr 5); the flags below override it.
+    #[arg(long, default_value = "fast")]
+    pub method: String,
+    /// Iterations at full size (L-BFGS: evaluations of J) [preset].
+    #[arg(long)]
+    pub iterations: Option<usize>,
     /// Content weight alpha.
     #[arg(long, default_value_t = 1.0)]
     pub alpha: f32,
-    /// Style weight beta (alpha / beta = 1e-3, as in Gatys et al.).
-    #[arg(long, default_value_t = 1e3)]
-    pub beta: f32,
+    /// Style weight beta [preset: 1e4; gatys 1e3, alpha / beta = 1e-3 as in Gatys et al.].
+    #[arg(long)]
+    pub beta: Option<f32>,
     /// Total-variation weight.
     #[arg(long, default_value_t = 0.0)]
     pub tv_weight: f32,
     /// `adam` (one gradient step per iteration) or `lbfgs` (strong-Wolfe line search; an
     /// iteration is one evaluation of J).
-    #[arg(long, default_value = "adam")]
-    pub optimizer: String,
-    /// Learning rate: Adam's step in pixel units (default 5), L-BFGS's initial step (default 1).
+    /// [preset: lbfgs; gatys adam]
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    /// Learning rate: Adam's step in pixel units (default 5), L-BFGS's initial step (default 1);
+    /// the preset's when its optimizer is used.
     #[arg(long)]
     pub lr: Option<f64>,
-    /// `noise` (the method's default), `content`, or `blend:R` (R * noise + (1 - R) * content).
-    #[arg(long, default_value = "noise")]
-    pub init: String,
+    /// `noise` (the method's original start), `content`, or `blend:R` (R * noise + (1 - R) *
+    /// content) [preset: content; gatys noise].
+    #[arg(long)]
+    pub init: Option<String>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[arg(long, default_value = "conv4_2")]
@@ -75,9 +84,9 @@ pub struct StyleArgs {
     pub style_scale: f32,
     /// Coarse-to-fine: iterations at the coarser levels, coarsest first, each level half the
     /// side of the next (`20,10`: 20 at 1/4 size, 10 at 1/2, then --iterations at full size),
-    /// the result upsampled between levels; `none` for a single level.
-    #[arg(long, default_value = "none")]
-    pub coarse: String,
+    /// the result upsampled between levels; `none` for a single level [preset: none].
+    #[arg(long)]
+    pub coarse: Option<String>,
     /// Write `out.NNNN.png` every N steps.
     #[arg(long)]
     pub save_every: Option<usize>,
@@ -162,14 +171,26 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
     if a.size > 4096 && !a.force {
         bail!("--size {} is above 4096 pixels (add --force if you mean it)", a.size);
     }
-    let (alpha, beta, tv) =
-        (weight("--alpha", a.alpha)?, weight("--beta", a.beta)?, weight("--tv-weight", a.tv_weight)?);
-    let method = match a.optimizer.as_str() {
-        "adam" => Method::Adam,
-        "lbfgs" | "l-bfgs" => Method::Lbfgs,
-        o => bail!("--optimizer {o:?}: expected adam or lbfgs"),
+    let p = preset(&a.method).with_context(|| format!("--method {:?}: expected fast or gatys", a.method))?;
+    let iterations = a.iterations.unwrap_or(p.iterations);
+    let (alpha, beta, tv) = (
+        weight("--alpha", a.alpha)?,
+        weight("--beta", a.beta.unwrap_or(p.beta))?,
+        weight("--tv-weight", a.tv_weight)?,
+    );
+    let method = match a.optimizer.as_deref() {
+        None => p.method,
+        Some("adam") => Method::Adam,
+        Some("lbfgs" | "l-bfgs") => Method::Lbfgs,
+        Some(o) => bail!("--optimizer {o:?}: expected adam or lbfgs"),
     };
-    let lr = a.lr.unwrap_or(if method == Method::Adam { 5.0 } else { 1.0 });
+    let lr = a.lr.unwrap_or(if method == p.method {
+        p.lr
+    } else if method == Method::Adam {
+        5.0
+    } else {
+        1.0
+    });
     if !(lr.is_finite() && lr > 0.0) {
         bail!("--lr must be positive, got {lr}");
     }
@@ -183,8 +204,14 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
             a.style_scale
         );
     }
-    let init = parse_init(&a.init)?;
-    let coarse = parse_coarse(&a.coarse)?;
+    let init = match &a.init {
+        Some(s) => parse_init(s)?,
+        None => p.init,
+    };
+    let coarse = match &a.coarse {
+        Some(s) => parse_coarse(s)?,
+        None => p.coarse.to_vec(),
+    };
     let content_layer = parse_layer(&a.content_layer)?;
     let style_layers = parse_style_layers(&a.style_layers)?;
     let pooling = match a.pooling.as_str() {
@@ -243,14 +270,14 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
         alpha,
         beta,
         tv_weight: tv,
-        iterations: a.iterations,
+        iterations,
         lr,
         pooling,
         init,
         seed: a.seed,
         coarse,
     };
-    let steps = a.iterations + config.coarse.iter().sum::<usize>();
+    let steps = iterations + config.coarse.iter().sum::<usize>();
     let bar = indicatif::ProgressBar::new(steps as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("style [{bar:30}] {pos}/{len} {msg} eta {eta}")
@@ -294,7 +321,14 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
         println!(
             "{}",
             json!({
-                "out": a.out, "iterations": a.iterations, "coarse": config.coarse, "size": a.size,
+                "out": a.out, "method": p.name, "iterations": iterations, "coarse": config.coarse, "size": a.size,
+                "optimizer": match config.method { Method::Adam => "adam", Method::Lbfgs => "lbfgs" },
+                "init": a.init.clone().unwrap_or_else(|| match p.init {
+                    Init::Noise => "noise".into(),
+                    Init::Content => "content".into(),
+                    Init::Blend(r) => format!("blend:{r}"),
+                }),
+                "beta": config.beta, "lr": config.lr,
                 "evaluations": evals,
                 "ssim": q.ssim, "style_ratio": q.style_ratio, "meets_bar": q.meets_bar(),
                 "style_loss_result": q.style_result, "style_loss_content": q.style_content,
