@@ -39,9 +39,14 @@ pub struct JobStatus {
     pub style_ratio: Option<f64>,
     /// Evaluations of J and its gradient so far, counted at the output size.
     pub evaluations: f64,
+    /// The step of the picture at `/v1/jobs/{id}/preview.png`, when there is one.
+    pub preview_step: Option<usize>,
     pub error: Option<String>,
     #[serde(skip)]
     pub result_png: Option<Arc<Vec<u8>>>,
+    /// The latest intermediate picture (PNG), while the job runs.
+    #[serde(skip)]
+    pub preview_png: Option<Arc<Vec<u8>>>,
 }
 
 pub struct StyleRequest {
@@ -92,8 +97,10 @@ impl Jobs {
             ssim: None,
             style_ratio: None,
             evaluations: 0.0,
+            preview_step: None,
             error: None,
             result_png: None,
+            preview_png: None,
         };
         lock(&self.statuses).insert(id.clone(), status);
         match self.sender.try_send(StyleRequest { id: id.clone(), content, style, size, iterations }) {

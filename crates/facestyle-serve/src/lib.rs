@@ -48,6 +48,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/people", get(faces::people))
         .route("/v1/jobs/{id}", get(style::status))
         .route("/v1/jobs/{id}/result.png", get(style::result))
+        .route("/v1/jobs/{id}/preview.png", get(style::preview))
         .route("/v1/enroll", post(faces::enroll))
         .route("/v1/people/{name}", delete(faces::forget))
         .route("/v1/style", post(style::submit))

@@ -96,6 +96,28 @@ pub async fn result(State(state): State<Arc<AppState>>, Path(id): Path<String>) 
     }
 }
 
+/// The latest intermediate picture of a job (every [`PREVIEW_EVERY`] steps while it runs; the
+/// result once done); 409 before the first one.
+pub async fn preview(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Response> {
+    let s = state.jobs.status(&id).ok_or_else(|| ApiError::not_found("no such job"))?;
+    match s.result_png.or(s.preview_png) {
+        Some(png) => {
+            Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-store")], png.to_vec())
+                .into_response())
+        }
+        None => Err(ApiError::new(StatusCode::CONFLICT, format!("the job is {:?}, no picture yet", s.state))),
+    }
+}
+
+/// Steps between two preview pictures.
+pub const PREVIEW_EVERY: usize = 5;
+
+fn png_bytes(img: &RgbImage) -> Result<Vec<u8>, String> {
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).map_err(|e| e.to_string())?;
+    Ok(png)
+}
+
 /// What runs one job: the PNG, `None` when cancelled, or the reason it failed.
 pub type Runner = fn(&AppState, &StyleRequest) -> Result<Option<Vec<u8>>, String>;
 
@@ -188,11 +210,19 @@ fn run_transfer(state: &AppState, req: &StyleRequest) -> Result<Option<Vec<u8>>,
         coarse: FAST.coarse.to_vec(),
     };
     let styles = [(style, 1.0)];
-    let out = transfer(&vgg, content.clone(), &styles, &config, &mut |c, _| {
+    let out = transfer(&vgg, content.clone(), &styles, &config, &mut |c, g| {
+        let preview = (c.step % PREVIEW_EVERY == 0)
+            .then(|| png_bytes(&to_image(g.clone().detach())).ok())
+            .flatten()
+            .map(Arc::new);
         jobs.update(&req.id, |s| {
             s.step = c.step + 1;
             s.loss = Some(c.total);
             s.evaluations = c.evals;
+            if let Some(p) = preview {
+                s.preview_png = Some(p);
+                s.preview_step = Some(c.step);
+            }
         });
         !jobs.cancel.load(Ordering::SeqCst)
     });
@@ -204,9 +234,5 @@ fn run_transfer(state: &AppState, req: &StyleRequest) -> Result<Option<Vec<u8>>,
         s.ssim = Some(q.ssim);
         s.style_ratio = Some(q.style_ratio);
     });
-    let mut png = Vec::new();
-    to_image(out.image)
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| e.to_string())?;
-    Ok(Some(png))
+    Ok(Some(png_bytes(&to_image(out.image))?))
 }
