@@ -345,7 +345,8 @@ fn describe(e: &rusqlite::Error) -> String {
             "is read-only (cannot write to it); nothing was changed".into()
         }
         Some(rusqlite::ErrorCode::DiskFull) => {
-            "cannot be written: the disk is full (or a file size limit was reached); nothing was changed".into()
+            "cannot be written: the disk is full (or a file size limit was reached); nothing was changed"
+                .into()
         }
         Some(rusqlite::ErrorCode::SystemIoFailure) => {
             format!("cannot be written (I/O error: {e}); nothing was changed")
