@@ -142,7 +142,8 @@ def ours(binary, content_png, style_png, optimizer, iterations, size):
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "o.png")
         cmd = [binary, "--json", "style", content_png, style_png, "-o", out, "--size", str(size),
-               "--optimizer", optimizer, "--iterations", str(iterations), "--init", "content"]
+               "--optimizer", optimizer, "--iterations", str(iterations), "--init", "content",
+               "--beta", "1e3"]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             sys.exit(f"{' '.join(cmd)} failed:\n{r.stderr}")
