@@ -55,7 +55,7 @@ pub fn spec() -> Value {
             "/v1/people/{name}": {"delete": {"summary": "Forget a person", "security": secured,
                 "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "responses": {"200": answer("forgotten"), "401": errors(), "404": errors()}}},
-            "/v1/style": {"post": {"summary": "Queue a style transfer (the fast preset: L-BFGS from the content image, beta 1e4, 40 evaluations unless iterations says otherwise)", "security": secured,
+            "/v1/style": {"post": {"summary": "Queue a style transfer (the fast preset: L-BFGS from the content image, beta 1e4, 40 evaluations at 1/2 size, then iterations (29) at full size)", "security": secured,
                 "requestBody": multipart(&[("content", "file", true), ("style", "file", true), ("size", "number", false), ("iterations", "number", false)]),
                 "responses": {"202": answer("job id"), "400": errors(), "401": errors(), "429": errors()}}},
             "/v1/jobs/{id}": {"get": {"summary": "Progress of a style job", "security": secured,

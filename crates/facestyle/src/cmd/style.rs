@@ -31,7 +31,8 @@ pub struct StyleArgs {
     /// Allow --size above 4096.
     #[arg(long)]
     pub force: bool,
-    /// Settings preset: `fast` (L-BFGS from the content image, beta 1e4, 40 evaluations) or
+    /// Settings preset: `fast` (L-BFGS from the content image, beta 1e4, 40 evaluations at 1/2
+    /// size then 29 at full size, 39 evaluations at the output size) or
     /// `gatys` (the method as the course describes it: from noise, beta 1e3, 300 Adam steps of
     /// lr 5); the flags below override it.
     #[arg(long, default_value = "fast")]
@@ -84,7 +85,7 @@ pub struct StyleArgs {
     pub style_scale: f32,
     /// Coarse-to-fine: iterations at the coarser levels, coarsest first, each level half the
     /// side of the next (`20,10`: 20 at 1/4 size, 10 at 1/2, then --iterations at full size),
-    /// the result upsampled between levels; `none` for a single level [preset: none].
+    /// the result upsampled between levels; `none` for a single level [preset: 40; gatys none].
     #[arg(long)]
     pub coarse: Option<String>,
     /// Write `out.NNNN.png` every N steps.
