@@ -39,6 +39,8 @@ pub struct JobStatus {
     pub style_ratio: Option<f64>,
     /// Evaluations of J and its gradient so far, counted at the output size.
     pub evaluations: f64,
+    /// Steps the job runs in all (the coarse levels' and `iterations` at full size).
+    pub steps: usize,
     /// The step of the picture at `/v1/jobs/{id}/preview.png`, when there is one.
     pub preview_step: Option<usize>,
     pub error: Option<String>,
@@ -97,6 +99,7 @@ impl Jobs {
             ssim: None,
             style_ratio: None,
             evaluations: 0.0,
+            steps: iterations,
             preview_step: None,
             error: None,
             result_png: None,

@@ -60,7 +60,7 @@ pub fn spec() -> Value {
                 "responses": {"202": answer("job id"), "400": errors(), "401": errors(), "429": errors()}}},
             "/v1/jobs/{id}": {"get": {"summary": "Progress of a style job", "security": secured,
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
-                "responses": {"200": answer("state, step, iterations, loss, evaluations, preview_step; when done ssim (structure kept) and style_ratio (style carried)"), "404": errors()}}},
+                "responses": {"200": answer("state, step, steps (all levels), iterations, loss, evaluations, preview_step; when done ssim (structure kept) and style_ratio (style carried)"), "404": errors()}}},
             "/v1/jobs/{id}/result.png": {"get": {"summary": "The finished picture", "security": secured,
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "PNG", "content": {"image/png": {}}}, "404": errors(), "409": errors()}}},

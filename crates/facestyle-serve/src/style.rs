@@ -14,7 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use facestyle_style::picture::{check_side, scaled_dims, to_image, to_tensor};
 use facestyle_style::quality;
-use facestyle_style::transfer::{FAST, StyleConfig, transfer};
+use facestyle_style::transfer::{FAST, StyleConfig, levels, transfer};
 use facestyle_style::vgg::{Pooling, layer_index};
 use image::RgbImage;
 use image::imageops::{FilterType, resize};
@@ -209,6 +209,9 @@ fn run_transfer(state: &AppState, req: &StyleRequest) -> Result<Option<Vec<u8>>,
         seed: 1,
         coarse: FAST.coarse.to_vec(),
     };
+    let [_, _, h, w] = content.dims();
+    let steps: usize = levels(&config, h, w).iter().map(|l| l.1).sum();
+    jobs.update(&req.id, |s| s.steps = steps);
     let styles = [(style, 1.0)];
     let out = transfer(&vgg, content.clone(), &styles, &config, &mut |c, g| {
         let preview = (c.step % PREVIEW_EVERY == 0)

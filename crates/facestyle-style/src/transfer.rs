@@ -275,6 +275,21 @@ fn scaled(t: &Tensor<4>, s: f32) -> Tensor<4> {
     crate::picture::rgb_tensor(&small, &t.device())
 }
 
+/// The levels a transfer of an `h` x `w` picture runs: (scale, iterations), coarsest first, the
+/// full size last (coarse levels below [`MIN_SIDE`] or of no iterations left out).
+pub fn levels(config: &StyleConfig, h: usize, w: usize) -> Vec<(f32, usize)> {
+    let k = config.coarse.len();
+    let mut levels: Vec<(f32, usize)> = config
+        .coarse
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| (0.5f32.powi((k - i) as i32), n))
+        .filter(|&(s, n)| n > 0 && (h.min(w) as f32 * s).round() as u32 >= MIN_SIDE)
+        .collect();
+    levels.push((1.0, config.iterations));
+    levels
+}
+
 /// Runs the transfer. `content` and each style are RGB 0-255 `[1, 3, H, W]` on an autodiff
 /// device (styles may have other sizes); `styles` carry their blend weights. `on_step` sees
 /// the costs and the current image (at the current level's size) every step and returns whether
@@ -287,16 +302,6 @@ pub fn transfer(
     on_step: &mut dyn FnMut(&StepCosts, &Tensor<4>) -> bool,
 ) -> Transfer {
     let [_, _, h, w] = content.dims();
-    // (scale, iterations) per level, coarsest first.
-    let k = config.coarse.len();
-    let mut levels: Vec<(f32, usize)> = config
-        .coarse
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| (0.5f32.powi((k - i) as i32), n))
-        .filter(|&(s, n)| n > 0 && (h.min(w) as f32 * s).round() as u32 >= MIN_SIDE)
-        .collect();
-    levels.push((1.0, config.iterations));
     let mut out = Transfer {
         image: content.clone(),
         seconds_targets: 0.0,
@@ -306,7 +311,7 @@ pub fn transfer(
     };
     let mut start: Option<Tensor<4>> = None;
     let mut step0 = 0;
-    for (scale, iterations) in levels {
+    for (scale, iterations) in levels(config, h, w) {
         let (c, st) = if scale < 1.0 {
             (scaled(&content, scale), styles.iter().map(|(s, wt)| (scaled(s, scale), *wt)).collect())
         } else {
