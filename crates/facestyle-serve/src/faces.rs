@@ -20,15 +20,17 @@ use crate::error::{ApiError, ApiResult};
 use crate::form::{File, Form, ImageLimits, Upload, check_budget, decode};
 use crate::state::AppState;
 
-/// Runs `f` on the blocking pool once one of the server's work permits is free.
+/// Runs `f` with the state on the blocking pool once one of the server's work permits is
+/// free.
 pub async fn work<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+    state: &Arc<AppState>,
+    f: impl FnOnce(&AppState) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
     let permit =
         state.work.clone().acquire_owned().await.map_err(|_| ApiError::internal("the server is stopping"))?;
+    let state = state.clone();
     tokio::task::spawn_blocking(move || {
-        let out = f();
+        let out = f(&state);
         drop(permit);
         out
     })
@@ -74,12 +76,11 @@ pub async fn verify(
     let form = form(&state, m).await?;
     let (metric, threshold) = metric_and_threshold(&form)?;
     let (a, b) = (form.file("a")?, form.file("b")?);
-    check_budget(&[&a, &b], &limits(&state))?;
-    let s = state.clone();
-    work(&state, move || {
+    check_budget([&a, &b], &limits(&state))?;
+    work(&state, move |s| {
         let (a, b) = (decode(&a)?, decode(&b)?);
-        let (fa, na) = largest(&s, &a)?;
-        let (fb, nb) = largest(&s, &b)?;
+        let (fa, na) = largest(s, &a)?;
+        let (fb, nb) = largest(s, &b)?;
         let d = metric.distance(&fa.embedding, &fb.embedding);
         Ok(Json(json!({
             "distance": d, "threshold": threshold, "same": d <= threshold, "metric": metric.name(),
@@ -101,9 +102,8 @@ pub async fn identify(
         return Err(ApiError::bad_request("top must be 1 to 100"));
     }
     let file = form.file("image")?;
-    check_budget(&[&file], &limits(&state))?;
-    let s = state.clone();
-    work(&state, move || {
+    check_budget([&file], &limits(&state))?;
+    work(&state, move |s| {
         let img = decode(&file)?;
         let (index, names) = s.index.get(&s.config.gallery, || {
             s.gallery(false)?.load_index(DIM).map_err(|e| ApiError::internal(e.to_string()))
@@ -137,14 +137,13 @@ pub async fn enroll(
     let name = facestyle_face::gallery::check_name(form.required_text("name")?)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let files: Vec<File> = form.files("image")?;
-    check_budget(&files.iter().collect::<Vec<_>>(), &limits(&state))?;
-    let s = state.clone();
-    work(&state, move || {
+    check_budget(&files, &limits(&state))?;
+    work(&state, move |s| {
         // Every photo is checked before the gallery is touched: all or nothing.
         let (mut rows, mut photos) = (Vec::new(), Vec::new());
         for f in &files {
             let p = decode(f)?;
-            let (found, _) = largest(&s, &p)?;
+            let (found, _) = largest(s, &p)?;
             photos.push(json!({"image": p.filename, "fallback": found.face.fallback}));
             rows.push(NewEmbedding {
                 image_sha256: p.sha256.clone(),
@@ -179,8 +178,7 @@ fn write_error(e: FaceError) -> ApiError {
 }
 
 pub async fn people(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
-    let s = state.clone();
-    work(&state, move || {
+    work(&state, move |s| {
         if !s.config.gallery.exists() {
             return Ok(Json(json!({"people": []})));
         }
@@ -191,8 +189,7 @@ pub async fn people(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>
 }
 
 pub async fn forget(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
-    let s = state.clone();
-    work(&state, move || {
+    work(&state, move |s| {
         let _writer = s.write_lock();
         let removed = s.gallery(false)?.forget(&name).map_err(write_error)?;
         s.index.changed();

@@ -165,17 +165,17 @@ fn decoded_bytes(file: &File, limits: &ImageLimits) -> ApiResult<u64> {
 
 /// Refuses, before decoding anything, a request whose images would take more than the
 /// limits allow.
-pub fn check_budget(files: &[&File], limits: &ImageLimits) -> ApiResult<()> {
-    let mut total = 0u64;
+pub fn check_budget<'a>(files: impl IntoIterator<Item = &'a File>, limits: &ImageLimits) -> ApiResult<()> {
+    let (mut total, mut count) = (0u64, 0);
     for f in files {
         total = total.saturating_add(decoded_bytes(f, limits)?);
+        count += 1;
     }
     if total > limits.max_decoded_bytes {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
-                "the {} images of this request would take {} MiB decoded, above this server's limit of {} MiB",
-                files.len(),
+                "the {count} images of this request would take {} MiB decoded, above this server's limit of {} MiB",
                 total >> 20,
                 limits.max_decoded_bytes >> 20
             ),

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::faces::{form, limits, work};
-use crate::form::{check_budget, decode};
+use crate::form::{File, check_budget, decode};
 use crate::jobs::{JobState, StyleRequest};
 use crate::state::AppState;
 
@@ -47,20 +47,15 @@ pub async fn submit(
         )));
     }
     let (content, style) = (form.file("content")?, form.file("style")?);
-    check_budget(&[&content, &style], &limits(&state))?;
+    check_budget([&content, &style], &limits(&state))?;
     // Decoded and shrunk to the job's size before queueing: a waiting job holds two small
     // pictures, not two full-resolution photos.
-    let (content, style) = work(&state, move || {
-        let mut out = Vec::new();
-        for f in [&content, &style] {
-            let u = decode(f)?;
-            check_side(&u.image, size).map_err(|e| ApiError::bad_request(format!("{}: {e}", u.filename)))?;
-            out.push(shrink(u.image, size));
-        }
-        let style = out.pop().expect("two pictures");
-        Ok((out.pop().expect("two pictures"), style))
-    })
-    .await?;
+    let picture = move |f: &File| -> ApiResult<RgbImage> {
+        let u = decode(f)?;
+        check_side(&u.image, size).map_err(|e| ApiError::bad_request(format!("{}: {e}", u.filename)))?;
+        Ok(shrink(u.image, size))
+    };
+    let (content, style) = work(&state, move |_| Ok((picture(&content)?, picture(&style)?))).await?;
     match state.jobs.submit(content, style, size, iterations) {
         Some(id) => Ok((
             StatusCode::ACCEPTED,
