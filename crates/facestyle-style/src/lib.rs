@@ -2,9 +2,14 @@
 //! pixel optimisation that minimises `J(G) = alpha J_content + beta J_style`.
 
 pub mod colour;
+pub mod config;
 pub mod cost;
+pub mod error;
 pub mod gram;
 pub mod picture;
 pub mod quality;
 pub mod transfer;
 pub mod vgg;
+
+pub use config::StyleConfig;
+pub use error::StyleError;

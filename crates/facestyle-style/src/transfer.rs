@@ -8,98 +8,11 @@ use burn::optim::{AdamConfig, GradientsParams, LBFGSConfig, LineSearchFn};
 use burn::prelude::*;
 use facestyle_nn::pretrained::values;
 
+pub use crate::config::{FAST, GATYS, Init, Method, PRESETS, Preset, StyleConfig, preset};
 use crate::cost::{content_cost, style_cost, tv_cost};
 use crate::gram::gram;
 use crate::picture::MIN_SIDE;
-use crate::vgg::{Pooling, Vgg19};
-
-/// Where G starts.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Init {
-    /// Uniform noise in [0, 255] (the method's default).
-    Noise,
-    /// The content image.
-    Content,
-    /// `r * noise + (1 - r) * content`.
-    Blend(f32),
-}
-
-/// How G is optimised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// Adam (epsilon 1e-8), one gradient step per iteration.
-    Adam,
-    /// L-BFGS with a strong-Wolfe line search (as Gatys et al.); an iteration is one evaluation
-    /// of J and its gradient.
-    Lbfgs,
-}
-
-#[derive(Debug, Clone)]
-pub struct StyleConfig {
-    pub method: Method,
-    /// Content layer index (default conv4_2).
-    pub content_layer: usize,
-    /// Style layers and their weights lambda (default conv1_1..conv5_1, 0.2 each).
-    pub style_layers: Vec<(usize, f32)>,
-    pub alpha: f32,
-    pub beta: f32,
-    pub tv_weight: f32,
-    pub iterations: usize,
-    /// Adam learning rate, in pixel units (0-255).
-    pub lr: f64,
-    pub pooling: Pooling,
-    pub init: Init,
-    pub seed: u64,
-    /// Iterations at the coarser levels of a pyramid, coarsest first, each level half the side
-    /// of the next (`[a, b]`: `a` at 1/4, `b` at 1/2, then `iterations` at full size); empty for
-    /// a single level. A level whose short side would fall below [`MIN_SIDE`] is skipped.
-    pub coarse: Vec<usize>,
-}
-
-/// A named set of the settings that matter most: how G starts, how it is optimised, for how
-/// long and with which style weight (alpha 1, the layers conv4_2 / conv1_1..conv5_1 at 0.2,
-/// max pooling and no TV in both).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Preset {
-    pub name: &'static str,
-    pub method: Method,
-    pub init: Init,
-    pub iterations: usize,
-    pub beta: f32,
-    /// Adam's step in pixel units, or L-BFGS's initial step.
-    pub lr: f64,
-    pub coarse: &'static [usize],
-}
-
-/// The default: L-BFGS from the content image, beta 1e4, coarse to fine: 40 evaluations of J at
-/// 1/2 size (counting 10), then 29 at full size, 39 evaluations at the output size in all
-/// (chosen on the 15-pair table of docs/style.md).
-pub const FAST: Preset = Preset {
-    name: "fast",
-    method: Method::Lbfgs,
-    init: Init::Content,
-    iterations: 29,
-    beta: 1e4,
-    lr: 1.0,
-    coarse: &[40],
-};
-
-/// The method as the course describes it: G starts as uniform noise, alpha / beta = 1e-3,
-/// 300 Adam steps of 5 pixel units.
-pub const GATYS: Preset = Preset {
-    name: "gatys",
-    method: Method::Adam,
-    init: Init::Noise,
-    iterations: 300,
-    beta: 1e3,
-    lr: 5.0,
-    coarse: &[],
-};
-
-/// The preset of that name.
-pub fn preset(name: &str) -> Option<Preset> {
-    [FAST, GATYS].into_iter().find(|p| p.name == name)
-}
+use crate::vgg::Vgg19;
 
 /// One step's costs (before the update).
 #[derive(Debug, Clone, Copy, PartialEq)]

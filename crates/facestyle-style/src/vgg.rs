@@ -11,6 +11,8 @@ use facestyle_models::WeightTensor;
 use facestyle_nn::conv_op;
 use facestyle_nn::pretrained::{ConvGeometry, conv2d_from};
 
+use crate::error::{Result, StyleError};
+
 /// Layer names in network order; a 2x2 pooling follows the last layer of each block.
 pub const LAYERS: [&str; 16] = [
     "conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv3_4", "conv4_1",
@@ -23,6 +25,11 @@ pub const MEAN_BGR: [f32; 3] = [103.939, 116.779, 123.68];
 /// Index of a layer name (`conv4_2`), if it is one.
 pub fn layer_index(name: &str) -> Option<usize> {
     LAYERS.iter().position(|l| *l == name)
+}
+
+/// Index of a layer name, or [`StyleError::UnknownLayer`].
+pub fn layer(name: &str) -> Result<usize> {
+    layer_index(name).ok_or_else(|| StyleError::UnknownLayer(name.to_string()))
 }
 
 /// `true` when a 2x2 pooling follows layer `i` (the last of a block) before layer `i + 1`.
@@ -58,24 +65,24 @@ pub fn hwio_to_oihw(data: &[f32], k: usize, cin: usize, cout: usize) -> Vec<f32>
 
 /// The 32 VGG19 tensors from the model cache (fetched with a visible message on first use,
 /// md5-checked), for [`Vgg19::from_weights`].
-pub fn cached_weights() -> Result<Vec<WeightTensor>, String> {
+pub fn cached_weights() -> Result<Vec<WeightTensor>> {
     use facestyle_models::{cache, fetch, h5, registry};
-    let spec = registry::model("vgg19")?;
-    let files = fetch::ensure(spec, &cache::models_dir()).map_err(|e| e.to_string())?;
-    h5::load_vgg19(&files[0]).map_err(|e| e.to_string())
+    let spec = registry::model("vgg19").expect("vgg19 is in the model registry");
+    let files = fetch::ensure(spec, &cache::models_dir())?;
+    Ok(h5::load_vgg19(&files[0])?)
 }
 
 impl Vgg19 {
     /// VGG19 from the model cache on `device`.
-    pub fn load_cached(device: &Device) -> Result<Self, String> {
+    pub fn load_cached(device: &Device) -> Result<Self> {
         Self::from_weights(&cached_weights()?, device)
     }
 
     /// From the 32 tensors of [`facestyle_models::h5::load_vgg19`] (kernel, bias per layer), or
     /// the first of them for the first layers only (an even number: kernel and bias).
-    pub fn from_weights(weights: &[WeightTensor], device: &Device) -> Result<Self, String> {
+    pub fn from_weights(weights: &[WeightTensor], device: &Device) -> Result<Self> {
         if weights.is_empty() || weights.len() > 32 || !weights.len().is_multiple_of(2) {
-            return Err(format!("VGG19 needs 32 tensors (16 kernels + 16 biases), got {}", weights.len()));
+            return Err(StyleError::WeightCount(weights.len()));
         }
         let mut convs = Vec::with_capacity(16);
         for pair in weights.chunks(2) {
@@ -84,9 +91,16 @@ impl Vgg19 {
                 .shape
                 .clone()
                 .try_into()
-                .map_err(|_| format!("{}: kernel is not 4-D: {:?}", w.name, w.shape))?;
-            if k != k2 || b.shape != [cout] {
-                return Err(format!("{}: kernel {:?} with bias {:?}", w.name, w.shape, b.shape));
+                .map_err(|_| StyleError::KernelShape { name: w.name.clone(), shape: w.shape.clone() })?;
+            if k != k2 {
+                return Err(StyleError::KernelShape { name: w.name.clone(), shape: w.shape.clone() });
+            }
+            if b.shape != [cout] {
+                return Err(StyleError::BiasShape {
+                    name: w.name.clone(),
+                    kernel: w.shape.clone(),
+                    bias: b.shape.clone(),
+                });
             }
             let oihw = hwio_to_oihw(&w.data, k, cin, cout);
             let g = ConvGeometry { stride: 1, padding: k / 2, groups: 1 };
@@ -156,5 +170,6 @@ mod tests {
         }
         assert_eq!(layer_index("conv4_2"), Some(9));
         assert_eq!(layer_index("conv6_1"), None);
+        assert!(layer("conv6_1").unwrap_err().to_string().contains("unknown layer 'conv6_1'"));
     }
 }
