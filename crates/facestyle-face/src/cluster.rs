@@ -2,19 +2,19 @@
 //! the graph that links two faces when their distance is at most the verification threshold.
 //! Deterministic: nodes are visited in a fixed pseudo-random order from `seed`.
 
-use crate::metric::Metric;
+use crate::metric::{Metric, Verifier};
 use crate::search::dot8;
 
 /// Cluster label per embedding (0 = largest cluster, then by size, ties by first member).
 pub fn chinese_whispers(
     embeddings: &[Vec<f32>],
-    metric: Metric,
-    threshold: f32,
+    verifier: &Verifier,
     iterations: usize,
     seed: u64,
 ) -> Vec<usize> {
     let n = embeddings.len();
-    // Edges weighted by similarity (1 - d / max_d), only where d <= threshold.
+    // Edges weighted by similarity (1 - d / max_d), only where the verifier says "same".
+    let metric = verifier.metric;
     let max_d = match metric {
         Metric::SqL2 => 4.0,
         Metric::Cosine => 2.0,
@@ -25,7 +25,7 @@ pub fn chinese_whispers(
             let dot = dot8(&embeddings[i], &embeddings[j]);
             let sq = (2.0 - 2.0 * dot).max(0.0);
             let d = if metric == Metric::Cosine { sq / 2.0 } else { sq };
-            if d <= threshold {
+            if verifier.same(d) {
                 let w = 1.0 - d / max_d;
                 adj[i].push((j, w));
                 adj[j].push((i, w));
@@ -98,7 +98,7 @@ mod tests {
             }
         }
         embs.push(vec![0.0, 0.0, 0.0, 1.0]);
-        let labels = chinese_whispers(&embs, Metric::SqL2, 0.5, 20, 7);
+        let labels = chinese_whispers(&embs, &Verifier::new(Metric::SqL2, 0.5).unwrap(), 20, 7);
         assert_eq!(labels, vec![0, 0, 0, 0, 1, 1, 1, 2, 2, 3]);
     }
 }

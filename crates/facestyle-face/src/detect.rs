@@ -18,6 +18,7 @@ use crate::yunet::{LevelOutput, YuNet};
 
 /// One detected face in image pixels.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Face {
     /// `[x, y, width, height]` of the box.
     pub bbox: [f32; 4],
@@ -32,6 +33,7 @@ pub struct Face {
 
 /// How a face was found when the detector's pass at its score threshold found no face.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Fallback {
     /// On the image as given, at the retry's lower score threshold.

@@ -20,6 +20,9 @@ pub enum FaceError {
     /// A dataset file (pairs list, people list) that cannot be parsed.
     #[error("{path}: {problem}")]
     Dataset { path: PathBuf, problem: String },
+    /// A verification threshold that is not a finite number >= 0.
+    #[error("threshold {value}: must be a finite number >= 0")]
+    Threshold { value: f32 },
     /// Model weights that cannot be fetched or read, or that do not fit the network.
     #[error(transparent)]
     Model(#[from] facestyle_models::ModelError),

@@ -35,6 +35,7 @@ pub struct NewEmbedding {
 
 /// What an enrolment did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Enrolled {
     /// The name as stored (see [`check_name`]).
     pub name: String,
@@ -43,11 +44,21 @@ pub struct Enrolled {
     /// Faces given whose image the person already had (not stored again).
     pub already_present: usize,
     /// The person's embedding count afterwards.
+    #[serde(rename = "embeddings")]
     pub total: usize,
+}
+
+/// A photo given to an enrolment and how its face was found.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EnrolledPhoto {
+    pub image: String,
+    pub fallback: Option<crate::detect::Fallback>,
 }
 
 /// A person and how many embeddings the gallery holds for them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Person {
     pub name: String,
     pub embeddings: usize,

@@ -38,9 +38,33 @@ pub struct ModelInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compact: Option<CompactConfig>,
     pub weights_sha256: String,
-    /// How the model was trained (free-form: data, mining, epoch, validation accuracy ...).
+    /// How the model was trained.
     #[serde(default)]
-    pub training: serde_json::Value,
+    pub training: Training,
+}
+
+/// How a model directory's network was trained, as the trainer records it in `model.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Training {
+    /// The epoch whose network this is (the best on validation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<usize>,
+    /// How that network did on the validation pairs; its threshold is the model's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Validation>,
+    /// The rest of the record (training configuration, data), kept as written.
+    #[serde(flatten)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A network's result on validation pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Validation {
+    /// Ten-fold cross-validated accuracy.
+    pub accuracy: f64,
+    pub auc: f64,
+    /// Squared-L2 threshold chosen on all the pairs (reported, not used for the accuracy).
+    pub threshold: f32,
 }
 
 impl ModelInfo {
@@ -59,7 +83,7 @@ impl ModelInfo {
     /// The decision threshold found at validation (squared L2 on unit vectors), in `metric`'s
     /// units (cosine distance is half of it).
     pub fn threshold(&self, metric: crate::metric::Metric) -> Option<f32> {
-        let t = self.training.get("validation")?.get("threshold")?.as_f64()? as f32;
+        let t = self.training.validation?.threshold;
         Some(match metric {
             crate::metric::Metric::SqL2 => t,
             crate::metric::Metric::Cosine => t / 2.0,
@@ -126,7 +150,7 @@ pub fn save(
     dir: &Path,
     net: &Embedder,
     compact: Option<CompactConfig>,
-    training: serde_json::Value,
+    training: Training,
 ) -> Result<ModelInfo> {
     std::fs::create_dir_all(dir).map_err(|e| bad(dir, format!("cannot create: {e}")))?;
     let tmp = dir.join(format!("{WEIGHTS_FILE}.tmp"));
@@ -157,7 +181,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = CompactConfig { width: 4, dim: 8 };
         let net = Embedder::Compact(CompactNet::new(cfg, &device));
-        let info = save(dir.path(), &net, Some(cfg), serde_json::json!({"epoch": 1})).unwrap();
+        let info = save(dir.path(), &net, Some(cfg), Training { epoch: Some(1), ..Training::default() }).unwrap();
         assert_eq!(info.model_id(), "trained-compact");
         let no_sface = || -> Result<PathBuf> { panic!("a compact model needs no SFace file") };
         let (back, read) = load(dir.path(), no_sface, &device).unwrap();
@@ -180,5 +204,30 @@ mod tests {
         // Not a model directory at all.
         let e = load(&dir.path().join("nope"), no_sface, &device).unwrap_err().to_string();
         assert!(e.contains("cannot read model.json"), "{e}");
+    }
+
+    #[test]
+    fn validation_threshold_is_the_models_default() {
+        use crate::metric::{Metric, Verifier};
+        let dir = tempfile::tempdir().unwrap();
+        let text = |threshold: &str| {
+            format!(
+                r#"{{"format": "{FORMAT}", "arch": "sface", "weights_sha256": "00",
+                "training": {{"epoch": 3, "validation": {{"accuracy": 0.9, "auc": 0.95, "threshold": {threshold}}},
+                "config": {{"lr": 0.001}}}}}}"#
+            )
+        };
+        std::fs::write(dir.path().join(INFO_FILE), text("1.1")).unwrap();
+        let info = read_info(dir.path()).unwrap();
+        assert_eq!(info.training.epoch, Some(3));
+        assert_eq!(info.training.details["config"]["lr"], 0.001);
+        assert_eq!(info.threshold(Metric::Cosine), Some(0.55));
+        let v = Verifier::resolve(Metric::SqL2, None, Some(&info)).unwrap();
+        assert_eq!(v.threshold, 1.1);
+        assert_eq!(Verifier::resolve(Metric::SqL2, Some(0.9), Some(&info)).unwrap().threshold, 0.9);
+        // A threshold that is not a number is refused when the file is read, naming the file.
+        std::fs::write(dir.path().join(INFO_FILE), text("\"high\"")).unwrap();
+        let e = read_info(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("model.json is not valid") && e.contains("expected f32"), "{e}");
     }
 }

@@ -5,7 +5,9 @@
 
 use rayon::prelude::*;
 
-use crate::metric::Metric;
+use serde::Serialize;
+
+use crate::metric::{Metric, Verifier};
 
 /// Rows of `dim` floats, each owned by a label index.
 #[derive(Debug, Clone, Default)]
@@ -25,13 +27,32 @@ pub struct Hit {
 /// The name given to a face nobody in the gallery is close enough to.
 pub const UNKNOWN: &str = "unknown";
 
-/// Open-set identification: the owner's name of the best hit when its distance is within
-/// `threshold`, else [`UNKNOWN`].
-pub fn name_or_unknown<'a>(best: Option<&Hit>, names: &'a [String], threshold: f32) -> &'a str {
+/// Open-set identification: the owner's name of the best hit when the verifier calls it the
+/// same person, else [`UNKNOWN`].
+pub fn name_or_unknown<'a>(best: Option<&Hit>, names: &'a [String], verifier: &Verifier) -> &'a str {
     match best {
-        Some(h) if h.distance <= threshold => &names[h.owner as usize],
+        Some(h) if verifier.same(h.distance) => &names[h.owner as usize],
         _ => UNKNOWN,
     }
+}
+
+/// A person near a face, at the distance of their closest embedding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Candidate {
+    pub name: String,
+    pub distance: f32,
+}
+
+/// Who a face is: the closest person when the verifier calls them the same, else
+/// [`UNKNOWN`]; `distance` is the closest person's (absent for an empty gallery), and
+/// `candidates` the closest people, closest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Identified {
+    pub name: String,
+    pub distance: Option<f32>,
+    pub candidates: Vec<Candidate>,
 }
 
 /// Dot product with 8 independent accumulators so the compiler emits vector code.
@@ -71,6 +92,22 @@ impl Index {
     /// Bytes held by the vectors and owners.
     pub fn memory_bytes(&self) -> usize {
         self.vectors.len() * 4 + self.owners.len() * 4
+    }
+
+    /// Identifies `query` among the people `names` (indexed by owner): the `top` closest
+    /// people as candidates, and the name or [`UNKNOWN`] by `verifier`.
+    pub fn identify(&self, query: &[f32], top: usize, verifier: &Verifier, names: &[String]) -> Identified {
+        let hits = self.search(query, top.max(1), verifier.metric);
+        let best = hits.first();
+        Identified {
+            name: name_or_unknown(best, names, verifier).to_string(),
+            distance: best.map(|h| h.distance),
+            candidates: hits
+                .iter()
+                .take(top)
+                .map(|h| Candidate { name: names[h.owner as usize].clone(), distance: h.distance })
+                .collect(),
+        }
     }
 
     /// The `k` owners closest to `query` (each owner once, at its closest row), closest first.
@@ -175,6 +212,30 @@ mod tests {
             .min(Metric::SqL2.distance(&q, &unit(&[0.9, 0.1, 0.0])));
         assert!((hits[0].distance - brute).abs() < 1e-5);
         assert_eq!(hits[1].owner, 1);
+    }
+
+    #[test]
+    fn identify_names_within_the_threshold_and_lists_candidates() {
+        let mut idx = Index::new(3);
+        idx.push(0, &unit(&[1.0, 0.0, 0.0]));
+        idx.push(1, &unit(&[0.0, 1.0, 0.0]));
+        let names = vec!["ada".to_string(), "bo".to_string()];
+        let q = unit(&[1.0, 0.2, 0.0]);
+        let v = Verifier::new(Metric::SqL2, 0.1).unwrap();
+        let found = idx.identify(&q, 2, &v, &names);
+        assert_eq!(found.name, "ada");
+        assert_eq!(found.candidates.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["ada", "bo"]);
+        assert_eq!(found.distance, Some(found.candidates[0].distance));
+        // Nobody close enough: unknown, with the same candidates; top 0 lists none but decides.
+        let strict = Verifier::new(Metric::SqL2, 0.01).unwrap();
+        assert_eq!(idx.identify(&q, 2, &strict, &names).name, UNKNOWN);
+        let none = idx.identify(&q, 0, &v, &names);
+        assert!(none.candidates.is_empty() && none.name == "ada");
+        // An empty gallery: unknown, no distance.
+        let empty = Index::new(3).identify(&q, 3, &v, &[]);
+        assert_eq!((empty.name.as_str(), empty.distance), (UNKNOWN, None));
+        let json = serde_json::to_value(&found).unwrap();
+        assert_eq!(json["candidates"][1]["name"], "bo");
     }
 
     #[test]
