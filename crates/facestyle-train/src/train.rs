@@ -151,61 +151,12 @@ pub fn train(
 ) -> Result<TrainState> {
     let Hooks { on_step, on_epoch } = hooks;
     let ad = device.clone().autodiff();
-    let ckpt = checkpoint_dir(out);
-    let state_file = ckpt.join("state.json");
     // Same seed, same initial network (burn's generator; on some backends it is global).
     ad.seed(config.seed);
-    let mut net = initial(config.init, sface_onnx, &ad)?;
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
-    let mut state = if state_file.exists() {
-        if !resume {
-            return Err(FaceError::Other(format!(
-                "{} already holds a training run; pass --resume to continue it, or choose another --out",
-                out.display()
-            )));
-        }
-        let text = std::fs::read_to_string(&state_file).map_err(|e| io(&state_file, "read", e))?;
-        let mut state: TrainState =
-            serde_json::from_str(&text).map_err(|e| io(&state_file, "parse the checkpoint state", e))?;
-        // The checkpoint's settings win, except the time budget, which belongs to this run.
-        state.config.time_limit = config.time_limit.map(|t| t + state.elapsed);
-        state.stopped_by_time_limit = false;
-        let net_file = ckpt.join("net.bpk");
-        net = net.try_load_file(&net_file).map_err(|e| io(&net_file, "load the checkpoint", e))?;
-        let opt_file = ckpt.join("optim.bpk");
-        optim = optim.load(&opt_file).map_err(|e| io(&opt_file, "load the optimiser state", e))?;
-        state
-    } else if resume {
-        return Err(FaceError::Other(format!("--resume: {} holds no checkpoint to continue", out.display())));
-    } else {
-        TrainState {
-            config: config.clone(),
-            history: vec![],
-            best_epoch: 0,
-            best_accuracy: f64::NEG_INFINITY,
-            elapsed: 0.0,
-            stopped_by_time_limit: false,
-        }
-    };
-    let config = state.config.clone();
-    std::fs::create_dir_all(&ckpt).map_err(|e| io(&ckpt, "create", e))?;
-    let compact = match config.init {
-        Init::Scratch(c) => Some(c),
-        Init::Sface => None,
-    };
-    let aug = Augment { flip: config.flip, jitter: config.jitter };
-    // Every step's loss, active fraction and triplet count, one JSON line each.
-    let steps_file = out.join("steps.jsonl");
-    let mut step_log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&steps_file)
-        .map_err(|e| io(&steps_file, "open", e))?;
-    let per_epoch = data.sampler.batches_per_epoch().min(config.max_batches.unwrap_or(usize::MAX));
-    let total_steps = per_epoch * config.epochs;
-    let started = Instant::now();
-    let elapsed_before = state.elapsed;
-    let over_time = |state: &TrainState| config.time_limit.is_some_and(|t| state.elapsed >= t);
+    let net = initial(config.init, sface_onnx, &ad)?;
+    let optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let (mut state, mut net, mut optim) = start_or_resume(config, out, resume, net, optim)?;
+    let mut run = Run::new(state.config.clone(), data, out, device, state.elapsed)?;
 
     if state.history.is_empty() {
         // Epoch 0: where the network starts.
@@ -222,28 +173,167 @@ pub fn train(
             images_per_second: 0.0,
             validation,
         };
-        on_epoch(&record);
-        state.history.push(record);
-        state.elapsed = elapsed_before + started.elapsed().as_secs_f64();
-        finish_epoch(&net, &mut state, compact, data, out, &optim)?;
+        run.record(&mut state, record, on_epoch);
+        finish_epoch(&net, &mut state, run.compact(), data, out, &optim)?;
     }
 
     // Every invocation trains at least one batch before its time limit can stop it.
     let mut trained = false;
-    while state.history.len() <= config.epochs && !(trained && over_time(&state)) {
+    while state.history.len() <= run.config.epochs && !(trained && run.over_time(&state)) {
         trained = true;
-        let epoch = state.history.len();
+        let record;
+        (net, record) = run.epoch(state.history.len(), net, &mut optim, on_step)?;
+        run.record(&mut state, record, on_epoch);
+        finish_epoch(&net, &mut state, run.compact(), data, out, &optim)?;
+    }
+    Ok(state)
+}
+
+/// A new run's state, or the checkpointed one with its network and optimiser when resuming.
+fn start_or_resume(
+    config: &TrainConfig,
+    out: &Path,
+    resume: bool,
+    net: Embedder,
+    optim: ModuleOptimizer,
+) -> Result<(TrainState, Embedder, ModuleOptimizer)> {
+    let ckpt = checkpoint_dir(out);
+    let state_file = ckpt.join("state.json");
+    if !state_file.exists() {
+        if resume {
+            return Err(FaceError::Other(format!("{} holds no checkpoint to resume", out.display())));
+        }
+        let state = TrainState {
+            config: config.clone(),
+            history: vec![],
+            best_epoch: 0,
+            best_accuracy: f64::NEG_INFINITY,
+            elapsed: 0.0,
+            stopped_by_time_limit: false,
+        };
+        return Ok((state, net, optim));
+    }
+    if !resume {
+        return Err(FaceError::Other(format!(
+            "{} already holds a training run; resume it or train into another folder",
+            out.display()
+        )));
+    }
+    let text = std::fs::read_to_string(&state_file).map_err(|e| io(&state_file, "read", e))?;
+    let mut state: TrainState =
+        serde_json::from_str(&text).map_err(|e| io(&state_file, "parse the checkpoint state", e))?;
+    // The checkpoint's settings win, except the time budget, which belongs to this run.
+    state.config.time_limit = config.time_limit.map(|t| t + state.elapsed);
+    state.stopped_by_time_limit = false;
+    let net_file = ckpt.join("net.bpk");
+    let net = net.try_load_file(&net_file).map_err(|e| io(&net_file, "load the checkpoint", e))?;
+    let opt_file = ckpt.join("optim.bpk");
+    let optim = optim.load(&opt_file).map_err(|e| io(&opt_file, "load the optimiser state", e))?;
+    Ok((state, net, optim))
+}
+
+/// One invocation's training: the settings in force, the step log, the clock.
+struct Run<'a> {
+    config: TrainConfig,
+    data: &'a TrainData<'a>,
+    device: &'a Device,
+    ad: Device,
+    aug: Augment,
+    per_epoch: usize,
+    total_steps: usize,
+    steps_file: PathBuf,
+    step_log: std::fs::File,
+    started: Instant,
+    elapsed_before: f64,
+}
+
+/// One optimisation step's numbers, logged to `steps.jsonl`.
+#[derive(Serialize)]
+struct StepLine {
+    epoch: usize,
+    step: usize,
+    loss: f64,
+    active: f32,
+    triplets: usize,
+    lr: f64,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        config: TrainConfig,
+        data: &'a TrainData<'a>,
+        out: &Path,
+        device: &'a Device,
+        elapsed_before: f64,
+    ) -> Result<Self> {
+        let ckpt = checkpoint_dir(out);
+        std::fs::create_dir_all(&ckpt).map_err(|e| io(&ckpt, "create", e))?;
+        // Every step's loss, active fraction and triplet count, one JSON line each.
+        let steps_file = out.join("steps.jsonl");
+        let step_log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&steps_file)
+            .map_err(|e| io(&steps_file, "open", e))?;
+        let per_epoch = data.sampler.batches_per_epoch().min(config.max_batches.unwrap_or(usize::MAX));
+        Ok(Run {
+            aug: Augment { flip: config.flip, jitter: config.jitter },
+            total_steps: per_epoch * config.epochs,
+            per_epoch,
+            config,
+            data,
+            device,
+            ad: device.clone().autodiff(),
+            steps_file,
+            step_log,
+            started: Instant::now(),
+            elapsed_before,
+        })
+    }
+
+    fn compact(&self) -> Option<CompactConfig> {
+        match self.config.init {
+            Init::Scratch(c) => Some(c),
+            Init::Sface => None,
+        }
+    }
+
+    fn elapsed(&self) -> f64 {
+        self.elapsed_before + self.started.elapsed().as_secs_f64()
+    }
+
+    fn over_time(&self, state: &TrainState) -> bool {
+        self.config.time_limit.is_some_and(|t| state.elapsed >= t)
+    }
+
+    /// Reports an epoch and adds it to the history.
+    fn record(&self, state: &mut TrainState, record: EpochRecord, on_epoch: &mut dyn FnMut(&EpochRecord)) {
+        on_epoch(&record);
+        state.history.push(record);
+        state.elapsed = self.elapsed();
+        state.stopped_by_time_limit = self.over_time(state) && state.history.len() <= self.config.epochs;
+    }
+
+    /// Trains one epoch (stopping early at the time limit), then validates.
+    fn epoch(
+        &mut self,
+        epoch: usize,
+        mut net: Embedder,
+        optim: &mut ModuleOptimizer,
+        on_step: &mut dyn FnMut(&StepInfo),
+    ) -> Result<(Embedder, EpochRecord)> {
+        let config = &self.config;
         let mut rng =
             rand::rngs::StdRng::seed_from_u64(config.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
-        let batches: Vec<_> = data.sampler.epoch(&mut rng).into_iter().take(per_epoch).collect();
+        let batches: Vec<_> = self.data.sampler.epoch(&mut rng).into_iter().take(self.per_epoch).collect();
         let t0 = Instant::now();
         let (mut loss_sum, mut active_sum, mut triplet_sum, mut images, mut steps) =
             (0.0, 0.0, 0.0, 0usize, 0usize);
         let mut lr = 0.0;
         for (i, batch) in batches.iter().enumerate() {
-            let step = (epoch - 1) * per_epoch + i;
-            lr = config.learning_rate(step, total_steps);
-            let x = batch_tensor(data.crops, &batch.items, aug, &mut rng, &ad);
+            let step = (epoch - 1) * self.per_epoch + i;
+            lr = config.learning_rate(step, self.total_steps);
+            let x = batch_tensor(self.data.crops, &batch.items, self.aug, &mut rng, &self.ad);
             let e = net.forward(x);
             let norm = e.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
             let d = pairwise_sq_dist(e / norm);
@@ -257,7 +347,7 @@ pub fn train(
             let loss_value = values(loss.clone().detach())[0] as f64;
             if !loss_value.is_finite() {
                 return Err(FaceError::Other(format!(
-                    "epoch {epoch} step {i}: the loss is {loss_value}; lower --lr"
+                    "epoch {epoch} step {i}: the loss is {loss_value}; a lower learning rate may help"
                 )));
             }
             let grads = GradientsParams::from_grads(loss.backward(), &net);
@@ -266,11 +356,9 @@ pub fn train(
             active_sum += active as f64;
             triplet_sum += triplets.len() as f64;
             steps += 1;
-            let line = serde_json::json!({
-                "epoch": epoch, "step": i + 1, "loss": loss_value, "active": active,
-                "triplets": triplets.len(), "lr": lr,
-            });
-            writeln!(step_log, "{line}").map_err(|e| io(&steps_file, "write", e))?;
+            let line = StepLine { epoch, step: i + 1, loss: loss_value, active, triplets: triplets.len(), lr };
+            let line = serde_json::to_string(&line).expect("serialisable");
+            writeln!(self.step_log, "{line}").map_err(|e| io(&self.steps_file, "write", e))?;
             on_step(&StepInfo {
                 epoch,
                 step: i + 1,
@@ -279,12 +367,12 @@ pub fn train(
                 active: active_sum / steps as f64,
                 images_per_second: images as f64 / t0.elapsed().as_secs_f64(),
             });
-            if config.time_limit.is_some_and(|t| elapsed_before + started.elapsed().as_secs_f64() >= t) {
+            if config.time_limit.is_some_and(|t| self.elapsed() >= t) {
                 break;
             }
         }
         let train_seconds = t0.elapsed().as_secs_f64();
-        let validation = validate(&net.valid(), data.crops, data.validation, device);
+        let validation = validate(&net.valid(), self.data.crops, self.data.validation, self.device);
         let n = steps.max(1) as f64;
         let record = EpochRecord {
             epoch,
@@ -297,13 +385,8 @@ pub fn train(
             images_per_second: images as f64 / train_seconds,
             validation,
         };
-        on_epoch(&record);
-        state.history.push(record);
-        state.elapsed = elapsed_before + started.elapsed().as_secs_f64();
-        state.stopped_by_time_limit = over_time(&state) && state.history.len() <= config.epochs;
-        finish_epoch(&net, &mut state, compact, data, out, &optim)?;
+        Ok((net, record))
     }
-    Ok(state)
 }
 
 /// Keeps the best network (as the model directory), then checkpoints: weights, optimiser,
@@ -320,12 +403,12 @@ fn finish_epoch(
     if last.validation.accuracy > state.best_accuracy {
         state.best_accuracy = last.validation.accuracy;
         state.best_epoch = last.epoch;
-        let training = serde_json::json!({
-            "epoch": last.epoch,
-            "validation": last.validation,
-            "config": state.config,
-            "data": data.about,
-        });
+        let details = [("config", serde_json::to_value(&state.config)), ("data", serde_json::to_value(&data.about))]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.expect("serialisable")))
+            .collect();
+        let training =
+            model_dir::Training { epoch: Some(last.epoch), validation: Some(last.validation), details };
         model_dir::save(out, &net.valid(), compact, training)?;
     }
     let ckpt = checkpoint_dir(out);

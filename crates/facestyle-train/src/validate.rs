@@ -9,7 +9,6 @@ use facestyle_face::lfw::PairsFile;
 use facestyle_face::metric::{Metric, l2_normalize};
 use facestyle_face::roc::{Scored, accuracy, auc, best_threshold};
 use facestyle_nn::pretrained::values;
-use serde::{Deserialize, Serialize};
 
 use crate::augment::{Augment, batch_tensor};
 use crate::crops::Crops;
@@ -52,14 +51,9 @@ pub fn embed(net: &Embedder, crops: &Crops, items: &[usize], device: &Device) ->
     out
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Validation {
-    /// Ten-fold cross-validated accuracy.
-    pub accuracy: f64,
-    pub auc: f64,
-    /// Threshold chosen on all the pairs (reported, not used for the accuracy).
-    pub threshold: f32,
-}
+/// A network's validation result; the model directory records it (its threshold becomes the
+/// model's default).
+pub use facestyle_face::model_dir::Validation;
 
 /// Accuracy by `k`-fold cross-validation: pair `i` is in fold `i mod k`.
 pub fn cv_accuracy(scored: &[Scored], k: usize) -> f64 {

@@ -99,5 +99,5 @@ fn a_small_cnn_learns_synthetic_identities() {
     assert!(losses.last().unwrap() < &(0.5 * losses[0]), "loss per epoch {losses:?}");
     // The best epoch's network is the model directory's, and it embeds like it validated.
     let info = model_dir::read_info(out.path()).unwrap();
-    assert_eq!(info.training["epoch"], state.best_epoch);
+    assert_eq!(info.training.epoch, Some(state.best_epoch));
 }
