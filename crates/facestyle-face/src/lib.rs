@@ -20,6 +20,7 @@ pub mod model_dir;
 pub mod nms;
 pub mod onnx_layers;
 pub mod photo;
+pub mod plot;
 pub mod roc;
 pub mod search;
 pub mod sface;

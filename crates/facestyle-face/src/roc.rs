@@ -1,9 +1,13 @@
 //! Verification metrics from scored pairs (distance, same person?): accuracy at a threshold,
-//! the accuracy-maximising threshold, ROC curve, AUC, EER, TAR at a fixed FAR, and an ROC plot.
+//! the accuracy-maximising threshold, ROC curve, AUC, EER, TAR at a fixed FAR, and the ROC
+//! plot (PNG or SVG).
 
-use image::{Rgb, RgbImage};
+use std::path::Path;
 
-use crate::draw::line;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::plot::{self, DrawResult, FAMILY, Figure, PlotError};
 
 /// A scored pair: smaller distance means "more alike".
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -100,31 +104,65 @@ pub fn tar_at_far(pairs: &[Scored], far: f64) -> f64 {
     roc_points(pairs).into_iter().filter(|p| p.0 <= far + 1e-12).map(|p| p.1).fold(0.0, f64::max)
 }
 
-/// Draws the ROC curve (linear axes, FAR right, TAR up) on a white `size` x `size` picture.
-pub fn plot_roc(pairs: &[Scored], size: u32) -> RgbImage {
-    let mut img = RgbImage::from_pixel(size, size, Rgb([255, 255, 255]));
-    let m = size / 10;
-    let span = (size - 2 * m) as f64;
-    let to_px =
-        |far: f64, tar: f64| ((m as f64 + far * span) as i64, (size as f64 - m as f64 - tar * span) as i64);
-    let grey = Rgb([200, 200, 200]);
-    for k in 0..=10 {
-        let v = k as f64 / 10.0;
-        line(&mut img, to_px(v, 0.0), to_px(v, 1.0), grey);
-        line(&mut img, to_px(0.0, v), to_px(1.0, v), grey);
+/// The ROC curve of scored pairs as a figure: false accept rate right, true accept rate up,
+/// both from 0 to 1, with the chance diagonal, and the AUC and EER in the caption.
+pub struct RocPlot {
+    points: Vec<(f64, f64)>,
+    auc: f64,
+    eer: f64,
+    size: u32,
+}
+
+/// The ROC figure of `pairs`, `size` x `size` pixels; `.save(path)` writes it as PNG or SVG
+/// by the extension.
+pub fn plot_roc(pairs: &[Scored], size: u32) -> RocPlot {
+    RocPlot { points: roc_points(pairs), auc: auc(pairs), eer: eer(pairs), size }
+}
+
+impl RocPlot {
+    /// Writes the figure to `path`: PNG for `.png`, SVG for `.svg`.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), PlotError> {
+        plot::save(self, path.as_ref())
     }
-    let black = Rgb([0, 0, 0]);
-    line(&mut img, to_px(0.0, 0.0), to_px(1.0, 0.0), black);
-    line(&mut img, to_px(0.0, 0.0), to_px(0.0, 1.0), black);
-    line(&mut img, to_px(0.0, 0.0), to_px(1.0, 1.0), Rgb([160, 160, 160]));
-    let pts = roc_points(pairs);
-    for w in pts.windows(2) {
-        let (a, b) = (to_px(w[0].0, w[0].1), to_px(w[1].0, w[1].1));
-        for d in 0..2 {
-            line(&mut img, (a.0, a.1 + d), (b.0, b.1 + d), Rgb([200, 30, 30]));
-        }
+}
+
+impl Figure for RocPlot {
+    fn size(&self) -> (u32, u32) {
+        (self.size, self.size)
     }
-    img
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let text = |px: u32| (FAMILY, f64::from(px.max(8)));
+        let s = self.size / 40;
+        let caption = format!("ROC: AUC {:.4}, EER {:.2}%", self.auc, self.eer * 100.0);
+        let mut chart = ChartBuilder::on(area)
+            .caption(caption, text(2 * s))
+            .margin(s)
+            .x_label_area_size(4 * s)
+            .y_label_area_size(5 * s)
+            .build_cartesian_2d(0f64..1f64, 0f64..1f64)?;
+        chart
+            .configure_mesh()
+            .x_desc("false accept rate (FAR)")
+            .y_desc("true accept rate (TAR)")
+            .x_labels(6)
+            .y_labels(6)
+            .x_label_formatter(&|v| format!("{v:.1}"))
+            .y_label_formatter(&|v| format!("{v:.1}"))
+            .label_style(text(3 * s / 2))
+            .axis_desc_style(text(3 * s / 2 + 2))
+            .light_line_style(WHITE)
+            .draw()?;
+        chart.draw_series(LineSeries::new(
+            [(0.0, 0.0), (1.0, 1.0)],
+            RGBColor(160, 160, 160).stroke_width(1),
+        ))?;
+        chart.draw_series(LineSeries::new(
+            self.points.iter().copied(),
+            RGBColor(200, 30, 30).stroke_width(2),
+        ))?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -155,7 +193,30 @@ mod tests {
         assert!((auc(&p) - 0.75).abs() < 1e-12);
         assert!((eer(&p) - 0.5).abs() < 1e-12, "{}", eer(&p));
         assert_eq!(tar_at_far(&p, 1e-3), 0.5);
-        let img = plot_roc(&p, 200);
-        assert_eq!(img.dimensions(), (200, 200));
+    }
+
+    #[test]
+    fn roc_plots_render_with_readable_axes() {
+        let p = [s(0.1, true), s(0.2, false), s(0.3, true), s(0.4, false)];
+        let fig = plot_roc(&p, 480);
+        let img = fig.to_rgb().unwrap();
+        assert_eq!(img.dimensions(), (480, 480));
+        let red = img.pixels().filter(|px| px.0 == [200, 30, 30]).count();
+        let dark = img.pixels().filter(|px| px.0.iter().all(|&c| c < 80)).count();
+        assert!(red > 300 && dark > 1000, "{red} curve pixels, {dark} text and axis pixels");
+        let svg = fig.to_svg().unwrap();
+        for label in [
+            "false accept rate (FAR)",
+            "true accept rate (TAR)",
+            "ROC: AUC 0.7500, EER 50.00%",
+            "\n0.6\n</text>",
+        ] {
+            assert!(svg.contains(label), "{label} missing from the SVG");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["roc.png", "roc.svg"] {
+            fig.save(dir.path().join(name)).unwrap();
+            assert!(std::fs::metadata(dir.path().join(name)).unwrap().len() > 1000, "{name}");
+        }
     }
 }

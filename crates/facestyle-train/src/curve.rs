@@ -1,118 +1,132 @@
-//! The training-curve picture: three panels side by side, per epoch: training loss, fraction
-//! of active triplets, validation accuracy. Text in the 8x8 bitmap font of `font8x8`.
+//! The training-curve figure: three panels side by side, per epoch: training loss, fraction
+//! of active triplets, validation accuracy; the run's settings underneath. PNG or SVG by the
+//! output file's extension ([`facestyle_face::plot`]).
 
-use facestyle_face::draw::{self, put};
-use font8x8::UnicodeFonts;
-use image::{Rgb, RgbImage};
+use std::path::Path;
+
+use facestyle_face::plot::{self, DrawResult, FAMILY, Figure, PlotError, decimals};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::train::EpochRecord;
 
-const PANEL_W: u32 = 320;
-const PANEL_H: u32 = 240;
-const MARGIN: u32 = 44;
+const PANEL_W: u32 = 400;
+const PANEL_H: u32 = 300;
+const FOOTER_H: u32 = 28;
 
-/// Draws `text` with its top-left corner at (x, y).
-pub fn text(img: &mut RgbImage, x: i64, y: i64, s: &str, c: Rgb<u8>) {
-    for (k, ch) in s.chars().enumerate() {
-        let glyph = font8x8::BASIC_FONTS.get(ch).unwrap_or([0; 8]);
-        for (row, bits) in glyph.iter().enumerate() {
-            for col in 0..8 {
-                if bits & (1 << col) != 0 {
-                    put(img, x + 8 * k as i64 + col, y + row as i64, c);
-                }
-            }
+/// One panel: a title, what the value is, its colour and the (epoch, value) points.
+struct Panel {
+    title: &'static str,
+    y_desc: &'static str,
+    colour: RGBColor,
+    points: Vec<(i64, f64)>,
+}
+
+/// Loss, active fraction and validation accuracy against the epoch; `.save(path)` writes it.
+pub struct Curve {
+    panels: [Panel; 3],
+    title: String,
+}
+
+/// The curve of `history`, with `title` (the run's settings) underneath.
+pub fn plot(history: &[EpochRecord], title: &str) -> Curve {
+    let series = |f: &dyn Fn(&EpochRecord) -> Option<f64>| -> Vec<(i64, f64)> {
+        history.iter().filter_map(|r| f(r).filter(|v| v.is_finite()).map(|v| (r.epoch as i64, v))).collect()
+    };
+    Curve {
+        panels: [
+            Panel {
+                title: "triplet loss (train)",
+                y_desc: "mean loss",
+                colour: RGBColor(200, 40, 40),
+                points: series(&|r| r.loss),
+            },
+            Panel {
+                title: "active triplets",
+                y_desc: "fraction with loss > 0",
+                colour: RGBColor(40, 120, 40),
+                points: series(&|r| r.active),
+            },
+            Panel {
+                title: "validation accuracy",
+                y_desc: "accuracy",
+                colour: RGBColor(40, 60, 200),
+                points: series(&|r| Some(r.validation.accuracy)),
+            },
+        ],
+        title: title.to_string(),
+    }
+}
+
+impl Curve {
+    /// Writes the figure to `path`: PNG for `.png`, SVG for `.svg`.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), PlotError> {
+        plot::save(self, path.as_ref())
+    }
+}
+
+impl Figure for Curve {
+    fn size(&self) -> (u32, u32) {
+        (3 * PANEL_W, PANEL_H + FOOTER_H)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let (top, footer) = area.split_vertically(PANEL_H);
+        for (panel, cell) in self.panels.iter().zip(top.split_evenly((1, 3)).iter()) {
+            draw_panel(panel, cell)?;
         }
+        footer.draw_text(&self.title, &(FAMILY, 15).into_font().color(&RGBColor(80, 80, 80)), (10, 6))?;
+        Ok(())
     }
 }
 
-/// A line three pixels thick (the one-pixel line, shifted right and down).
-fn line(img: &mut RgbImage, (x0, y0): (f64, f64), (x1, y1): (f64, f64), c: Rgb<u8>) {
-    let (x0, y0, x1, y1) = (x0.round() as i64, y0.round() as i64, x1.round() as i64, y1.round() as i64);
-    for (dx, dy) in [(0, 0), (1, 0), (0, 1)] {
-        draw::line(img, (x0 + dx, y0 + dy), (x1 + dx, y1 + dy), c);
-    }
-}
-
-fn fmt(v: f64) -> String {
-    if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 1.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
-/// One panel at horizontal offset `ox`: axes, min/max labels, the polyline and dots.
-fn panel(img: &mut RgbImage, ox: u32, title: &str, points: &[(f64, f64)], colour: Rgb<u8>) {
-    let black = Rgb([0, 0, 0]);
-    let grey = Rgb([200, 200, 200]);
-    text(img, (ox + MARGIN) as i64, 8, title, black);
-    let (left, top) = ((ox + MARGIN) as f64, 28.0);
-    let (w, h) = ((PANEL_W - MARGIN - 12) as f64, (PANEL_H - 28 - 30) as f64);
-    line(img, (left, top), (left, top + h), black);
-    line(img, (left, top + h), (left + w, top + h), black);
-    let pts: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.1.is_finite()).collect();
-    if pts.is_empty() {
-        text(img, left as i64 + 8, (top + h / 2.0) as i64, "no data", grey);
-        return;
-    }
+fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+    let pts = &p.points;
+    let x_min = pts.iter().map(|p| p.0).min().unwrap_or(0);
+    let x_max = pts.iter().map(|p| p.0).max().unwrap_or(1).max(x_min + 1);
     let (mut lo, mut hi) =
         pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
-    if hi - lo < 1e-9 {
+    if pts.is_empty() {
+        (lo, hi) = (0.0, 1.0);
+    } else if hi - lo < 1e-9 {
         lo -= 0.5 * lo.abs().max(1e-3);
         hi += 0.5 * hi.abs().max(1e-3);
+    } else {
+        let pad = 0.05 * (hi - lo);
+        (lo, hi) = (lo - pad, hi + pad);
     }
-    let x_max = pts.iter().map(|p| p.0).fold(1.0f64, f64::max);
-    let x_min = pts.iter().map(|p| p.0).fold(f64::INFINITY, f64::min).min(x_max - 1.0);
-    let at =
-        |p: (f64, f64)| (left + (p.0 - x_min) / (x_max - x_min) * w, top + h - (p.1 - lo) / (hi - lo) * h);
-    for q in 1..4 {
-        let y = top + h * q as f64 / 4.0;
-        line(img, (left + 2.0, y), (left + w, y), grey);
+    let digits = decimals(hi - lo, 6);
+    let mut chart = ChartBuilder::on(area)
+        .caption(p.title, (FAMILY, 18))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(64)
+        .build_cartesian_2d(x_min..x_max, lo..hi)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(p.y_desc)
+        .x_labels((x_max - x_min + 1).clamp(2, 10) as usize)
+        .y_labels(6)
+        .y_label_formatter(&|v| format!("{v:.*}", digits))
+        .label_style((FAMILY, 13))
+        .axis_desc_style((FAMILY, 14))
+        .light_line_style(WHITE)
+        .draw()?;
+    if pts.is_empty() {
+        let grey = (FAMILY, 16).into_font().color(&RGBColor(150, 150, 150));
+        let (w, h) = area.dim_in_pixel();
+        area.draw_text(
+            "no data",
+            &grey.pos(Pos::new(HPos::Center, VPos::Center)),
+            (w as i32 / 2, h as i32 / 2),
+        )?;
+        return Ok(());
     }
-    text(img, ox as i64 + 2, top as i64 - 4, &fmt(hi), black);
-    text(img, ox as i64 + 2, (top + h) as i64 - 4, &fmt(lo), black);
-    text(img, left as i64 - 4, (top + h) as i64 + 6, &format!("{x_min:.0}"), black);
-    let xl = format!("{x_max:.0}");
-    text(img, (left + w) as i64 - 8 * xl.len() as i64, (top + h) as i64 + 6, &xl, black);
-    text(img, (left + w / 2.0) as i64 - 20, (top + h) as i64 + 18, "epoch", black);
-    for win in pts.windows(2) {
-        line(img, at(win[0]), at(win[1]), colour);
-    }
-    for &p in &pts {
-        let (x, y) = at(p);
-        for dx in -2..=2 {
-            for dy in -2..=2 {
-                put(img, x.round() as i64 + dx, y.round() as i64 + dy, colour);
-            }
-        }
-    }
-}
-
-/// Loss, active fraction and validation accuracy against the epoch.
-pub fn plot(history: &[EpochRecord], title: &str) -> RgbImage {
-    let mut img = RgbImage::from_pixel(3 * PANEL_W, PANEL_H + 20, Rgb([255, 255, 255]));
-    let series = |f: &dyn Fn(&EpochRecord) -> f64| -> Vec<(f64, f64)> {
-        history.iter().map(|r| (r.epoch as f64, f(r))).collect()
-    };
-    panel(&mut img, 0, "triplet loss (train)", &series(&|r| r.loss.unwrap_or(f64::NAN)), Rgb([200, 40, 40]));
-    panel(
-        &mut img,
-        PANEL_W,
-        "active triplets",
-        &series(&|r| r.active.unwrap_or(f64::NAN)),
-        Rgb([40, 120, 40]),
-    );
-    panel(
-        &mut img,
-        2 * PANEL_W,
-        "validation accuracy",
-        &series(&|r| r.validation.accuracy),
-        Rgb([40, 60, 200]),
-    );
-    text(&mut img, 8, (PANEL_H + 6) as i64, title, Rgb([80, 80, 80]));
-    img
+    chart.draw_series(LineSeries::new(pts.iter().copied(), p.colour.stroke_width(3)))?;
+    chart.draw_series(pts.iter().map(|&q| Circle::new(q, 4, p.colour.filled())))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -120,8 +134,7 @@ mod tests {
     use super::*;
     use crate::validate::Validation;
 
-    #[test]
-    fn draws_each_series_in_its_panel() {
+    fn history() -> Vec<EpochRecord> {
         let rec = |epoch: usize, loss: f64, acc: f64| EpochRecord {
             epoch,
             loss: Some(loss),
@@ -133,7 +146,13 @@ mod tests {
             images_per_second: 100.0,
             validation: Validation { accuracy: acc, auc: acc, threshold: 1.0 },
         };
-        let img = plot(&[rec(0, f64::NAN, 0.6), rec(1, 0.2, 0.7), rec(2, 0.1, 0.8)], "test run");
+        vec![rec(0, f64::NAN, 0.6), rec(1, 0.2, 0.7), rec(2, 0.1, 0.8)]
+    }
+
+    #[test]
+    fn draws_each_series_in_its_panel() {
+        let img = plot(&history(), "test run").to_rgb().unwrap();
+        assert_eq!(img.dimensions(), (3 * PANEL_W, PANEL_H + FOOTER_H));
         let count = |x0: u32, c: [u8; 3]| {
             (x0..x0 + PANEL_W)
                 .flat_map(|x| (0..PANEL_H).map(move |y| (x, y)))
@@ -144,5 +163,35 @@ mod tests {
         assert!(count(PANEL_W, [40, 120, 40]) > 50);
         assert!(count(2 * PANEL_W, [40, 60, 200]) > 50);
         assert_eq!(count(2 * PANEL_W, [200, 40, 40]), 0);
+        let dark = img.pixels().filter(|p| p.0.iter().all(|&c| c < 80)).count();
+        assert!(dark > 2000, "axes and labels: {dark} dark pixels");
+    }
+
+    #[test]
+    fn writes_png_and_svg_with_the_axis_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let curve = plot(&history(), "compact width 16, SemiHard mining");
+        let (png, svg) = (dir.path().join("curve.png"), dir.path().join("curve.svg"));
+        curve.save(&png).unwrap();
+        curve.save(&svg).unwrap();
+        let img = image::open(&png).unwrap().to_rgb8();
+        assert!(img.pixels().any(|p| p.0 != [255, 255, 255]));
+        let text = std::fs::read_to_string(&svg).unwrap();
+        for label in [
+            "triplet loss (train)",
+            "active triplets",
+            "validation accuracy",
+            "\nepoch\n",
+            "mean loss",
+            "compact width 16, SemiHard mining",
+        ] {
+            assert!(text.contains(label), "{label:?} missing from the SVG");
+        }
+    }
+
+    #[test]
+    fn an_empty_history_says_so() {
+        let text = plot(&[], "nothing yet").to_svg().unwrap();
+        assert_eq!(text.matches("\nno data\n").count(), 3);
     }
 }
