@@ -7,9 +7,12 @@ use facestyle_face::detect::largest;
 use facestyle_face::engine::FaceEngine;
 use facestyle_face::sface::SFace;
 use facestyle_nn::pretrained::values;
+use facestyle_style::config::DEFAULT_STYLE_LAYERS;
 use facestyle_style::picture::rgb_tensor;
 use facestyle_style::vgg::{LAYERS, Pooling, Vgg19};
 use image::RgbImage;
+
+use crate::error::{Result, VizError};
 
 use crate::receptive::{Field, Window, fields, vgg19_fields};
 use crate::scan::network_view;
@@ -32,18 +35,20 @@ pub struct Activation {
 
 pub trait Probe: Sync {
     fn layers(&self) -> &[LayerInfo];
+    /// The layers shown unless asked otherwise, one per block of the network.
+    fn default_layers(&self) -> Vec<&str>;
     /// The picture the network sees for `img` (patches are cut from it): by default `img`
     /// scaled to long side `size`.
-    fn view(&self, img: &RgbImage, size: u32) -> Result<RgbImage, String> {
+    fn view(&self, img: &RgbImage, size: u32) -> Result<RgbImage> {
         Ok(network_view(img, size))
     }
     /// Activations of the layers `wanted` (indices into [`Probe::layers`]), in that order.
     fn activations(&self, img: &RgbImage, wanted: &[usize]) -> Vec<Activation>;
     /// Index of a layer by name.
-    fn layer(&self, name: &str) -> Result<usize, String> {
+    fn layer(&self, name: &str) -> Result<usize> {
         self.layers().iter().position(|l| l.name == name).ok_or_else(|| {
             let names: Vec<&str> = self.layers().iter().map(|l| l.name.as_str()).collect();
-            format!("unknown layer '{name}' (layers: {})", names.join(", "))
+            VizError::UnknownLayer { name: name.to_string(), known: names.join(", ") }
         })
     }
 }
@@ -85,6 +90,11 @@ impl Probe for VggProbe {
         &self.layers
     }
 
+    /// The style layers of neural style transfer: conv1_1, conv2_1 .. conv5_1.
+    fn default_layers(&self) -> Vec<&str> {
+        DEFAULT_STYLE_LAYERS.iter().map(|l| l.0).collect()
+    }
+
     fn activations(&self, img: &RgbImage, wanted: &[usize]) -> Vec<Activation> {
         let x = rgb_tensor(img, &self.device);
         to_activations(self.net.features(Vgg19::preprocess(x), wanted, Pooling::Max))
@@ -100,9 +110,9 @@ pub struct SFaceProbe {
 
 impl SFaceProbe {
     /// Fails when the engine embeds with another architecture than SFace's.
-    pub fn new(engine: FaceEngine) -> Result<Self, String> {
+    pub fn new(engine: FaceEngine) -> Result<Self> {
         if engine.embedder().sface().is_none() {
-            return Err(format!("model {} is not an SFace network", engine.model_id));
+            return Err(VizError::NotSFace(engine.model_id.to_string()));
         }
         let geometry = SFace::layer_geometry();
         let windows: Vec<Window> = geometry.iter().map(|&(k, s, p, _)| Window::new(k, s, p)).collect();
@@ -125,9 +135,14 @@ impl Probe for SFaceProbe {
         &self.layers
     }
 
-    fn view(&self, img: &RgbImage, _size: u32) -> Result<RgbImage, String> {
+    /// The first convolution and the last pointwise one of each stage.
+    fn default_layers(&self) -> Vec<&str> {
+        vec!["conv1", "pw2", "pw4", "pw6", "pw13"]
+    }
+
+    fn view(&self, img: &RgbImage, _size: u32) -> Result<RgbImage> {
         let faces = self.engine.detect(img);
-        let face = largest(&faces).ok_or("no face found")?;
+        let face = largest(&faces).ok_or(VizError::NoFace)?;
         Ok(align_face(img, &face.landmarks))
     }
 

@@ -52,12 +52,12 @@ pub enum Layout {
 }
 
 impl std::str::FromStr for Layout {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = crate::VizError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "blocks" => Ok(Layout::Blocks),
             "strip" => Ok(Layout::Strip),
-            _ => Err(format!("--layout {s:?}: expected blocks or strip")),
+            _ => Err(crate::VizError::Layout(s.to_string())),
         }
     }
 }

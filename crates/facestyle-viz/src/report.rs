@@ -9,10 +9,11 @@ use image::RgbImage;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::error::{Result, VizError};
 use crate::probe::{LayerInfo, Probe};
 use crate::receptive::{Field, PixelBox};
 use crate::render::{Layout, layer_grid, patch_cell};
-use crate::scan::Scan;
+use crate::scan::{Load, Scan};
 use crate::topk::{Pick, pick_units};
 
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +24,30 @@ pub struct ReportConfig {
     pub pick: Pick,
     pub cell: u32,
     pub layout: Layout,
+}
+
+/// Smallest and largest side of one patch cell, in pixels.
+pub const CELL_RANGE: (u32, u32) = (4, 512);
+
+impl ReportConfig {
+    /// Checks the settings: at least one unit and one patch per unit, a cell of
+    /// [`CELL_RANGE`] pixels, and a square number of patches for the blocks layout.
+    pub fn validate(&self) -> Result<()> {
+        if self.units == 0 {
+            return Err(VizError::Zero { name: "units" });
+        }
+        if self.top == 0 {
+            return Err(VizError::Zero { name: "top" });
+        }
+        let (min, max) = CELL_RANGE;
+        if !(min..=max).contains(&self.cell) {
+            return Err(VizError::Cell { size: self.cell, min, max });
+        }
+        if self.layout == Layout::Blocks && (1..=self.top).all(|s| s * s != self.top) {
+            return Err(VizError::NotSquare(self.top));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -67,8 +92,9 @@ pub fn build(
     scan: &Scan,
     layers: &[&LayerInfo],
     config: &ReportConfig,
-    load: &(dyn Fn(&Path) -> Result<RgbImage, String> + Sync),
-) -> Result<Vec<(LayerReport, RgbImage)>, String> {
+    load: &Load,
+) -> Result<Vec<(LayerReport, RgbImage)>> {
+    config.validate()?;
     let mut cuts = Vec::new();
     let mut reports = Vec::new();
     for (li, (info, stats)) in layers.iter().zip(&scan.stats).enumerate() {
@@ -108,7 +134,9 @@ pub fn build(
         .par_iter()
         .map(|(image, ids)| {
             let path = &scan.files[*image];
-            let img = probe.view(&load(path)?, scan.size).map_err(|e| format!("{}: {e}", path.display()))?;
+            let img = probe
+                .view(&load(path)?, scan.size)
+                .map_err(|e| VizError::View { path: path.clone(), source: Box::new(e) })?;
             Ok(ids
                 .iter()
                 .map(|&i| {
@@ -117,7 +145,7 @@ pub fn build(
                 })
                 .collect())
         })
-        .collect::<Result<_, String>>()?;
+        .collect::<Result<_>>()?;
     let mut cells: Vec<Vec<Vec<RgbImage>>> = reports
         .iter()
         .map(|r| r.units.iter().map(|u| Vec::with_capacity(u.patches.len())).collect())
@@ -138,26 +166,44 @@ pub fn build(
         .collect())
 }
 
+/// `top_patches.json`: the run and every layer's report.
+#[derive(Debug, Serialize)]
+struct TopPatchesFile<'a> {
+    model: &'a str,
+    size: u32,
+    images: usize,
+    skipped: Vec<Skipped<'a>>,
+    layers: &'a [&'a LayerReport],
+}
+
+/// A file the scan could not use, and why.
+#[derive(Debug, Serialize)]
+struct Skipped<'a> {
+    image: &'a Path,
+    error: String,
+}
+
 /// Writes `LAYER.png` for each layer, `top_patches.json` and `index.html` into `out`.
-pub fn write(out: &Path, scan: &Scan, layers: &[(LayerReport, RgbImage)], model: &str) -> Result<(), String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: cannot create: {e}", out.display()))?;
+pub fn write(out: &Path, scan: &Scan, layers: &[(LayerReport, RgbImage)], model: &str) -> Result<()> {
+    let written = |path: PathBuf| move |source| VizError::Write { path, source };
+    std::fs::create_dir_all(out).map_err(written(out.to_path_buf()))?;
     for (r, grid) in layers {
         let p = out.join(&r.png);
-        grid.save(&p).map_err(|e| format!("{}: cannot write: {e}", p.display()))?;
+        grid.save(&p).map_err(|source| VizError::Save { path: p.clone(), source })?;
     }
     let reports: Vec<&LayerReport> = layers.iter().map(|(r, _)| r).collect();
-    let json = serde_json::json!({
-        "model": model,
-        "size": scan.size,
-        "images": scan.files.len() - scan.skipped.len(),
-        "skipped": scan.skipped.iter().map(|(p, e)| serde_json::json!({"image": p, "error": e})).collect::<Vec<_>>(),
-        "layers": reports,
-    });
+    let file = TopPatchesFile {
+        model,
+        size: scan.size,
+        images: scan.files.len() - scan.skipped.len(),
+        skipped: scan.skipped.iter().map(|(p, e)| Skipped { image: p, error: e.to_string() }).collect(),
+        layers: &reports,
+    };
     let p = out.join("top_patches.json");
-    std::fs::write(&p, serde_json::to_string_pretty(&json).expect("serialisable"))
-        .map_err(|e| format!("{}: cannot write: {e}", p.display()))?;
+    std::fs::write(&p, serde_json::to_string_pretty(&file).expect("serialisable"))
+        .map_err(written(p.clone()))?;
     let p = out.join("index.html");
-    std::fs::write(&p, html(scan, &reports, model)).map_err(|e| format!("{}: cannot write: {e}", p.display()))
+    std::fs::write(&p, html(scan, &reports, model)).map_err(written(p.clone()))
 }
 
 fn escape(s: &str) -> String {
@@ -203,4 +249,22 @@ fn html(scan: &Scan, layers: &[&LayerReport], model: &str) -> String {
         s += "</table>\n";
     }
     s + "</body></html>\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_names_the_setting() {
+        let ok = ReportConfig { units: 9, top: 9, pick: Pick::First, cell: 64, layout: Layout::Blocks };
+        assert!(ok.validate().is_ok());
+        let err = |c: ReportConfig| c.validate().unwrap_err().to_string();
+        assert_eq!(err(ReportConfig { units: 0, ..ok }), "units must be at least 1");
+        assert_eq!(err(ReportConfig { top: 0, ..ok }), "top must be at least 1");
+        assert_eq!(err(ReportConfig { cell: 2, ..ok }), "cell 2 px: expected 4 to 512 pixels");
+        assert!(err(ReportConfig { top: 5, ..ok }).starts_with("5 patches per unit"));
+        assert!(ReportConfig { top: 5, layout: Layout::Strip, ..ok }.validate().is_ok());
+        assert!(crate::scan::check_size(224).is_ok() && crate::scan::check_size(16).is_err());
+    }
 }

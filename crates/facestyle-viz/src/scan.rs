@@ -9,6 +9,7 @@ use image::RgbImage;
 use image::imageops::{FilterType, resize};
 use rayon::prelude::*;
 
+use crate::error::{Result, VizError};
 use crate::probe::Probe;
 use crate::topk::LayerStats;
 
@@ -33,7 +34,7 @@ pub struct Scan {
     /// Every file given; hits refer to these indices.
     pub files: Vec<PathBuf>,
     /// Files that could not be read, with the reason (skipped, not fatal).
-    pub skipped: Vec<(PathBuf, String)>,
+    pub skipped: Vec<(PathBuf, VizError)>,
     /// One entry per scanned layer.
     pub stats: Vec<LayerStats>,
     pub size: u32,
@@ -41,6 +42,20 @@ pub struct Scan {
 
 /// Images smaller than this (after scaling) are skipped: VGG's deeper layers would vanish.
 pub const MIN_SIDE: u32 = 32;
+
+/// Largest long side a scan takes, in pixels.
+pub const MAX_SIZE: u32 = 2048;
+
+/// A picture loader: one file decoded to RGB.
+pub type Load = dyn Fn(&Path) -> Result<RgbImage> + Sync;
+
+/// `Err` unless the long side `size` is [`MIN_SIDE`] to [`MAX_SIZE`] pixels.
+pub fn check_size(size: u32) -> Result<()> {
+    if !(MIN_SIDE..=MAX_SIZE).contains(&size) {
+        return Err(VizError::Size { size, min: MIN_SIDE, max: MAX_SIZE });
+    }
+    Ok(())
+}
 
 /// Scans `files` at long side `size`; `load` decodes one file; `progress` is told how many
 /// files are done.
@@ -50,7 +65,7 @@ pub fn scan_files(
     size: u32,
     layers: &[usize],
     k: usize,
-    load: &(dyn Fn(&Path) -> Result<RgbImage, String> + Sync),
+    load: &Load,
     progress: &mut dyn FnMut(usize),
 ) -> Scan {
     let mut stats: Vec<LayerStats> =
@@ -59,16 +74,17 @@ pub fn scan_files(
     let chunk = 2 * rayon::current_num_threads().max(1);
     let mut done = 0;
     for (c, paths) in files.chunks(chunk).enumerate() {
-        let decoded: Vec<Result<RgbImage, String>> = paths
+        let decoded: Vec<Result<RgbImage>> = paths
             .par_iter()
             .map(|p| {
                 let view = probe.view(&load(p)?, size)?;
                 if view.width().min(view.height()) < MIN_SIDE {
-                    return Err(format!(
-                        "{}x{} at long side {size} is below {MIN_SIDE} px on a side",
-                        view.width(),
-                        view.height()
-                    ));
+                    return Err(VizError::TooSmall {
+                        width: view.width(),
+                        height: view.height(),
+                        size,
+                        min: MIN_SIDE,
+                    });
                 }
                 Ok(view)
             })

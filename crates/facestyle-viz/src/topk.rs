@@ -121,15 +121,15 @@ pub enum Pick {
 }
 
 impl std::str::FromStr for Pick {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = crate::VizError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "first" => Ok(Pick::First),
             "active" => Ok(Pick::Active),
             "random" => Ok(Pick::Random(0)),
             _ => match s.strip_prefix("random:").map(str::parse::<u64>) {
                 Some(Ok(seed)) => Ok(Pick::Random(seed)),
-                _ => Err(format!("--pick {s:?}: expected first, active, random or random:SEED")),
+                _ => Err(crate::VizError::Pick(s.to_string())),
             },
         }
     }
@@ -194,7 +194,10 @@ mod tests {
         assert_eq!(pick_units(&s, 5, Pick::First), vec![0, 1]);
         let r = pick_units(&s, 2, Pick::Random(3));
         assert_eq!(r, vec![0, 1]);
-        assert_eq!("random:7".parse::<Pick>(), Ok(Pick::Random(7)));
-        assert!("most".parse::<Pick>().is_err());
+        assert_eq!("random:7".parse::<Pick>().unwrap(), Pick::Random(7));
+        assert_eq!(
+            "most".parse::<Pick>().unwrap_err().to_string(),
+            "pick 'most': expected first, active, random or random:SEED"
+        );
     }
 }

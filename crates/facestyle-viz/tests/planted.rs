@@ -58,8 +58,8 @@ fn noise(w: u32, h: u32, seed: u64) -> RgbImage {
     })
 }
 
-fn load(p: &Path) -> Result<RgbImage, String> {
-    image::open(p).map(|i| i.to_rgb8()).map_err(|e| e.to_string())
+fn load(p: &Path) -> facestyle_viz::error::Result<RgbImage> {
+    Ok(facestyle_face::photo::load_rgb(p)?)
 }
 
 #[test]
