@@ -4,6 +4,7 @@
 //! cannot be read, a model that cannot be fetched, an impossible shape ...).
 
 mod cmd;
+mod log;
 
 use std::process::ExitCode;
 

@@ -1,9 +1,43 @@
 //! `facestyle conv ...`
 
 use anyhow::{Context, bail};
-use clap::Subcommand;
+use clap::{Subcommand, ValueEnum};
 use facestyle_nn::conv_shape::{ChannelsLast, ConvSpec, conv_output_shape, conv_param_count, same_padding};
-use serde_json::json;
+use facestyle_nn::demo::DemoReport;
+use serde::Serialize;
+
+/// The example networks of `conv demo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoDim {
+    /// R peaks in synthetic ECG traces (Conv1d).
+    #[value(name = "1d")]
+    OneD,
+    /// A blob in noisy 14x14x14 volumes (Conv3d).
+    #[value(name = "3d")]
+    ThreeD,
+}
+
+/// `--json` of `conv shape`.
+#[derive(Serialize)]
+struct Shape {
+    input: String,
+    output: String,
+    output_dims: Vec<usize>,
+    filters: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    filter_shape: String,
+    parameters: usize,
+}
+
+/// `--json` of `conv demo`.
+#[derive(Serialize)]
+struct Trained<'a> {
+    #[serde(flatten)]
+    report: &'a DemoReport,
+    seconds: f64,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ConvCommand {
@@ -28,8 +62,8 @@ pub enum ConvCommand {
     /// Train a small example network: `1d` finds R peaks in synthetic ECG traces (Conv1d),
     /// `3d` locates a blob in noisy 14x14x14 volumes (Conv3d).
     Demo {
-        /// `1d` or `3d`.
-        dim: String,
+        #[arg(value_enum)]
+        dim: DemoDim,
         /// Training steps (default 300 for 1d, 200 for 3d).
         #[arg(long)]
         steps: Option<usize>,
@@ -40,7 +74,7 @@ pub enum ConvCommand {
 
 pub fn run(command: ConvCommand, json_out: bool) -> anyhow::Result<()> {
     match command {
-        ConvCommand::Demo { dim, steps, seed } => demo(&dim, steps, seed, json_out),
+        ConvCommand::Demo { dim, steps, seed } => demo(dim, steps, seed, json_out),
         ConvCommand::Shape { input, filters, kernel, stride, padding } => {
             let input: ChannelsLast = input.parse().map_err(anyhow::Error::msg)?;
             let padding = match padding.as_str() {
@@ -62,13 +96,18 @@ pub fn run(command: ConvCommand, json_out: bool) -> anyhow::Result<()> {
                 .chain([input.channels.to_string()])
                 .collect();
             if json_out {
-                let v = json!({
-                    "input": input.to_string(), "output": out.to_string(),
-                    "output_dims": out.spatial.iter().chain([&out.channels]).collect::<Vec<_>>(),
-                    "filters": filters, "kernel": kernel, "stride": stride, "padding": padding,
-                    "filter_shape": kernel_shape.join("x"), "parameters": params,
-                });
-                println!("{v}");
+                let v = Shape {
+                    input: input.to_string(),
+                    output: out.to_string(),
+                    output_dims: out.spatial.iter().chain([&out.channels]).copied().collect(),
+                    filters,
+                    kernel,
+                    stride,
+                    padding,
+                    filter_shape: kernel_shape.join("x"),
+                    parameters: params,
+                };
+                println!("{}", serde_json::to_string(&v)?);
             } else {
                 println!(
                     "{input} * {filters} filters {} (stride {stride}, padding {padding}) -> {out}",
@@ -86,12 +125,11 @@ pub fn run(command: ConvCommand, json_out: bool) -> anyhow::Result<()> {
 }
 
 /// `facestyle conv demo 1d|3d`: train a small network and report held-out metrics.
-pub fn demo(dim: &str, steps: Option<usize>, seed: u64, json_out: bool) -> anyhow::Result<()> {
+pub fn demo(dim: DemoDim, steps: Option<usize>, seed: u64, json_out: bool) -> anyhow::Result<()> {
     use facestyle_nn::demo::{DemoConfig, DemoRunner, blob3d, ecg1d};
-    let (default_steps, runner): (usize, DemoRunner) = match dim {
-        "1d" => (300, ecg1d::run),
-        "3d" => (200, blob3d::run),
-        other => bail!("unknown demo {other:?} (expected 1d or 3d)"),
+    let (default_steps, runner, name): (usize, DemoRunner, &str) = match dim {
+        DemoDim::OneD => (300, ecg1d::run, "1d"),
+        DemoDim::ThreeD => (200, blob3d::run, "3d"),
     };
     let steps = steps.unwrap_or(default_steps);
     if steps == 0 {
@@ -103,7 +141,7 @@ pub fn demo(dim: &str, steps: Option<usize>, seed: u64, json_out: bool) -> anyho
             .expect("valid template")
             .progress_chars("=> "),
     );
-    bar.set_prefix(format!("training {dim}"));
+    bar.set_prefix(format!("training {name}"));
     let device = facestyle_nn::device::default_device();
     let start = std::time::Instant::now();
     let report = runner(config, &device, &mut |_, loss| {
@@ -113,9 +151,7 @@ pub fn demo(dim: &str, steps: Option<usize>, seed: u64, json_out: bool) -> anyho
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
     if json_out {
-        let mut v = serde_json::to_value(&report)?;
-        v["seconds"] = json!(seconds);
-        println!("{v}");
+        println!("{}", serde_json::to_string(&Trained { report: &report, seconds })?);
     } else {
         println!("{} — {} steps in {seconds:.1} s", report.name, report.steps);
         println!("  loss: {:.4} -> {:.4}", report.losses[0], report.losses[report.losses.len() - 1]);

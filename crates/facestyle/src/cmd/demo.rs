@@ -8,10 +8,13 @@ use facestyle_face::detect::DetectConfig;
 use facestyle_face::draw::draw_faces;
 use facestyle_face::engine::{FaceEngine, MODEL_ID};
 use facestyle_face::gallery::{Gallery, NewEmbedding};
-use facestyle_face::metric::Metric;
+use std::collections::BTreeMap;
+
+use facestyle_face::metric::{Metric, Verdict, Verifier};
 use facestyle_face::photo::decode_rgb;
+use facestyle_face::search::Identified;
 use facestyle_face::sface::DIM;
-use serde_json::json;
+use serde::Serialize;
 
 const PHOTOS: [(&str, &[u8]); 4] = [
     (
@@ -32,6 +35,31 @@ const PHOTOS: [(&str, &[u8]); 4] = [
     ),
 ];
 
+/// `--json` of the demo: faces per photo, who each face is, the verified pairs.
+#[derive(Serialize, Default)]
+struct Report {
+    faces: BTreeMap<&'static str, usize>,
+    identify: Vec<DemoFace>,
+    verify: Vec<DemoPair>,
+    threshold: f32,
+}
+
+#[derive(Serialize)]
+struct DemoFace {
+    image: &'static str,
+    face: usize,
+    #[serde(flatten)]
+    who: Identified,
+}
+
+#[derive(Serialize)]
+struct DemoPair {
+    a: &'static str,
+    b: &'static str,
+    #[serde(flatten)]
+    verdict: Verdict,
+}
+
 pub fn run(out: &Path, json_out: bool) -> anyhow::Result<()> {
     let say = |s: String| {
         if !json_out {
@@ -45,7 +73,7 @@ pub fn run(out: &Path, json_out: bool) -> anyhow::Result<()> {
         .map(|(n, b)| decode_rgb(b, Path::new(n)).map(|img| (*n, img)))
         .collect::<Result<_, _>>()?;
     say("1. detect (YuNet, native burn):".into());
-    let mut report = json!({});
+    let mut report = Report::default();
     for (name, img) in &photos {
         let faces = engine.detect(img);
         say(format!(
@@ -55,7 +83,7 @@ pub fn run(out: &Path, json_out: bool) -> anyhow::Result<()> {
         ));
         let path = out.join(format!("{}.faces.png", name.rsplit_once('.').map_or(*name, |p| p.0)));
         draw_faces(img, &faces).save(&path).with_context(|| format!("{}: cannot write", path.display()))?;
-        report["faces"][name] = json!(faces.len());
+        report.faces.insert(*name, faces.len());
     }
     say(format!("   overlays with boxes and landmarks in {}/", out.display()));
 
@@ -84,40 +112,37 @@ pub fn run(out: &Path, json_out: bool) -> anyhow::Result<()> {
         say(format!("   {person} <- {name}"));
     }
     let (index, names) = gallery.load_index(DIM)?;
-    let (metric, tau) = (Metric::SqL2, Metric::SqL2.default_threshold());
-    say(format!("3. identify every face (sq-l2 distance, unknown when d > {tau:.2}):"));
-    let mut ids = Vec::new();
+    let verifier = Verifier::standard(Metric::SqL2);
+    report.threshold = verifier.threshold;
+    say(format!("3. identify every face (sq-l2 distance, unknown when d > {:.2}):", verifier.threshold));
     for (name, img) in &photos[1..] {
         for (i, f) in engine.analyze(img).iter().enumerate() {
-            let hit = index.search(&f.embedding, 1, metric)[0];
-            let who = facestyle_face::search::name_or_unknown(Some(&hit), &names, tau);
+            let who = index.identify(&f.embedding, 1, &verifier, &names);
+            let nearest = &who.candidates[0];
             say(format!(
-                "   {name} face {}: {who} (nearest {} at d={:.3})",
+                "   {name} face {}: {} (nearest {} at d={:.3})",
                 i + 1,
-                names[hit.owner as usize],
-                hit.distance
+                who.name,
+                nearest.name,
+                nearest.distance
             ));
-            ids.push(json!({"image": name, "face": i, "name": who, "distance": hit.distance}));
+            report.identify.push(DemoFace { image: *name, face: i, who });
         }
     }
-    report["identify"] = json!(ids);
     say("4. verify (1:1):".into());
-    let mut verdicts = Vec::new();
     for (a, b) in [(0, 1), (0, 2), (2, 3)] {
-        let d = metric.distance(&largest[a].embedding, &largest[b].embedding);
-        let same = d <= tau;
+        let verdict = verifier.verdict(&largest[a].embedding, &largest[b].embedding);
         say(format!(
-            "   {} vs {}: d={d:.3} -> {}",
+            "   {} vs {}: d={:.3} -> {}",
             photos[a].0,
             photos[b].0,
-            if same { "same person" } else { "different people" }
+            verdict.distance,
+            if verdict.same { "same person" } else { "different people" }
         ));
-        verdicts.push(json!({"a": photos[a].0, "b": photos[b].0, "distance": d, "same": same}));
+        report.verify.push(DemoPair { a: photos[a].0, b: photos[b].0, verdict });
     }
-    report["verify"] = json!(verdicts);
-    report["threshold"] = json!(tau);
     if json_out {
-        println!("{report}");
+        println!("{}", serde_json::to_string(&report)?);
     }
     Ok(())
 }

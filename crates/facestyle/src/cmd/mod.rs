@@ -49,6 +49,7 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::log::init(matches!(cli.command, Command::Serve(_)));
     match cli.command {
         Command::Conv(c) => conv::run(c, cli.json),
         Command::Models(c) => models::run(c, cli.json),

@@ -1,12 +1,14 @@
 //! `facestyle models ...`: fetch, list, path, inspect.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use facestyle_models::cache::{FileStatus, model_status, models_dir};
 use facestyle_models::fetch::{ensure, fetch_package};
 use facestyle_models::load::read_weights;
 use facestyle_models::registry::{MODELS, ModelSpec, model};
-use serde_json::json;
+use serde::Serialize;
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
@@ -57,6 +59,55 @@ fn selected(all: bool, names: &[String]) -> anyhow::Result<Vec<&'static ModelSpe
     names.iter().map(|n| model(n).map_err(anyhow::Error::msg)).collect()
 }
 
+#[derive(Serialize)]
+struct FetchReport<'a> {
+    dir: &'a Path,
+    files: Vec<Fetched<'a>>,
+}
+
+#[derive(Serialize)]
+struct Fetched<'a> {
+    model: &'a str,
+    path: &'a Path,
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct ListReport<'a> {
+    dir: &'a Path,
+    models: Vec<Listed>,
+}
+
+/// One pinned file of a model and the state of its copy in the cache.
+#[derive(Serialize)]
+struct Listed {
+    name: &'static str,
+    file: &'static str,
+    size: u64,
+    sha256: &'static str,
+    licence: &'static str,
+    status: &'static str,
+    problem: Option<String>,
+    optional: bool,
+    source: String,
+    description: &'static str,
+}
+
+#[derive(Serialize)]
+struct Inspected<'a> {
+    model: &'a str,
+    files: &'a [PathBuf],
+    tensors: usize,
+    parameters: usize,
+    weights: Vec<Tensor<'a>>,
+}
+
+#[derive(Serialize)]
+struct Tensor<'a> {
+    name: &'a str,
+    shape: &'a [usize],
+}
+
 fn fetch(dir: &std::path::Path, all: bool, names: &[String], json_out: bool) -> anyhow::Result<()> {
     let wanted = selected(all, names)?;
     let mut report = Vec::new();
@@ -75,11 +126,9 @@ fn fetch(dir: &std::path::Path, all: bool, names: &[String], json_out: bool) -> 
         fetch_package(package, dir).with_context(|| format!("fetching {}", package.client.describe()))?;
     }
     if json_out {
-        let rows: Vec<_> = report
-            .iter()
-            .map(|(spec, path)| json!({"model": spec.name, "path": path, "status": "verified"}))
-            .collect();
-        println!("{}", json!({"dir": dir, "files": rows}));
+        let files: Vec<_> =
+            report.iter().map(|(spec, path)| Fetched { model: spec.name, path, status: "verified" }).collect();
+        println!("{}", serde_json::to_string(&FetchReport { dir, files })?);
     } else {
         for (spec, path) in &report {
             println!("{:<6} verified  {}", spec.name, path.display());
@@ -101,12 +150,18 @@ fn list(dir: &std::path::Path, json_out: bool) -> anyhow::Result<()> {
                 _ => None,
             };
             if json_out {
-                rows.push(json!({
-                    "name": spec.name, "file": pin.file, "size": pin.size, "sha256": pin.sha256,
-                    "licence": spec.licence, "status": status.label(), "problem": detail,
-                    "optional": spec.optional, "source": spec.package.client.describe(),
-                    "description": spec.description,
-                }));
+                rows.push(Listed {
+                    name: spec.name,
+                    file: pin.file,
+                    size: pin.size,
+                    sha256: pin.sha256,
+                    licence: spec.licence,
+                    status: status.label(),
+                    problem: detail,
+                    optional: spec.optional,
+                    source: spec.package.client.describe(),
+                    description: spec.description,
+                });
             } else {
                 println!(
                     "{:<6} {:<50} {:>10}  {}.. {:<9} {}{}",
@@ -122,7 +177,7 @@ fn list(dir: &std::path::Path, json_out: bool) -> anyhow::Result<()> {
         }
     }
     if json_out {
-        println!("{}", json!({"dir": dir, "models": rows}));
+        println!("{}", serde_json::to_string(&ListReport { dir, models: rows })?);
     }
     Ok(())
 }
@@ -133,11 +188,14 @@ fn inspect(dir: &std::path::Path, name: &str, json_out: bool) -> anyhow::Result<
     let weights = read_weights(spec, &files)?;
     let params: usize = weights.iter().map(|w| w.numel()).sum();
     if json_out {
-        let tensors: Vec<_> = weights.iter().map(|w| json!({"name": w.name, "shape": w.shape})).collect();
-        println!(
-            "{}",
-            json!({"model": spec.name, "files": files, "tensors": weights.len(), "parameters": params, "weights": tensors})
-        );
+        let out = Inspected {
+            model: spec.name,
+            files: &files,
+            tensors: weights.len(),
+            parameters: params,
+            weights: weights.iter().map(|w| Tensor { name: &w.name, shape: &w.shape }).collect(),
+        };
+        println!("{}", serde_json::to_string(&out)?);
     } else {
         println!("{} ({}): {} tensors, {} parameters", spec.name, spec.description, weights.len(), params);
         for w in &weights {

@@ -96,14 +96,6 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
-    // Request logs on stderr; RUST_LOG filters them (e.g. RUST_LOG=warn, RUST_LOG=facestyle::http=off).
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(facestyle_serve::serve(config)).map_err(anyhow::Error::msg)
 }

@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 use facestyle_face::cluster::chinese_whispers;
+use facestyle_face::detect::{Face, Fallback};
 use facestyle_face::engine::{FaceEmbedding, FaceEngine};
+use facestyle_face::metric::Metric;
 use rayon::prelude::*;
-use serde_json::json;
+use serde::Serialize;
 
 use super::{DetectorArgs, MetricArgs, image_files, load_engine, progress, read_photo};
 
@@ -63,7 +65,7 @@ fn embed_dir(engine: &FaceEngine, dir: &Path, quiet: bool) -> anyhow::Result<(Ve
             match photo {
                 Ok(photo) => out.push((path.clone(), engine.analyze(&photo.image))),
                 Err(e) => {
-                    bar.suspend(|| eprintln!("skipping {e:#}"));
+                    bar.suspend(|| tracing::warn!("skipping {e:#}"));
                     skipped += 1;
                 }
             }
@@ -90,6 +92,66 @@ fn print_fallbacks(fallbacks: &BTreeMap<&'static str, usize>) {
     }
 }
 
+/// One line of `face embed`'s output: a face, its embedding and the model that made it.
+#[derive(Serialize)]
+struct FaceLine<'a> {
+    image: &'a Path,
+    face: usize,
+    #[serde(flatten)]
+    found: &'a Face,
+    model: &'a str,
+    model_version: &'a str,
+    embedding: &'a [f32],
+}
+
+#[derive(Serialize)]
+struct EmbedSummary<'a> {
+    out: &'a Path,
+    images: usize,
+    faces: usize,
+    images_without_face: usize,
+    images_by_fallback: &'a BTreeMap<&'static str, usize>,
+    skipped_unreadable: usize,
+}
+
+/// `face cluster`'s output file.
+#[derive(Serialize)]
+struct Clusters<'a> {
+    metric: Metric,
+    threshold: f32,
+    faces: usize,
+    images: usize,
+    images_by_fallback: &'a BTreeMap<&'static str, usize>,
+    skipped_unreadable: usize,
+    sizes: &'a [usize],
+    clusters: Vec<Cluster<'a>>,
+}
+
+#[derive(Serialize)]
+struct Cluster<'a> {
+    id: usize,
+    size: usize,
+    members: Vec<Member<'a>>,
+}
+
+/// A face of a cluster: the photo, the face's index in it, its box.
+#[derive(Serialize)]
+struct Member<'a> {
+    image: &'a Path,
+    face: usize,
+    bbox: [f32; 4],
+    fallback: Option<Fallback>,
+}
+
+#[derive(Serialize)]
+struct ClusterSummary<'a> {
+    out: &'a Path,
+    faces: usize,
+    clusters: usize,
+    images_by_fallback: &'a BTreeMap<&'static str, usize>,
+    sizes: &'a [usize],
+}
+
 pub fn embed(a: EmbedArgs, json_out: bool) -> anyhow::Result<()> {
     let engine = load_engine(&a.detector)?;
     let (results, skipped) = embed_dir(&engine, &a.dir, false)?;
@@ -104,24 +166,32 @@ pub fn embed(a: EmbedArgs, json_out: bool) -> anyhow::Result<()> {
             without += 1;
         }
         for (i, f) in found.iter().enumerate() {
-            let line = json!({
-                "image": path, "face": i, "bbox": f.face.bbox, "score": f.face.score,
-                "landmarks": f.face.landmarks, "fallback": f.face.fallback, "model": engine.model_id,
-                "model_version": engine.model_version, "embedding": f.embedding,
-            });
-            writeln!(w, "{line}").with_context(|| format!("{}: cannot write", tmp.display()))?;
+            let line = FaceLine {
+                image: path,
+                face: i,
+                found: &f.face,
+                model: &engine.model_id,
+                model_version: &engine.model_version,
+                embedding: &f.embedding,
+            };
+            writeln!(w, "{}", serde_json::to_string(&line)?)
+                .with_context(|| format!("{}: cannot write", tmp.display()))?;
             faces += 1;
         }
     }
     w.flush().with_context(|| format!("{}: cannot write", tmp.display()))?;
     drop(w);
     std::fs::rename(&tmp, &a.out).with_context(|| format!("{}: cannot write", a.out.display()))?;
-    let summary = json!({
-        "out": a.out, "images": results.len(), "faces": faces,
-        "images_without_face": without, "images_by_fallback": fallbacks, "skipped_unreadable": skipped,
-    });
     if json_out {
-        println!("{summary}");
+        let summary = EmbedSummary {
+            out: &a.out,
+            images: results.len(),
+            faces,
+            images_without_face: without,
+            images_by_fallback: &fallbacks,
+            skipped_unreadable: skipped,
+        };
+        println!("{}", serde_json::to_string(&summary)?);
     } else {
         println!(
             "{faces} face(s) from {} image(s) -> {} ({without} image(s) without a face, {skipped} unreadable skipped)",
@@ -134,37 +204,47 @@ pub fn embed(a: EmbedArgs, json_out: bool) -> anyhow::Result<()> {
 }
 
 pub fn cluster(a: ClusterArgs, json_out: bool) -> anyhow::Result<()> {
-    let threshold = a.metric.threshold(&a.detector.model)?;
+    let verifier = a.metric.verifier(&a.detector.model)?;
     let engine = load_engine(&a.detector)?;
     let (results, skipped) = embed_dir(&engine, &a.dir, false)?;
     let mut members = Vec::new();
     let mut embeddings = Vec::new();
     for (path, found) in &results {
         for (i, f) in found.iter().enumerate() {
-            members.push(json!({"image": path, "face": i, "bbox": f.face.bbox, "fallback": f.face.fallback}));
+            members.push(Member { image: path, face: i, bbox: f.face.bbox, fallback: f.face.fallback });
             embeddings.push(f.embedding.clone());
         }
     }
-    let labels = chinese_whispers(&embeddings, a.metric.metric, threshold, a.iterations, a.seed);
+    let labels = chinese_whispers(&embeddings, &verifier, a.iterations, a.seed);
     let n = labels.iter().max().map_or(0, |m| m + 1);
-    let mut clusters: Vec<Vec<serde_json::Value>> = vec![Vec::new(); n];
+    let mut clusters: Vec<Cluster> = (0..n).map(|id| Cluster { id, size: 0, members: Vec::new() }).collect();
     for (m, l) in members.into_iter().zip(&labels) {
-        clusters[*l].push(m);
+        clusters[*l].size += 1;
+        clusters[*l].members.push(m);
     }
-    let sizes: Vec<usize> = clusters.iter().map(Vec::len).collect();
+    let sizes: Vec<usize> = clusters.iter().map(|c| c.size).collect();
     let fallbacks = images_by_fallback(&results);
-    let doc = json!({
-        "metric": a.metric.metric.name(), "threshold": threshold, "faces": embeddings.len(),
-        "images": results.len(), "images_by_fallback": fallbacks, "skipped_unreadable": skipped, "sizes": sizes,
-        "clusters": clusters.iter().enumerate().map(|(i, c)| json!({"id": i, "size": c.len(), "members": c})).collect::<Vec<_>>(),
-    });
-    let text = serde_json::to_string_pretty(&doc).expect("json");
+    let doc = Clusters {
+        metric: verifier.metric,
+        threshold: verifier.threshold,
+        faces: embeddings.len(),
+        images: results.len(),
+        images_by_fallback: &fallbacks,
+        skipped_unreadable: skipped,
+        sizes: &sizes,
+        clusters,
+    };
+    let text = serde_json::to_string_pretty(&doc)?;
     std::fs::write(&a.out, text).with_context(|| format!("{}: cannot write", a.out.display()))?;
     if json_out {
-        println!(
-            "{}",
-            json!({"out": a.out, "faces": embeddings.len(), "clusters": n, "images_by_fallback": fallbacks, "sizes": sizes})
-        );
+        let summary = ClusterSummary {
+            out: &a.out,
+            faces: embeddings.len(),
+            clusters: n,
+            images_by_fallback: &fallbacks,
+            sizes: &sizes,
+        };
+        println!("{}", serde_json::to_string(&summary)?);
     } else {
         let big = sizes.iter().filter(|&&s| s > 1).count();
         println!(

@@ -1,11 +1,12 @@
 //! `facestyle face detect IMG... [--draw out.png]`
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use facestyle_face::detect::{Face, Fallback};
 use facestyle_face::draw::draw_faces;
-use serde_json::json;
+use serde::Serialize;
 
 use super::{DetectorArgs, fallback_note, load_engine, read_photo};
 
@@ -20,6 +21,16 @@ pub struct DetectArgs {
     pub draw: Option<PathBuf>,
     #[command(flatten)]
     pub detector: DetectorArgs,
+}
+
+/// `--json` of one photo: its size and its faces (`fallback`: how the first was found).
+#[derive(Serialize)]
+struct Detected<'a> {
+    image: &'a Path,
+    width: u32,
+    height: u32,
+    fallback: Option<Fallback>,
+    faces: Vec<Face>,
 }
 
 pub fn run(a: DetectArgs, json_out: bool) -> anyhow::Result<()> {
@@ -43,15 +54,12 @@ pub fn run(a: DetectArgs, json_out: bool) -> anyhow::Result<()> {
             draw_faces(&photo.image, &faces)
                 .save(&out)
                 .with_context(|| format!("{}: cannot write the overlay", out.display()))?;
-            if !json_out {
-                eprintln!("wrote {}", out.display());
-            }
+            tracing::info!("wrote {}", out.display());
         }
         let (w, h) = photo.image.dimensions();
         if json_out {
             let fallback = faces.first().and_then(|f| f.fallback);
-            results
-                .push(json!({"image": path, "width": w, "height": h, "fallback": fallback, "faces": faces}));
+            results.push(Detected { image: path, width: w, height: h, fallback, faces });
         } else {
             let note = fallback_note(faces.first().and_then(|f| f.fallback));
             println!("{}: {w}x{h}, {} face(s){note}", path.display(), faces.len());
@@ -69,7 +77,7 @@ pub fn run(a: DetectArgs, json_out: bool) -> anyhow::Result<()> {
         }
     }
     if json_out {
-        println!("{}", serde_json::Value::Array(results));
+        println!("{}", serde_json::to_string(&results)?);
     }
     Ok(())
 }

@@ -8,8 +8,8 @@ use clap::{Args, Subcommand};
 use facestyle_face::evaluate::{FaceSource, embed_images, evaluate};
 use facestyle_face::lfw::{PairsFile, read_pairs};
 use facestyle_face::metric::Metric;
+use facestyle_face::plot::Format;
 use facestyle_face::roc::{Scored, plot_roc};
-use serde_json::json;
 
 use super::{DetectorArgs, load_engine, progress};
 
@@ -30,7 +30,7 @@ pub struct LfwArgs {
     /// View 1 only: pairs used to choose the threshold (default: pairsDevTrain.txt beside --pairs).
     #[arg(long)]
     pub train_pairs: Option<PathBuf>,
-    /// Write the ROC curve (PNG).
+    /// Write the ROC curve: a PNG or SVG file, by the name's extension.
     #[arg(long)]
     pub roc: Option<PathBuf>,
     #[arg(long, default_value = "sq-l2", value_parser = super::parse_metric)]
@@ -61,9 +61,22 @@ fn limit(p: PairsFile, n: Option<usize>) -> PairsFile {
     PairsFile { folds }
 }
 
+/// `--json` of `face eval lfw`: the evaluation, its time and the pairs files it used.
+#[derive(serde::Serialize)]
+struct LfwOutput<'a> {
+    #[serde(flatten)]
+    report: &'a facestyle_face::evaluate::EvalReport,
+    seconds: f64,
+    pairs_file: &'a Path,
+    train_pairs_file: Option<&'a Path>,
+}
+
 fn lfw(a: LfwArgs, json_out: bool) -> anyhow::Result<()> {
     if !a.images.is_dir() {
         anyhow::bail!("{}: not a directory (expected LFW's images folder)", a.images.display());
+    }
+    if let Some(roc) = &a.roc {
+        Format::of(roc)?;
     }
     let test = limit(read_pairs(&a.pairs)?, a.limit);
     let train_path = a.train_pairs.clone().or_else(|| {
@@ -101,11 +114,8 @@ fn lfw(a: LfwArgs, json_out: bool) -> anyhow::Result<()> {
         write_roc(&test, &emb, a.metric, path)?;
     }
     if json_out {
-        let mut v = serde_json::to_value(&report).expect("report serialises");
-        v["seconds"] = json!(seconds);
-        v["pairs_file"] = json!(a.pairs);
-        v["train_pairs_file"] = json!(train_path);
-        println!("{v}");
+        let out = LfwOutput { report: &report, seconds, pairs_file: &a.pairs, train_pairs_file: train_path.as_deref() };
+        println!("{}", serde_json::to_string(&out)?);
     } else {
         println!(
             "{} on {} ({} pairs, {} images)",
@@ -141,7 +151,5 @@ fn write_roc(
         .all()
         .map(|p| Scored { distance: metric.distance(&emb[&p.a], &emb[&p.b]), same: p.same })
         .collect();
-    plot_roc(&scored, 480)
-        .save(path)
-        .with_context(|| format!("{}: cannot write the ROC plot", path.display()))
+    plot_roc(&scored, 480).save(path).context("the ROC plot")
 }

@@ -1,14 +1,16 @@
 //! `facestyle face enroll | identify | people | forget`: the one-shot gallery.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use facestyle_face::FaceError;
+use facestyle_face::detect::Face;
 use facestyle_face::engine::{FaceEngine, model_identity};
-use facestyle_face::gallery::{Gallery, NewEmbedding};
-use facestyle_face::search::name_or_unknown;
+use facestyle_face::gallery::{Enrolled, EnrolledPhoto, Gallery, NewEmbedding, Person};
+use facestyle_face::metric::Metric;
+use facestyle_face::search::Identified;
 use facestyle_face::sface::DIM;
-use serde_json::json;
+use serde::Serialize;
 
 use super::{DetectorArgs, MetricArgs, ModelArg, fallback_note, load_engine, read_photo};
 
@@ -60,7 +62,7 @@ pub struct ForgetArgs {
     pub model: ModelArg,
 }
 
-fn open(path: &std::path::Path, model: &ModelArg) -> anyhow::Result<Gallery> {
+fn open(path: &Path, model: &ModelArg) -> anyhow::Result<Gallery> {
     let (id, version) = model_identity(model.model.as_deref())?;
     Ok(Gallery::open(path, &id, &version)?)
 }
@@ -77,14 +79,15 @@ pub fn enroll(a: EnrollArgs, json_out: bool) -> anyhow::Result<()> {
             path: photo.path.clone(),
             threshold: engine.detector.config.score_threshold,
         })?;
-        if count > 1 && !json_out {
-            eprintln!("note: {} has {count} faces; enrolling the largest", photo.path.display());
+        if count > 1 {
+            tracing::info!("{} has {count} faces; enrolling the largest", photo.path.display());
         }
-        if found.face.fallback.is_some() && !json_out {
+        if found.face.fallback.is_some() {
             let note = fallback_note(found.face.fallback);
-            eprintln!("note: {}: no face at the score threshold{note}", photo.path.display());
+            tracing::info!("{}: no face at the score threshold{note}", photo.path.display());
         }
-        fallbacks.push(json!({"image": photo.path, "fallback": found.face.fallback}));
+        fallbacks
+            .push(EnrolledPhoto { image: photo.path.display().to_string(), fallback: found.face.fallback });
         rows.push(NewEmbedding {
             image_sha256: photo.sha256.clone(),
             image_path: photo.path.display().to_string(),
@@ -95,11 +98,8 @@ pub fn enroll(a: EnrollArgs, json_out: bool) -> anyhow::Result<()> {
     let mut gallery = Gallery::open_or_create(&a.gallery, &engine.model_id, &engine.model_version)?;
     let done = gallery.enroll_report(&name, &rows)?;
     if json_out {
-        println!(
-            "{}",
-            json!({"name": done.name, "added": done.added, "already_present": done.already_present,
-                "embeddings": done.total, "gallery": a.gallery, "photos": fallbacks})
-        );
+        let out = Enrolment { done: &done, gallery: &a.gallery, photos: &fallbacks };
+        println!("{}", serde_json::to_string(&out)?);
     } else {
         let again = match done.already_present {
             0 => String::new(),
@@ -113,11 +113,47 @@ pub fn enroll(a: EnrollArgs, json_out: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn identify(a: IdentifyArgs, json_out: bool) -> anyhow::Result<()> {
-    let threshold = a.metric.threshold(&a.detector.model)?;
-    if a.top == 0 {
-        anyhow::bail!("--top must be at least 1");
+/// `--json` of an enrolment.
+#[derive(Serialize)]
+struct Enrolment<'a> {
+    #[serde(flatten)]
+    done: &'a Enrolled,
+    gallery: &'a Path,
+    photos: &'a [EnrolledPhoto],
+}
+
+/// `--json` of identify: every face of every photo.
+#[derive(Serialize)]
+struct Identification {
+    metric: Metric,
+    threshold: f32,
+    results: Vec<PhotoFaces>,
+}
+
+#[derive(Serialize)]
+struct PhotoFaces {
+    image: PathBuf,
+    faces: Vec<FaceIdentified>,
+}
+
+/// A face (box, score, how it was found) and who it is.
+#[derive(Serialize)]
+struct FaceIdentified {
+    bbox: [f32; 4],
+    score: f32,
+    fallback: Option<facestyle_face::detect::Fallback>,
+    #[serde(flatten)]
+    who: Identified,
+}
+
+impl FaceIdentified {
+    fn new(face: &Face, who: Identified) -> Self {
+        FaceIdentified { bbox: face.bbox, score: face.score, fallback: face.fallback, who }
     }
+}
+
+pub fn identify(a: IdentifyArgs, json_out: bool) -> anyhow::Result<()> {
+    let verifier = a.metric.verifier(&a.detector.model)?;
     let gallery = open(&a.gallery, &a.detector.model)?;
     let (index, names) = gallery.load_index(DIM)?;
     if index.is_empty() {
@@ -128,51 +164,58 @@ pub fn identify(a: IdentifyArgs, json_out: bool) -> anyhow::Result<()> {
     }
     let photos = a.images.iter().map(|p| read_photo(p)).collect::<anyhow::Result<Vec<_>>>()?;
     let engine: FaceEngine = load_engine(&a.detector)?;
-    let mut out = Vec::new();
+    let mut results = Vec::new();
     for photo in &photos {
         let found = engine.analyze(&photo.image);
-        let mut faces = Vec::new();
         if !json_out {
             println!("{}: {} face(s)", photo.path.display(), found.len());
         }
+        let mut faces = Vec::new();
         for (i, f) in found.iter().enumerate() {
-            let hits = index.search(&f.embedding, a.top, a.metric.metric);
-            let best = hits.first().copied();
-            let name = name_or_unknown(best.as_ref(), &names, threshold);
-            let candidates: Vec<_> = hits
-                .iter()
-                .map(|h| json!({"name": names[h.owner as usize], "distance": h.distance}))
-                .collect();
-            if json_out {
-                faces.push(json!({
-                    "bbox": f.face.bbox, "score": f.face.score, "fallback": f.face.fallback, "name": name,
-                    "distance": best.map(|h| h.distance), "candidates": candidates,
-                }));
-            } else {
-                let d = best.map(|h| format!("{:.4}", h.distance)).unwrap_or_default();
-                let [x, y, w, h] = f.face.bbox;
-                println!(
-                    "  #{} at ({x:.0},{y:.0},{w:.0}x{h:.0}): {name} (distance {d}, threshold {threshold:.4}){}",
-                    i + 1,
-                    fallback_note(f.face.fallback)
-                );
-                for h in hits.iter().skip(1) {
-                    println!("      also {} {:.4}", names[h.owner as usize], h.distance);
-                }
+            let who = index.identify(&f.embedding, a.top, &verifier, &names);
+            if !json_out {
+                print_identified(i, &f.face, &who, verifier.threshold);
             }
+            faces.push(FaceIdentified::new(&f.face, who));
         }
-        out.push(json!({"image": photo.path, "faces": faces}));
+        results.push(PhotoFaces { image: photo.path.clone(), faces });
     }
     if json_out {
-        println!("{}", json!({"metric": a.metric.metric.name(), "threshold": threshold, "results": out}));
+        let out = Identification { metric: verifier.metric, threshold: verifier.threshold, results };
+        println!("{}", serde_json::to_string(&out)?);
     }
     Ok(())
+}
+
+fn print_identified(i: usize, face: &Face, who: &Identified, threshold: f32) {
+    let d = who.distance.map(|d| format!("{d:.4}")).unwrap_or_default();
+    let [x, y, w, h] = face.bbox;
+    println!(
+        "  #{} at ({x:.0},{y:.0},{w:.0}x{h:.0}): {} (distance {d}, threshold {threshold:.4}){}",
+        i + 1,
+        who.name,
+        fallback_note(face.fallback)
+    );
+    for c in who.candidates.iter().skip(1) {
+        println!("      also {} {:.4}", c.name, c.distance);
+    }
+}
+
+#[derive(Serialize)]
+struct People<'a> {
+    gallery: &'a Path,
+    people: &'a [Person],
+}
+
+#[derive(Serialize)]
+struct Forgotten<'a> {
+    forgotten: &'a str,
 }
 
 pub fn people(a: GalleryArgs, json_out: bool) -> anyhow::Result<()> {
     let people = open(&a.gallery, &a.model)?.people()?;
     if json_out {
-        println!("{}", json!({"gallery": a.gallery, "people": people}));
+        println!("{}", serde_json::to_string(&People { gallery: &a.gallery, people: &people })?);
     } else {
         if people.is_empty() {
             println!("{}: empty", a.gallery.display());
@@ -190,7 +233,7 @@ pub fn forget(a: ForgetArgs, json_out: bool) -> anyhow::Result<()> {
         anyhow::bail!("gallery {}: no person named '{}'", a.gallery.display(), a.name);
     }
     if json_out {
-        println!("{}", json!({"forgotten": a.name}));
+        println!("{}", serde_json::to_string(&Forgotten { forgotten: &a.name })?);
     } else {
         println!("forgot {}", a.name);
     }

@@ -1,8 +1,9 @@
 //! `facestyle face train-head`: a logistic verification head over stored embeddings, compared
 //! with the plain distance threshold on the same vectors.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use facestyle_face::head::{Head, PairFeature, fit_logistic};
 use facestyle_face::lfw::{PairsFile, read_pairs};
@@ -10,7 +11,7 @@ use facestyle_face::metric::Metric;
 use facestyle_face::roc::{Scored, accuracy, best_threshold};
 use facestyle_train::crops;
 use facestyle_train::validate::{cv_accuracy, embed};
-use serde_json::json;
+use serde::Serialize;
 
 use super::train::load_crops;
 use super::{DetectorArgs, load_engine};
@@ -58,6 +59,31 @@ fn rows(p: &PairsFile) -> Vec<(String, String, bool)> {
     p.all().map(|x| (x.a.clone(), x.b.clone(), x.same)).collect()
 }
 
+/// What `face train-head` did, printed with `--json` and kept in the head file.
+#[derive(Serialize)]
+struct HeadReport<'a> {
+    feature: PairFeature,
+    model: &'a str,
+    model_version: &'a str,
+    train_pairs: usize,
+    iterations: usize,
+    final_loss: Option<f64>,
+    head_train_accuracy: f64,
+    threshold: f32,
+    threshold_train_accuracy: f64,
+    embeddings: &'a Path,
+    #[serde(flatten)]
+    validation: Option<HeadValidation>,
+}
+
+#[derive(Serialize, Clone, Copy)]
+struct HeadValidation {
+    val_pairs: usize,
+    head_val_accuracy: f64,
+    threshold_val_accuracy: f64,
+    threshold_val_accuracy_10fold: f64,
+}
+
 pub fn run(a: TrainHeadArgs, json_out: bool) -> anyhow::Result<()> {
     let feature = match a.feature {
         FeatureArg::AbsDiff => PairFeature::AbsDiff,
@@ -92,7 +118,8 @@ pub fn run(a: TrainHeadArgs, json_out: bool) -> anyhow::Result<()> {
         let items: Vec<usize> = missing.iter().map(|p| crops.get(p).expect("cropped above")).collect();
         Ok(embed(engine.embedder(), &crops, &items, engine.device()))
     };
-    let emb = facestyle_train::stored::ensure(&store, &model_id, &version, &wanted, &mut compute)?;
+    let emb = facestyle_train::stored::ensure(&store, &model_id, &version, &wanted, &mut compute)
+        .context("use another --embeddings file for this model")?;
     let feats = |set: &[(String, String, bool)]| -> (Vec<Vec<f32>>, Vec<bool>) {
         set.iter().map(|(x, y, s)| (feature.compute(&emb[x], &emb[y]), *s)).unzip()
     };
@@ -116,41 +143,47 @@ pub fn run(a: TrainHeadArgs, json_out: bool) -> anyhow::Result<()> {
         ok as f64 / set.len().max(1) as f64
     };
     let t = best_threshold(&dist(&train));
-    let mut report = json!({
-        "feature": feature, "model": head.model_id, "model_version": head.model_version,
-        "train_pairs": train.len(), "iterations": a.iterations, "final_loss": losses.last(),
-        "head_train_accuracy": head_acc(&train),
-        "threshold": t, "threshold_train_accuracy": accuracy(&dist(&train), t),
-        "embeddings": store,
-    });
-    if !val.is_empty() {
+    let validation = (!val.is_empty()).then(|| {
         let scored = dist(&val);
-        report["val_pairs"] = json!(val.len());
-        report["head_val_accuracy"] = json!(head_acc(&val));
-        report["threshold_val_accuracy"] = json!(accuracy(&scored, t));
-        report["threshold_val_accuracy_10fold"] = json!(cv_accuracy(&scored, 10));
-    }
-    head.training = report.clone();
+        HeadValidation {
+            val_pairs: val.len(),
+            head_val_accuracy: head_acc(&val),
+            threshold_val_accuracy: accuracy(&scored, t),
+            threshold_val_accuracy_10fold: cv_accuracy(&scored, 10),
+        }
+    });
+    let report = HeadReport {
+        feature,
+        model: &head.model_id,
+        model_version: &head.model_version,
+        train_pairs: train.len(),
+        iterations: a.iterations,
+        final_loss: losses.last().copied(),
+        head_train_accuracy: head_acc(&train),
+        threshold: t,
+        threshold_train_accuracy: accuracy(&dist(&train), t),
+        embeddings: &store,
+        validation,
+    };
+    let report_json = serde_json::to_value(&report)?;
+    let text = report_json.to_string();
+    let (train_acc, threshold_acc) = (report.head_train_accuracy, report.threshold_train_accuracy);
+    head.training = report_json;
     head.write(&a.out)?;
     if json_out {
-        println!("{report}");
+        println!("{text}");
     } else {
         println!(
-            "{:?} head on {} {} ({} training pairs): training accuracy head {:.4}, threshold {:.4}",
+            "{:?} head on {} {} ({} training pairs): training accuracy head {train_acc:.4}, threshold {threshold_acc:.4}",
             feature,
             head.model_id,
             head.model_version,
             train.len(),
-            report["head_train_accuracy"].as_f64().unwrap_or(0.0),
-            report["threshold_train_accuracy"].as_f64().unwrap_or(0.0)
         );
-        if !val.is_empty() {
+        if let Some(v) = validation {
             println!(
                 "{} validation pairs: head {:.4} | distance threshold from the training pairs {:.4} (10-fold on validation {:.4})",
-                val.len(),
-                report["head_val_accuracy"].as_f64().unwrap_or(0.0),
-                report["threshold_val_accuracy"].as_f64().unwrap_or(0.0),
-                report["threshold_val_accuracy_10fold"].as_f64().unwrap_or(0.0)
+                v.val_pairs, v.head_val_accuracy, v.threshold_val_accuracy, v.threshold_val_accuracy_10fold
             );
         }
         println!("head written to {}", a.out.display());

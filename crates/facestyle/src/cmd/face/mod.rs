@@ -15,7 +15,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use facestyle_face::detect::{DetectConfig, Fallback, Retry};
 use facestyle_face::engine::FaceEngine;
-use facestyle_face::metric::Metric;
+use facestyle_face::metric::{Metric, Verifier};
 use image::RgbImage;
 use sha2::{Digest, Sha256};
 
@@ -128,16 +128,11 @@ pub struct MetricArgs {
 }
 
 impl MetricArgs {
-    pub fn threshold(&self, model: &ModelArg) -> anyhow::Result<f32> {
-        let default = match &model.model {
-            Some(dir) => facestyle_face::model_dir::read_info(dir)?.threshold(self.metric),
-            None => None,
-        };
-        let t = self.threshold.or(default).unwrap_or(self.metric.default_threshold());
-        if !t.is_finite() || t < 0.0 {
-            anyhow::bail!("--threshold {t} must be a non-negative number");
-        }
-        Ok(t)
+    /// The verification decision in force: `--threshold`, else the `--model`'s validation
+    /// threshold, else the pretrained pipeline's.
+    pub fn verifier(&self, model: &ModelArg) -> anyhow::Result<Verifier> {
+        let info = model.model.as_deref().map(facestyle_face::model_dir::read_info).transpose()?;
+        Verifier::resolve(self.metric, self.threshold, info.as_ref()).context("--threshold")
     }
 }
 

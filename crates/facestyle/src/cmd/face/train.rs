@@ -1,7 +1,7 @@
 //! `facestyle face train`: a Siamese embedding trained with the triplet loss, from scratch
 //! (compact CNN) or fine-tuned from SFace.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
@@ -11,10 +11,10 @@ use facestyle_face::lfw::read_pairs;
 use facestyle_train::batches::Sampler;
 use facestyle_train::crops::{self, Crops};
 use facestyle_train::dataset::{exclude, hold_out, pair_people, read_people, restrict, scan};
-use facestyle_train::train::{Hooks, Init, TrainConfig, TrainData, train};
+use facestyle_train::train::{EpochRecord, Hooks, Init, TrainConfig, TrainData, train};
 use facestyle_train::triplet::Mining;
 use facestyle_train::validate::crop_pairs;
-use serde_json::json;
+use serde::Serialize;
 
 use super::{DetectorArgs, load_engine, progress};
 
@@ -180,19 +180,23 @@ pub fn load_crops(
     Ok((crops, skipped))
 }
 
-pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
-    let config = a.config()?;
+/// The identities to train on and the validation pairs, from the dataset and the lists.
+struct Selection {
+    ids: facestyle_train::dataset::Identities,
+    pairs: facestyle_face::lfw::PairsFile,
+    val_source: String,
+    people_without_folder: usize,
+    excluded_identities: usize,
+}
+
+fn select(a: &TrainArgs) -> anyhow::Result<Selection> {
     let all = scan(&a.data)?;
     let (ids, missing_people) = match &a.people {
         Some(f) => restrict(&all, &read_people(f)?),
         None => (all.clone(), vec![]),
     };
-    if ids.is_empty() {
-        anyhow::bail!(
-            "{}: none of the listed people has a folder in {}",
-            a.people.as_ref().unwrap().display(),
-            a.data.display()
-        );
+    if let (true, Some(people)) = (ids.is_empty(), &a.people) {
+        anyhow::bail!("{}: none of the listed people has a folder in {}", people.display(), a.data.display());
     }
     let (ids, excluded) = match &a.exclude_pairs {
         Some(f) => exclude(ids, &pair_people(&read_pairs(f)?)),
@@ -206,61 +210,131 @@ pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
         }
     };
     let overlap: BTreeSet<String> = pair_people(&pairs).into_iter().filter(|n| ids.contains_key(n)).collect();
-    if !overlap.is_empty() && !json_out {
-        eprintln!(
-            "warning: {} people of {} are also training identities (e.g. {}); validation is not on unseen people",
+    if let Some(first) = overlap.iter().next() {
+        tracing::warn!(
+            "{} people of {val_source} are also training identities (e.g. {first}); validation is not on unseen people",
             overlap.len(),
-            val_source,
-            overlap.iter().next().expect("non-empty")
         );
     }
-    let mut wanted: Vec<String> = ids.values().flatten().cloned().collect();
-    wanted.extend(pairs.all().flat_map(|p| [p.a.clone(), p.b.clone()]));
+    Ok(Selection {
+        ids,
+        pairs,
+        val_source,
+        people_without_folder: missing_people.len(),
+        excluded_identities: excluded,
+    })
+}
+
+/// What the training data was, recorded in the model directory.
+#[derive(Serialize)]
+struct AboutData<'a> {
+    data: &'a Path,
+    people: Option<&'a Path>,
+    validation: &'a str,
+    identities: usize,
+    anchor_identities: usize,
+    single_image_identities: usize,
+    people_without_folder: usize,
+    excluded_pairs: Option<&'a Path>,
+    excluded_identities: usize,
+    skipped_images: &'a [crops::Skipped],
+    validation_pairs: usize,
+    validation_pairs_missing: usize,
+    face_sources: BTreeMap<String, usize>,
+}
+
+/// Crops of every image needed, the batch sampler and the validation pairs.
+struct Prepared {
+    crops: Crops,
+    sampler: Sampler,
+    validation: Vec<facestyle_train::validate::CropPair>,
+    about: serde_json::Value,
+}
+
+fn prepare(a: &TrainArgs, sel: &Selection, json_out: bool) -> anyhow::Result<Prepared> {
+    let mut wanted: Vec<String> = sel.ids.values().flatten().cloned().collect();
+    wanted.extend(sel.pairs.all().flat_map(|p| [p.a.clone(), p.b.clone()]));
     wanted.sort();
     wanted.dedup();
     let cache = a.crop_cache.clone().unwrap_or_else(|| crops::default_cache(&a.data));
     let (crops, skipped) = load_crops(&a.detector, &a.data, &wanted, &cache, json_out, None)?;
     let identities: Vec<Vec<usize>> =
-        ids.values().map(|imgs| imgs.iter().filter_map(|p| crops.get(p)).collect()).collect();
+        sel.ids.values().map(|imgs| imgs.iter().filter_map(|p| crops.get(p)).collect()).collect();
     let sampler = Sampler::new(identities, a.p, a.k, a.singles);
-    let (val, val_missing) = crop_pairs(&pairs, &crops);
+    let (validation, val_missing) = crop_pairs(&sel.pairs, &crops);
     if sampler.anchor_identities() < 2 {
         anyhow::bail!(
             "{}: fewer than two identities with two usable images; nothing to train on",
             a.data.display()
         );
     }
-    if val.is_empty() {
-        anyhow::bail!("validation ({val_source}): no pair has both images in {}", a.data.display());
+    if validation.is_empty() {
+        anyhow::bail!("validation ({}): no pair has both images in {}", sel.val_source, a.data.display());
     }
-    let about = json!({
-        "data": a.data, "people": a.people, "validation": val_source,
-        "identities": ids.len(), "anchor_identities": sampler.anchor_identities(),
-        "single_image_identities": sampler.single_identities(),
-        "people_without_folder": missing_people.len(),
-        "excluded_pairs": a.exclude_pairs, "excluded_identities": excluded,
-        "skipped_images": skipped, "validation_pairs": val.len(), "validation_pairs_missing": val_missing,
-        "face_sources": crops.sources(),
-    });
+    let about = AboutData {
+        data: &a.data,
+        people: a.people.as_deref(),
+        validation: &sel.val_source,
+        identities: sel.ids.len(),
+        anchor_identities: sampler.anchor_identities(),
+        single_image_identities: sampler.single_identities(),
+        people_without_folder: sel.people_without_folder,
+        excluded_pairs: a.exclude_pairs.as_deref(),
+        excluded_identities: sel.excluded_identities,
+        skipped_images: &skipped,
+        validation_pairs: validation.len(),
+        validation_pairs_missing: val_missing,
+        face_sources: crops.sources(),
+    };
     if !json_out {
         println!(
             "{} identities ({} with 2+ images, {} with one: negatives only; {} left out by --exclude-pairs), {} validation pairs; {} images skipped, {} listed people without a folder, {} pairs without images",
-            ids.len(),
-            sampler.anchor_identities(),
-            sampler.single_identities(),
-            excluded,
-            val.len(),
+            about.identities,
+            about.anchor_identities,
+            about.single_image_identities,
+            about.excluded_identities,
+            about.validation_pairs,
             skipped.len(),
-            missing_people.len(),
+            about.people_without_folder,
             val_missing
         );
         for s in skipped.iter().take(5) {
             println!("  skipped {}: {}", s.path, s.problem);
         }
     }
-    let data = TrainData { crops: &crops, sampler: &sampler, validation: &val, about };
+    let about = serde_json::to_value(&about)?;
+    Ok(Prepared { crops, sampler, validation, about })
+}
+
+/// One line per epoch: the training loss and the validation result.
+fn epoch_line(r: &EpochRecord) -> String {
+    match (r.loss, r.active) {
+        (Some(loss), Some(active)) => format!(
+            "epoch {:>3}: loss {loss:.4} active {active:.3} triplets/batch {:.0} lr {:.2e} {:.0} img/s | validation accuracy {:.4} AUC {:.4} ({:.0} s)",
+            r.epoch,
+            r.triplets,
+            r.lr,
+            r.images_per_second,
+            r.validation.accuracy,
+            r.validation.auc,
+            r.seconds
+        ),
+        _ => format!(
+            "epoch {:>3} (before training): validation accuracy {:.4} AUC {:.4} ({:.0} s)",
+            r.epoch, r.validation.accuracy, r.validation.auc, r.seconds
+        ),
+    }
+}
+
+pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
+    let config = a.config()?;
+    let sel = select(&a)?;
+    let prep = prepare(&a, &sel, json_out)?;
+    let data =
+        TrainData { crops: &prep.crops, sampler: &prep.sampler, validation: &prep.validation, about: prep.about };
     let device = facestyle_nn::device::default_device();
-    let bar = progress(sampler.batches_per_epoch().min(a.max_batches.unwrap_or(usize::MAX)) as u64, "epoch");
+    let batches = prep.sampler.batches_per_epoch().min(a.max_batches.unwrap_or(usize::MAX));
+    let bar = progress(batches as u64, "epoch");
     bar.set_style(
         indicatif::ProgressStyle::with_template("{msg} [{bar:25}] {pos}/{len} eta {eta}")
             .expect("valid template")
@@ -269,46 +343,23 @@ pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
     if json_out {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let curve = a.out.join("curve.png");
-    let state = train(
-        &config,
-        &data,
-        &a.out,
-        a.resume,
-        &|| facestyle_face::engine::model_file("sface"),
-        &device,
-        Hooks {
-            on_step: &mut |s| {
-                bar.set_position(s.step as u64);
-                bar.set_message(format!(
-                    "epoch {} loss {:.4} active {:.2} {:.0} img/s",
-                    s.epoch, s.loss, s.active, s.images_per_second
-                ));
-            },
-            on_epoch: &mut |r| {
-                bar.reset();
-                if !json_out {
-                    let line = match (r.loss, r.active) {
-                        (Some(loss), Some(active)) => format!(
-                            "epoch {:>3}: loss {loss:.4} active {active:.3} triplets/batch {:.0} lr {:.2e} {:.0} img/s | validation accuracy {:.4} AUC {:.4} ({:.0} s)",
-                            r.epoch,
-                            r.triplets,
-                            r.lr,
-                            r.images_per_second,
-                            r.validation.accuracy,
-                            r.validation.auc,
-                            r.seconds
-                        ),
-                        _ => format!(
-                            "epoch {:>3} (before training): validation accuracy {:.4} AUC {:.4} ({:.0} s)",
-                            r.epoch, r.validation.accuracy, r.validation.auc, r.seconds
-                        ),
-                    };
-                    bar.suspend(|| println!("{line}"));
-                }
-            },
+    let hooks = Hooks {
+        on_step: &mut |s| {
+            bar.set_position(s.step as u64);
+            bar.set_message(format!(
+                "epoch {} loss {:.4} active {:.2} {:.0} img/s",
+                s.epoch, s.loss, s.active, s.images_per_second
+            ));
         },
-    )?;
+        on_epoch: &mut |r| {
+            bar.reset();
+            if !json_out {
+                bar.suspend(|| println!("{}", epoch_line(r)));
+            }
+        },
+    };
+    let sface = || facestyle_face::engine::model_file("sface");
+    let state = train(&config, &data, &a.out, a.resume, &sface, &device, hooks)?;
     bar.finish_and_clear();
     if json_out {
         println!("{}", serde_json::to_string(&state)?);
@@ -319,7 +370,7 @@ pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
             state.best_accuracy,
             a.out.display(),
             a.out.display(),
-            curve.display(),
+            a.out.join("curve.png").display(),
             if state.stopped_by_time_limit { "; stopped at the time limit (--resume continues)" } else { "" }
         );
     }
