@@ -76,7 +76,7 @@ impl Gallery {
     /// Opens an existing gallery (error if the file does not exist).
     pub fn open(path: &Path, model_id: &str, model_version: &str) -> Result<Self> {
         if !path.is_file() {
-            return Err(FaceError::gallery(path, "does not exist (create it with `facestyle face enroll`)"));
+            return Err(FaceError::gallery(path, "does not exist (the first enrolment creates it)"));
         }
         Self::connect(path, model_id, model_version)
     }

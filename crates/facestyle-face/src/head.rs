@@ -84,7 +84,7 @@ impl Head {
             return Err(FaceError::dataset(
                 path,
                 format!(
-                    "this head was trained on {} {} embeddings, not {model_id} {model_version} (pass the same --model)",
+                    "this head was trained on {} {} embeddings, not {model_id} {model_version}",
                     self.model_id, self.model_version
                 ),
             ));

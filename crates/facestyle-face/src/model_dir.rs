@@ -100,7 +100,7 @@ pub fn read_info(dir: &Path) -> Result<ModelInfo> {
     let text = std::fs::read_to_string(&path).map_err(|e| {
         bad(
             dir,
-            format!("cannot read {INFO_FILE} ({e}); is this a directory written by `facestyle face train`?"),
+            format!("cannot read {INFO_FILE} ({e}); not a trained model directory"),
         )
     })?;
     let info: ModelInfo =

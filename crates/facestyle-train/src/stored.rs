@@ -34,7 +34,7 @@ pub fn read(file: &Path, id: &str, version: &str) -> Result<HashMap<String, Vec<
             return Err(FaceError::dataset(
                 file,
                 format!(
-                    "holds {} {} embeddings, not {id} {version}; use another --embeddings file for this model",
+                    "holds {} {} embeddings, not {id} {version}",
                     line.model, line.model_version
                 ),
             ));
