@@ -6,6 +6,8 @@ mod common;
 use common::{assert_refused, facestyle, photo};
 
 use facestyle_models::testing::cached_model;
+use facestyle_style::StyleConfig;
+use facestyle_style::transfer::GATYS;
 
 /// Runs a small transfer with `extra` arguments; returns the JSON report and the output path.
 fn tiny_transfer(extra: &[&str]) -> Option<(serde_json::Value, Vec<f64>, tempfile::TempDir)> {
@@ -32,26 +34,41 @@ fn bad_arguments_are_refused_before_any_work() {
     let bad = dir.path().join("bad.jpg");
     std::fs::write(&bad, b"not an image").unwrap();
     let b = bad.to_str().unwrap();
-    let cases: [(Vec<&str>, &str); 14] = [
-        (vec![&c, &s, "-o", o, "--method", "neural"], "--method \"neural\""),
+    let cases: [(Vec<&str>, &str); 15] = [
         (vec![&c, &s, "-o", o, "--coarse", "4,x"], "--coarse: 'x'"),
         (vec![&c, &s, "-o", o, "--size", "12"], "Colin_Powell_0001.jpg: 250x250 scaled"),
         (vec![&c, &s, "-o", o, "--style-scale", "0.05"], "Abdullah_Gul_0008.png"),
-        (vec![&c, &s, "-o", o, "--style-scale=-1"], "--style-scale must be a positive"),
-        (vec![&c, &s, "-o", o, "--optimizer", "sgd"], "--optimizer"),
-        (vec![&c, &s, "-o", o, "--size", "0"], "--size must be at least 1"),
-        (vec![&c, &s, "-o", o, "--size", "5000"], "above 4096"),
+        (vec![&c, &s, "-o", o, "--style-scale=-1"], "--style-scale: style_scale must be a positive"),
+        (vec![&c, &s, "-o", o, "--size", "0"], "--size: long side 0 px: expected 1 to 4096"),
+        (vec![&c, &s, "-o", o, "--size", "5000"], "expected 1 to 4096 pixels (add --force"),
         (vec![&c, &s, "-o", o, "--content-layer", "conv9_9"], "unknown layer 'conv9_9'"),
         (vec![&c, &s, "-o", o, "--style-layers", "conv1_1:0.5,pool3:1"], "unknown layer 'pool3'"),
-        (vec![&c, &s, "-o", o, "--beta=-1"], "--beta must be a non-negative"),
-        (vec![&c, &s, "-o", o, "--style-layers", "conv1_1:-2"], "non-negative"),
-        (vec![&c, &s, "-o", o, "--init", "zeros"], "--init"),
+        (vec![&c, &s, "-o", o, "--beta=-1"], "--beta: beta must be a non-negative"),
+        (vec![&c, &s, "-o", o, "--lr", "0"], "--lr: lr must be a positive"),
+        (vec![&c, &s, "-o", o, "--style-layers", "conv1_1:-2"], "lambda of conv1_1 must be a non-negative"),
+        (vec![&c, &s, "-o", o, "--style-blend", "0.5,0.5"], "--style-blend: 2 blend weights for 1 style"),
+        (vec![&c, &s, "-o", o, "--init", "zeros"], "--init: init 'zeros'"),
+        (vec![&c, &s, "-o", o, "--init", "blend:2"], "--init"),
         (vec![b, &s, "-o", o], "bad.jpg"),
     ];
     for (args, want) in cases {
         let mut full = vec!["style"];
         full.extend(args.iter().copied());
         assert_refused(&full, want);
+        assert!(!out.exists(), "nothing written");
+    }
+    // A preset, optimiser or pooling that is not one of the choices is a usage error (exit 1)
+    // that lists them.
+    let choices = [
+        ("--method", "neural", "fast, gatys"),
+        ("--optimizer", "sgd", "adam, lbfgs"),
+        ("--pooling", "min", "max, avg"),
+    ];
+    for (flag, value, listed) in choices {
+        let r = facestyle(&["style", &c, &s, "-o", o, flag, value]);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{flag} {value}: {err}");
+        assert!(err.contains(&format!("'{value}'")) && err.contains(listed), "{flag} {value}: {err}");
         assert!(!out.exists(), "nothing written");
     }
 }
@@ -168,12 +185,19 @@ fn preserve_colors_keeps_the_content_chroma() {
 fn the_default_is_the_fast_preset_and_gatys_restores_the_course_settings() {
     // At 24 px the 1/2-size level (12 px) is below VGG19's minimum and is skipped.
     let Some((v, losses, _dir)) = tiny_transfer(&["--size", "24", "--iterations", "2"]) else { return };
-    assert_eq!(v["coarse"], serde_json::json!([40]));
+    let d = StyleConfig::default();
+    assert_eq!(v["coarse"], serde_json::json!(d.coarse));
     assert_eq!(
         (v["method"].as_str(), v["optimizer"].as_str(), v["init"].as_str()),
-        (Some("fast"), Some("lbfgs"), Some("content"))
+        (Some("fast"), Some(d.method.name()), Some(d.init.to_string().as_str()))
     );
-    assert_eq!((v["beta"].as_f64(), v["lr"].as_f64()), (Some(1e4), Some(1.0)));
+    assert_eq!((v["beta"].as_f64(), v["lr"].as_f64()), (Some(d.beta as f64), Some(d.lr)));
+    // The default is the fast preset: L-BFGS from the content image, beta 1e4, 40 at 1/2 size.
+    assert_eq!(
+        (v["optimizer"].as_str(), v["init"].as_str(), v["beta"].as_f64()),
+        (Some("lbfgs"), Some("content"), Some(1e4))
+    );
+    assert_eq!(v["coarse"], serde_json::json!([40]));
     assert!(!losses.is_empty() && losses.len() <= 3, "{losses:?}");
     let Some((v, losses, _dir)) = tiny_transfer(&["--size", "32", "--method", "gatys", "--iterations", "2"])
     else {
@@ -184,6 +208,7 @@ fn the_default_is_the_fast_preset_and_gatys_restores_the_course_settings() {
         (Some("gatys"), Some("adam"), Some("noise"))
     );
     assert_eq!((v["beta"].as_f64(), v["lr"].as_f64()), (Some(1e3), Some(5.0)));
+    assert_eq!((v["beta"].as_f64(), v["lr"].as_f64()), (Some(GATYS.beta as f64), Some(GATYS.lr)));
     assert_eq!(losses.len(), 2);
     // Without --iterations the gatys preset runs 300 steps: the help says so.
     let help = common::facestyle(&["style", "--help"]);

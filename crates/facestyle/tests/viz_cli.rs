@@ -108,9 +108,11 @@ fn bad_arguments_fail_clearly() {
     }
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (tp(&[&photos, "--layers", "conv1_1,pool2", "-o", &o]), "unknown layer 'pool2'"),
-        (tp(&[&photos, "--top", "5", "-o", &o]), "needs --top to be a square"),
+        (tp(&[&photos, "--top", "5", "-o", &o]), "the blocks layout needs a square"),
         (tp(&[&photos, "--model", "alexnet", "-o", &o]), "expected vgg19, sface"),
-        (tp(&[&photos, "--size", "0", "-o", &o]), "--size 0"),
+        (tp(&[&photos, "--size", "0", "-o", &o]), "--size: long side 0 px"),
+        (tp(&[&photos, "--units", "0", "-o", &o]), "--units: units must be at least 1"),
+        (tp(&[&photos, "--cell", "2", "-o", &o]), "--cell: cell 2 px"),
         (tp(&[&photos, "--pick", "best", "-o", &o]), "--pick"),
         (tp(&[&e, "-o", &o]), "no images"),
         (tp(&["/nonexistent/dir", "-o", &o]), "/nonexistent/dir"),
@@ -121,6 +123,11 @@ fn bad_arguments_fail_clearly() {
         assert_refused(&args, want);
         assert!(!out.exists(), "nothing written for {args:?}");
     }
+    // A layout that is not one of the choices is a usage error (exit 1) naming them.
+    let r = facestyle(&tp(&[&photos, "--layout", "grid", "-o", &o]));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(err.contains("'grid'") && err.contains("blocks") && err.contains("strip"), "{err}");
 }
 
 #[test]

@@ -39,7 +39,7 @@ fn parse() -> anyhow::Result<Opts> {
     let exe = std::env::current_exe()?;
     let mut o = Opts {
         data: PathBuf::from("../shared/data/style"),
-        size: 256,
+        size: facestyle_style::picture::DEFAULT_SIZE,
         out: PathBuf::from("style_table"),
         sheet: None,
         facestyle: exe.with_file_name("facestyle"),
@@ -85,6 +85,14 @@ struct Row {
     seconds: f64,
     rss: f64,
     out: PathBuf,
+}
+
+impl Row {
+    /// Both figures within the bar of [`facestyle_style::quality`].
+    fn meets_bar(&self) -> bool {
+        use facestyle_style::quality::{SSIM_BAR, STYLE_RATIO_BAR};
+        self.ssim >= SSIM_BAR && self.ratio <= STYLE_RATIO_BAR
+    }
 }
 
 fn thumb(path: &Path) -> anyhow::Result<RgbImage> {
@@ -175,7 +183,7 @@ fn main() -> anyhow::Result<()> {
             rss: f("peak_rss_mib"),
             out,
         };
-        let ok = row.ssim >= 0.3 && row.ratio <= 0.05;
+        let ok = row.meets_bar();
         let line = format!(
             "| {c} | {s} | {:.3} | {:.4} | {} | {:.1} | {:.1} | {:.0} |\n",
             row.ssim,
@@ -195,7 +203,7 @@ fn main() -> anyhow::Result<()> {
         rows.push(row);
     }
     let n = rows.len() as f64;
-    let met = rows.iter().filter(|r| r.ssim >= 0.3 && r.ratio <= 0.05).count();
+    let met = rows.iter().filter(|r| r.meets_bar()).count();
     let mean = |f: &dyn Fn(&Row) -> f64| rows.iter().map(f).sum::<f64>() / n;
     let summary = format!(
         "pairs meeting the bar: {met}/{}; SSIM mean {:.3} min {:.3}; style ratio mean {:.4} max {:.4}; evaluations mean {:.1}; seconds mean {:.1}; peak RSS max {:.0} MiB",

@@ -1,19 +1,82 @@
 //! `facestyle style CONTENT STYLE [STYLE2 ...] -o out.png`: Gatys neural style transfer.
+//!
+//! The flags become a [`StyleConfig`] (the `--method` preset, each flag given overriding it),
+//! checked by the library before any heavy work; this module adds the flag names to the
+//! library's errors.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, bail};
-use clap::Args;
+use anyhow::{Context, anyhow};
+use clap::{Args, ValueEnum};
 use facestyle_face::photo::load_rgb;
 use facestyle_nn::burn::prelude::*;
-use facestyle_style::colour;
-use facestyle_style::picture::{self, to_image, to_tensor};
-use facestyle_style::quality;
-use facestyle_style::transfer::{Init, Method, StyleConfig, preset, transfer};
-use facestyle_style::vgg::{LAYERS, Pooling, Vgg19, layer_index};
+use facestyle_style::config::{
+    DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS, blend_weights, parse_coarse, parse_numbers,
+    parse_style_layers,
+};
+use facestyle_style::picture::{self, DEFAULT_SIZE, MAX_SIZE, to_image, to_tensor};
+use facestyle_style::quality::{self, Quality};
+use facestyle_style::transfer::{FAST, GATYS, Method, Preset, StepCosts, Transfer, transfer};
+use facestyle_style::vgg::{Pooling, Vgg19, layer};
+use facestyle_style::{StyleConfig, StyleError, colour};
 use image::RgbImage;
-use serde_json::json;
+use serde::Serialize;
+
+/// The `--method` presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    /// L-BFGS from the content image, beta 1e4, coarse to fine.
+    Fast,
+    /// From noise, beta 1e3, 300 Adam steps of lr 5.
+    Gatys,
+}
+
+impl MethodArg {
+    pub fn preset(self) -> Preset {
+        match self {
+            MethodArg::Fast => FAST,
+            MethodArg::Gatys => GATYS,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerArg {
+    Adam,
+    #[value(alias = "l-bfgs")]
+    Lbfgs,
+}
+
+impl From<OptimizerArg> for Method {
+    fn from(o: OptimizerArg) -> Self {
+        match o {
+            OptimizerArg::Adam => Method::Adam,
+            OptimizerArg::Lbfgs => Method::Lbfgs,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PoolingArg {
+    Max,
+    #[value(alias = "average")]
+    Avg,
+}
+
+impl From<PoolingArg> for Pooling {
+    fn from(p: PoolingArg) -> Self {
+        match p {
+            PoolingArg::Max => Pooling::Max,
+            PoolingArg::Avg => Pooling::Average,
+        }
+    }
+}
+
+/// `conv1_1:0.2,conv2_1:0.2,...`: the default style layers as the flag writes them.
+fn default_style_layers() -> String {
+    DEFAULT_STYLE_LAYERS.iter().map(|(name, w)| format!("{name}:{w}")).collect::<Vec<_>>().join(",")
+}
 
 #[derive(Debug, Args)]
 pub struct StyleArgs {
@@ -26,7 +89,7 @@ pub struct StyleArgs {
     #[arg(short, long)]
     pub out: PathBuf,
     /// Long side of the generated image in pixels.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = DEFAULT_SIZE)]
     pub size: u32,
     /// Allow --size above 4096.
     #[arg(long)]
@@ -35,25 +98,25 @@ pub struct StyleArgs {
     /// size then 29 at full size, 39 evaluations at the output size) or
     /// `gatys` (the method as the course describes it: from noise, beta 1e3, 300 Adam steps of
     /// lr 5); the flags below override it.
-    #[arg(long, default_value = "fast")]
-    pub method: String,
+    #[arg(long, value_enum, default_value_t = MethodArg::Fast)]
+    pub method: MethodArg,
     /// Iterations at full size (L-BFGS: evaluations of J) [preset].
     #[arg(long)]
     pub iterations: Option<usize>,
     /// Content weight alpha.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = StyleConfig::default().alpha)]
     pub alpha: f32,
     /// Style weight beta [preset: 1e4; gatys 1e3, alpha / beta = 1e-3 as in Gatys et al.].
     #[arg(long)]
     pub beta: Option<f32>,
     /// Total-variation weight.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = StyleConfig::default().tv_weight)]
     pub tv_weight: f32,
     /// `adam` (one gradient step per iteration) or `lbfgs` (strong-Wolfe line search; an
     /// iteration is one evaluation of J).
     /// [preset: lbfgs; gatys adam]
-    #[arg(long)]
-    pub optimizer: Option<String>,
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerArg>,
     /// Learning rate: Adam's step in pixel units (default 5), L-BFGS's initial step (default 1);
     /// the preset's when its optimizer is used.
     #[arg(long)]
@@ -62,19 +125,18 @@ pub struct StyleArgs {
     /// content) [preset: content; gatys noise].
     #[arg(long)]
     pub init: Option<String>,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = StyleConfig::default().seed)]
     pub seed: u64,
-    #[arg(long, default_value = "conv4_2")]
+    #[arg(long, default_value = DEFAULT_CONTENT_LAYER)]
     pub content_layer: String,
     /// Style layers with their weights lambda.
-    #[arg(long, default_value = "conv1_1:0.2,conv2_1:0.2,conv3_1:0.2,conv4_1:0.2,conv5_1:0.2")]
+    #[arg(long, default_value_t = default_style_layers())]
     pub style_layers: String,
     /// Weights of the style images (default: equal).
     #[arg(long)]
     pub style_blend: Option<String>,
-    /// `max` or `avg`.
-    #[arg(long, default_value = "max")]
-    pub pooling: String,
+    #[arg(long, value_enum, default_value_t = PoolingArg::Max)]
+    pub pooling: PoolingArg,
     /// Keep the content's colours: the transfer runs on luminance only (the style's luminance
     /// matched to the content's mean and spread) and the result takes the content's chroma.
     #[arg(long)]
@@ -93,35 +155,165 @@ pub struct StyleArgs {
     pub save_every: Option<usize>,
 }
 
-fn weight(name: &str, v: f32) -> anyhow::Result<f32> {
-    if !v.is_finite() || v < 0.0 {
-        bail!("{name} must be a non-negative number, got {v}");
-    }
-    Ok(v)
-}
-
-fn parse_init(s: &str) -> anyhow::Result<Init> {
-    match s {
-        "noise" => Ok(Init::Noise),
-        "content" => Ok(Init::Content),
-        _ => match s.strip_prefix("blend:").map(str::parse::<f32>) {
-            Some(Ok(r)) if (0.0..=1.0).contains(&r) => Ok(Init::Blend(r)),
-            _ => bail!("--init {s:?}: expected noise, content or blend:R with R in [0, 1]"),
-        },
+/// The flag that sets what a [`StyleConfig::validate`] error is about.
+fn flag_of(e: &StyleError) -> &'static str {
+    match e {
+        StyleError::Weight { name, .. } if name == "alpha" => "--alpha",
+        StyleError::Weight { name, .. } if name == "beta" => "--beta",
+        StyleError::Weight { name, .. } if name == "tv_weight" => "--tv-weight",
+        StyleError::NotPositive { name: "lr", .. } => "--lr",
+        StyleError::UnknownLayer(_) => "--content-layer",
+        _ => "--style-layers",
     }
 }
 
-fn parse_coarse(s: &str) -> anyhow::Result<Vec<usize>> {
-    if s == "none" || s.is_empty() {
-        return Ok(Vec::new());
+/// The transfer's settings from the flags: the `--method` preset, each flag given overriding it,
+/// checked.
+pub fn style_config(a: &StyleArgs) -> anyhow::Result<StyleConfig> {
+    let preset = a.method.preset();
+    let mut c = preset.config();
+    if let Some(n) = a.iterations {
+        c.iterations = n;
     }
-    s.split(',')
-        .map(|n| {
-            n.trim()
-                .parse::<usize>()
-                .with_context(|| format!("--coarse: '{n}' is not a number of iterations"))
-        })
-        .collect()
+    if let Some(o) = a.optimizer {
+        c.method = o.into();
+        c.lr = preset.lr_for(c.method);
+    }
+    if let Some(lr) = a.lr {
+        c.lr = lr;
+    }
+    if let Some(b) = a.beta {
+        c.beta = b;
+    }
+    if let Some(s) = &a.init {
+        c.init = s.parse().context("--init")?;
+    }
+    if let Some(s) = &a.coarse {
+        c.coarse = parse_coarse(s).context("--coarse")?;
+    }
+    (c.alpha, c.tv_weight, c.seed, c.pooling) = (a.alpha, a.tv_weight, a.seed, a.pooling.into());
+    c.content_layer = layer(&a.content_layer).context("--content-layer")?;
+    c.style_layers = parse_style_layers(&a.style_layers).context("--style-layers")?;
+    c.validate().map_err(|e| {
+        let flag = flag_of(&e);
+        anyhow::Error::new(e).context(flag)
+    })?;
+    Ok(c)
+}
+
+/// The flags checked and turned into what the run needs.
+struct Settings {
+    config: StyleConfig,
+    /// Long side of the style pictures.
+    style_size: u32,
+    /// Blend weight of each style picture.
+    blend: Vec<f32>,
+}
+
+fn settings(a: &StyleArgs) -> anyhow::Result<Settings> {
+    let max = if a.force { u32::MAX } else { MAX_SIZE };
+    let force = if a.force { "" } else { " (add --force if you mean it)" };
+    picture::check_size(a.size, 1, max).map_err(|e| anyhow!("--size: {e}{force}"))?;
+    let config = style_config(a)?;
+    let style_size = picture::style_size(a.size, a.style_scale).context("--style-scale")?;
+    picture::check_size(style_size, 1, max)
+        .map_err(|e| anyhow!("--style-scale {} makes the style images: {e}{force}", a.style_scale))?;
+    let given = a.style_blend.as_deref().map(|s| parse_numbers(s, "blend weight")).transpose();
+    let blend =
+        blend_weights(given.context("--style-blend")?.as_deref(), a.styles.len()).context("--style-blend")?;
+    Ok(Settings { config, style_size, blend })
+}
+
+/// The content picture and the style pictures, each checked to be large enough at its size.
+fn load_pictures(a: &StyleArgs, style_size: u32) -> anyhow::Result<(RgbImage, Vec<RgbImage>)> {
+    let check = |img: &RgbImage, size: u32, path: &Path| {
+        picture::check_side(img, size)
+            .map_err(|e| anyhow!("{}: {e} (raise --size or --style-scale)", path.display()))
+    };
+    let content = load_rgb(&a.content)?;
+    let styles = a.styles.iter().map(|p| load_rgb(p)).collect::<Result<Vec<_>, _>>()?;
+    check(&content, a.size, &a.content)?;
+    for (img, path) in styles.iter().zip(&a.styles) {
+        check(img, style_size, path)?;
+    }
+    Ok((content, styles))
+}
+
+/// What the transfer sees: the content and the weighted styles as tensors, in grey with
+/// `--preserve-colors` (then `colours` holds the content in colour for [`Inputs::finish`]).
+struct Inputs {
+    content: Tensor<4>,
+    styles: Vec<(Tensor<4>, f32)>,
+    colours: Option<Tensor<4>>,
+}
+
+impl Inputs {
+    fn new(a: &StyleArgs, s: &Settings, content: &RgbImage, styles: &[RgbImage], device: &Device) -> Self {
+        let content = to_tensor(content, a.size, device);
+        let mut styles: Vec<(Tensor<4>, f32)> =
+            styles.iter().zip(&s.blend).map(|(img, w)| (to_tensor(img, s.style_size, device), *w)).collect();
+        if !a.preserve_colors {
+            return Inputs { content, styles, colours: None };
+        }
+        for (st, _) in styles.iter_mut() {
+            *st = colour::matched_grey(st.clone(), content.clone());
+        }
+        Inputs { content: colour::grey(content.clone()), styles, colours: Some(content) }
+    }
+
+    /// The generated picture as saved: with the content's colours back under its luminance
+    /// when the transfer ran in grey.
+    fn finish(&self, g: Tensor<4>) -> Tensor<4> {
+        match &self.colours {
+            Some(c) => colour::with_colours_of(g, c.clone()),
+            None => g,
+        }
+    }
+}
+
+fn save(img: &RgbImage, path: &Path) -> anyhow::Result<()> {
+    img.save(path).with_context(|| format!("{}: cannot write the image", path.display()))
+}
+
+/// Runs the transfer with a progress bar, saving every `--save-every` steps; returns the result
+/// and every step's costs.
+fn optimise(
+    a: &StyleArgs,
+    vgg: &Vgg19,
+    inputs: &Inputs,
+    config: &StyleConfig,
+) -> anyhow::Result<(Transfer, Vec<StepCosts>)> {
+    let bar = indicatif::ProgressBar::new(config.total_iterations() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("style [{bar:30}] {pos}/{len} {msg} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let mut costs = Vec::new();
+    let mut save_err = None;
+    let result = transfer(vgg, inputs.content.clone(), &inputs.styles, config, &mut |c, g| {
+        bar.set_message(format!(
+            "J {:.4e} Jc {:.3e} Js {:.3e} evals {:.1}",
+            c.total, c.content, c.style, c.evals
+        ));
+        bar.set_position((c.step + 1) as u64);
+        if let Some(n) = a.save_every
+            && n > 0
+            && c.step % n == 0
+        {
+            let p = a.out.with_extension(format!("{:04}.png", c.step));
+            if let Err(e) = save(&to_image(inputs.finish(g.clone().detach())), &p) {
+                save_err.get_or_insert(e);
+            }
+        }
+        costs.push(*c);
+        true
+    });
+    bar.finish_and_clear();
+    match save_err {
+        Some(e) => Err(e),
+        None => Ok((result, costs)),
+    }
 }
 
 /// Peak resident memory of this process in MiB (Linux: `ru_maxrss` in KiB).
@@ -137,230 +329,183 @@ pub fn peak_rss_mib() -> Option<f64> {
     None
 }
 
-fn parse_layer(s: &str) -> anyhow::Result<usize> {
-    layer_index(s).with_context(|| format!("unknown layer '{s}' (VGG19 layers: {})", LAYERS.join(", ")))
+/// The `--json` report of a run.
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    out: &'a Path,
+    method: &'static str,
+    /// Iterations at full size.
+    iterations: usize,
+    coarse: &'a [usize],
+    size: u32,
+    optimizer: &'static str,
+    init: String,
+    beta: f32,
+    lr: f64,
+    evaluations: f64,
+    ssim: f64,
+    style_ratio: f64,
+    meets_bar: bool,
+    style_loss_result: f64,
+    style_loss_content: f64,
+    seconds_quality: f64,
+    peak_rss_mib: Option<f64>,
+    losses: Vec<f32>,
+    #[serde(rename = "J_content")]
+    j_content: Option<f32>,
+    #[serde(rename = "J_style")]
+    j_style: Option<f32>,
+    #[serde(rename = "J_tv")]
+    j_tv: Option<f32>,
+    seconds_load: f64,
+    seconds_targets: f64,
+    seconds_optimise: f64,
+    seconds_per_iteration: f64,
 }
 
-fn parse_style_layers(s: &str) -> anyhow::Result<Vec<(usize, f32)>> {
-    s.split(',')
-        .map(|item| {
-            let (name, w) = item.split_once(':').unwrap_or((item, "1"));
-            let w: f32 = w
-                .trim()
-                .parse()
-                .with_context(|| format!("--style-layers: weight of {name} is not a number"))?;
-            Ok((parse_layer(name.trim())?, weight(&format!("lambda of {name}"), w)?))
-        })
-        .collect()
+/// Seconds spent loading VGG19 and measuring the quality.
+struct Timing {
+    load: f64,
+    quality: f64,
 }
 
-/// Refuses an image whose short side would be below [`MIN_SIDE`] at long side `size`.
-fn check_side(img: &RgbImage, size: u32, path: &Path) -> anyhow::Result<()> {
-    picture::check_side(img, size)
-        .map_err(|e| anyhow::anyhow!("{}: {e} (raise --size or --style-scale)", path.display()))
-}
+impl<'a> Report<'a> {
+    fn new(
+        a: &'a StyleArgs,
+        config: &'a StyleConfig,
+        result: &Transfer,
+        costs: &[StepCosts],
+        q: &Quality,
+        t: Timing,
+    ) -> Self {
+        let last = costs.last();
+        Report {
+            out: &a.out,
+            method: a.method.preset().name,
+            iterations: config.iterations,
+            coarse: &config.coarse,
+            size: a.size,
+            optimizer: config.method.name(),
+            init: config.init.to_string(),
+            beta: config.beta,
+            lr: config.lr,
+            evaluations: result.evals,
+            ssim: q.ssim,
+            style_ratio: q.style_ratio,
+            meets_bar: q.meets_bar(),
+            style_loss_result: q.style_result,
+            style_loss_content: q.style_content,
+            seconds_quality: t.quality,
+            peak_rss_mib: peak_rss_mib(),
+            losses: costs.iter().map(|c| c.total).collect(),
+            j_content: last.map(|c| c.content),
+            j_style: last.map(|c| c.style),
+            j_tv: last.map(|c| c.tv),
+            seconds_load: t.load,
+            seconds_targets: result.seconds_targets,
+            seconds_optimise: result.seconds_optimise,
+            seconds_per_iteration: result.seconds_optimise / config.total_iterations().max(1) as f64,
+        }
+    }
 
-fn save(img: &RgbImage, path: &Path) -> anyhow::Result<()> {
-    img.save(path).with_context(|| format!("{}: cannot write the image", path.display()))
+    /// The three lines of the text report.
+    fn print_text(&self, first: Option<&StepCosts>) {
+        if let (Some(first), Some(j_content), Some(j_style)) = (first, self.j_content, self.j_style) {
+            let last = self.losses.last().copied().unwrap_or(first.total);
+            println!("J {:.4e} -> {last:.4e} (content {j_content:.3e}, style {j_style:.3e})", first.total);
+        }
+        println!(
+            "{:.1} evaluations (at {} px) in {:.1} s, peak memory {} -> {}",
+            self.evaluations,
+            self.size,
+            self.seconds_optimise,
+            self.peak_rss_mib.map_or("?".into(), |m| format!("{m:.0} MiB")),
+            self.out.display()
+        );
+        println!(
+            "quality: SSIM {:.3} (structure kept, bar >= {}), style ratio {:.4} (style carried, bar <= {}){}",
+            self.ssim,
+            quality::SSIM_BAR,
+            self.style_ratio,
+            quality::STYLE_RATIO_BAR,
+            if self.meets_bar { "" } else { " - below the bar" }
+        );
+    }
 }
 
 pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
     // Every argument is checked before any heavy work.
-    if a.size == 0 {
-        bail!("--size must be at least 1 pixel");
-    }
-    if a.size > 4096 && !a.force {
-        bail!("--size {} is above 4096 pixels (add --force if you mean it)", a.size);
-    }
-    let p = preset(&a.method).with_context(|| format!("--method {:?}: expected fast or gatys", a.method))?;
-    let iterations = a.iterations.unwrap_or(p.iterations);
-    let (alpha, beta, tv) = (
-        weight("--alpha", a.alpha)?,
-        weight("--beta", a.beta.unwrap_or(p.beta))?,
-        weight("--tv-weight", a.tv_weight)?,
-    );
-    let method = match a.optimizer.as_deref() {
-        None => p.method,
-        Some("adam") => Method::Adam,
-        Some("lbfgs" | "l-bfgs") => Method::Lbfgs,
-        Some(o) => bail!("--optimizer {o:?}: expected adam or lbfgs"),
-    };
-    let lr = a.lr.unwrap_or(if method == p.method {
-        p.lr
-    } else if method == Method::Adam {
-        5.0
-    } else {
-        1.0
-    });
-    if !(lr.is_finite() && lr > 0.0) {
-        bail!("--lr must be positive, got {lr}");
-    }
-    if !(a.style_scale.is_finite() && a.style_scale > 0.0) {
-        bail!("--style-scale must be a positive number, got {}", a.style_scale);
-    }
-    let style_size = (a.size as f32 * a.style_scale).round().max(1.0) as u32;
-    if style_size > 4096 && !a.force {
-        bail!(
-            "--style-scale {} makes the style images {style_size} px, above 4096 (add --force)",
-            a.style_scale
-        );
-    }
-    let init = match &a.init {
-        Some(s) => parse_init(s)?,
-        None => p.init,
-    };
-    let coarse = match &a.coarse {
-        Some(s) => parse_coarse(s)?,
-        None => p.coarse.to_vec(),
-    };
-    let content_layer = parse_layer(&a.content_layer)?;
-    let style_layers = parse_style_layers(&a.style_layers)?;
-    let pooling = match a.pooling.as_str() {
-        "max" => Pooling::Max,
-        "avg" | "average" => Pooling::Average,
-        p => bail!("--pooling {p:?}: expected max or avg"),
-    };
-    let blend: Vec<f32> = match &a.style_blend {
-        None => vec![1.0 / a.styles.len() as f32; a.styles.len()],
-        Some(s) => s
-            .split(',')
-            .map(|w| w.trim().parse::<f32>().with_context(|| format!("--style-blend: '{w}' is not a number")))
-            .collect::<anyhow::Result<_>>()?,
-    };
-    if blend.len() != a.styles.len() {
-        bail!("--style-blend has {} weights for {} style images", blend.len(), a.styles.len());
-    }
-    for w in &blend {
-        weight("--style-blend weight", *w)?;
-    }
-    let content_img = load_rgb(&a.content)?;
-    let style_imgs = a.styles.iter().map(|p| load_rgb(p)).collect::<Result<Vec<_>, _>>()?;
-    check_side(&content_img, a.size, &a.content)?;
-    for (img, path) in style_imgs.iter().zip(&a.styles) {
-        check_side(img, style_size, path)?;
-    }
-
+    let s = settings(&a)?;
+    let (content_img, style_imgs) = load_pictures(&a, s.style_size)?;
     let t0 = Instant::now();
     let device = facestyle_nn::device::training_device();
-    let vgg = Vgg19::load_cached(&device).map_err(anyhow::Error::msg)?.no_grad();
-    let load_s = t0.elapsed().as_secs_f64();
-
-    let content = to_tensor(&content_img, a.size, &device);
-    let mut styles: Vec<(Tensor<4>, f32)> =
-        style_imgs.iter().zip(&blend).map(|(s, w)| (to_tensor(s, style_size, &device), *w)).collect();
-    // With --preserve-colors the transfer sees luminance only; `finish` puts the content's
-    // colours back under the generated luminance.
-    let colours = a.preserve_colors.then(|| content.clone());
-    let content = match &colours {
-        Some(c) => {
-            for (s, _) in styles.iter_mut() {
-                *s = colour::matched_grey(s.clone(), c.clone());
-            }
-            colour::grey(c.clone())
-        }
-        None => content,
-    };
-    let finish = |g: Tensor<4>| match &colours {
-        Some(c) => colour::with_colours_of(g, c.clone()),
-        None => g,
-    };
-    let config = StyleConfig {
-        method,
-        content_layer,
-        style_layers,
-        alpha,
-        beta,
-        tv_weight: tv,
-        iterations,
-        lr,
-        pooling,
-        init,
-        seed: a.seed,
-        coarse,
-    };
-    let steps = iterations + config.coarse.iter().sum::<usize>();
-    let bar = indicatif::ProgressBar::new(steps as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("style [{bar:30}] {pos}/{len} {msg} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    let mut costs = Vec::new();
-    let mut save_err = None;
-    let run_content = content.clone();
-    let result = transfer(&vgg, content, &styles, &config, &mut |c, g| {
-        bar.set_message(format!(
-            "J {:.4e} Jc {:.3e} Js {:.3e} evals {:.1}",
-            c.total, c.content, c.style, c.evals
-        ));
-        bar.set_position((c.step + 1) as u64);
-        if let Some(n) = a.save_every
-            && n > 0
-            && c.step % n == 0
-        {
-            let p = a.out.with_extension(format!("{:04}.png", c.step));
-            if let Err(e) = save(&to_image(finish(g.clone().detach())), &p) {
-                save_err.get_or_insert(e);
-            }
-        }
-        costs.push(*c);
-        true
-    });
-    bar.finish_and_clear();
-    if let Some(e) = save_err {
-        return Err(e);
-    }
-    let optimise_s = result.seconds_optimise;
-    let evals = result.evals;
+    let vgg = Vgg19::load_cached(&device)?.no_grad();
+    let load = t0.elapsed().as_secs_f64();
+    let inputs = Inputs::new(&a, &s, &content_img, &style_imgs, &device);
+    let (result, costs) = optimise(&a, &vgg, &inputs, &s.config)?;
     let t_q = Instant::now();
-    let q = quality::measure(&vgg, result.image.clone(), run_content, &styles, &config);
-    let quality_s = t_q.elapsed().as_secs_f64();
-    save(&to_image(finish(result.image)), &a.out)?;
-    let last = costs.last().copied();
-    let rss = peak_rss_mib();
+    let q = quality::measure(&vgg, result.image.clone(), inputs.content.clone(), &inputs.styles, &s.config);
+    let timing = Timing { load, quality: t_q.elapsed().as_secs_f64() };
+    save(&to_image(inputs.finish(result.image.clone())), &a.out)?;
+    let report = Report::new(&a, &s.config, &result, &costs, &q, timing);
     if json_out {
-        println!(
-            "{}",
-            json!({
-                "out": a.out, "method": p.name, "iterations": iterations, "coarse": config.coarse, "size": a.size,
-                "optimizer": match config.method { Method::Adam => "adam", Method::Lbfgs => "lbfgs" },
-                "init": a.init.clone().unwrap_or_else(|| match p.init {
-                    Init::Noise => "noise".into(),
-                    Init::Content => "content".into(),
-                    Init::Blend(r) => format!("blend:{r}"),
-                }),
-                "beta": config.beta, "lr": config.lr,
-                "evaluations": evals,
-                "ssim": q.ssim, "style_ratio": q.style_ratio, "meets_bar": q.meets_bar(),
-                "style_loss_result": q.style_result, "style_loss_content": q.style_content,
-                "seconds_quality": quality_s, "peak_rss_mib": rss,
-                "losses": costs.iter().map(|c| c.total).collect::<Vec<_>>(),
-                "J_content": last.map(|c| c.content), "J_style": last.map(|c| c.style), "J_tv": last.map(|c| c.tv),
-                "seconds_load": load_s, "seconds_targets": result.seconds_targets, "seconds_optimise": optimise_s,
-                "seconds_per_iteration": optimise_s / steps.max(1) as f64,
-            })
-        );
+        println!("{}", serde_json::to_string(&report)?);
     } else {
-        if let (Some(first), Some(last)) = (costs.first(), last) {
-            println!(
-                "J {:.4e} -> {:.4e} (content {:.3e}, style {:.3e})",
-                first.total, last.total, last.content, last.style
-            );
-        }
-        println!(
-            "{evals:.1} evaluations (at {} px) in {optimise_s:.1} s, peak memory {} -> {}",
-            a.size,
-            rss.map_or("?".into(), |m| format!("{m:.0} MiB")),
-            a.out.display()
-        );
-        println!(
-            "quality: SSIM {:.3} (structure kept, bar >= {}), style ratio {:.4} (style carried, bar <= {}){}",
-            q.ssim,
-            quality::SSIM_BAR,
-            q.style_ratio,
-            quality::STYLE_RATIO_BAR,
-            if q.meets_bar() { "" } else { " - below the bar" }
-        );
+        report.print_text(costs.first());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cmd::{Cli, Command};
+
+    fn args(flags: &[&str]) -> StyleArgs {
+        let mut argv = vec!["facestyle", "style", "c.jpg", "s.jpg", "-o", "o.png"];
+        argv.extend(flags);
+        match Cli::try_parse_from(argv).expect("valid flags").command {
+            Command::Style(a) => a,
+            other => panic!("not the style command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_options_give_the_library_default() {
+        let a = args(&[]);
+        assert_eq!(style_config(&a).unwrap(), StyleConfig::default());
+        assert_eq!(a.size, DEFAULT_SIZE);
+        let s = settings(&a).unwrap();
+        assert_eq!((s.style_size, s.blend.as_slice()), (DEFAULT_SIZE, &[1.0][..]));
+    }
+
+    #[test]
+    fn presets_and_overrides() {
+        assert_eq!(style_config(&args(&["--method", "gatys"])).unwrap(), GATYS.config());
+        assert_eq!(style_config(&args(&["--method", "fast"])).unwrap(), FAST.config());
+        // Another optimiser takes its own default step unless --lr is given.
+        let c = style_config(&args(&["--optimizer", "adam"])).unwrap();
+        assert_eq!((c.method, c.lr, c.init, c.beta), (Method::Adam, 5.0, FAST.init, FAST.beta));
+        let c = style_config(&args(&["--method", "gatys", "--optimizer", "l-bfgs", "--lr", "0.5"])).unwrap();
+        assert_eq!((c.method, c.lr, c.iterations), (Method::Lbfgs, 0.5, 300));
+        let c = style_config(&args(&["--coarse", "none", "--init", "blend:0.5", "--pooling", "average"]))
+            .unwrap();
+        assert_eq!(
+            (c.coarse.len(), c.init, c.pooling),
+            (0, facestyle_style::config::Init::Blend(0.5), Pooling::Average)
+        );
+    }
+
+    #[test]
+    fn library_errors_get_their_flag() {
+        let err = |flags: &[&str]| format!("{:#}", settings(&args(flags)).err().expect("refused"));
+        assert!(err(&["--beta=-1"]).starts_with("--beta: beta must be a non-negative"));
+        assert!(err(&["--lr", "0"]).starts_with("--lr: lr must be a positive"));
+        assert!(err(&["--tv-weight=-1"]).starts_with("--tv-weight:"));
+        assert!(err(&["--size", "5000"]).contains("add --force"));
+        assert!(settings(&args(&["--size", "5000", "--force"])).is_ok());
+        assert!(err(&["--style-blend", "1,2"]).starts_with("--style-blend: 2 blend weights for 1 style"));
+    }
 }

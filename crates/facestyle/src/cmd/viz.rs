@@ -2,19 +2,20 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
-use clap::{Args, Subcommand};
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, Subcommand, ValueEnum};
 use facestyle_face::detect::DetectConfig;
 use facestyle_face::engine::FaceEngine;
 use facestyle_face::photo::load_rgb;
 use facestyle_style::vgg::Vgg19;
+use facestyle_viz::VizError;
 use facestyle_viz::probe::{Probe, SFaceProbe, VggProbe};
 use facestyle_viz::render::{Layout, tile_maps};
 use facestyle_viz::report::{ReportConfig, build, write};
-use facestyle_viz::scan::scan_files;
+use facestyle_viz::scan::{self, scan_files};
 use facestyle_viz::topk::Pick;
 use image::RgbImage;
-use serde_json::json;
+use serde::Serialize;
 
 use super::face::progress;
 
@@ -25,6 +26,24 @@ pub enum VizCommand {
     TopPatches(TopPatchesArgs),
     /// The feature maps of one image at one layer, tiled into a picture.
     Activations(ActivationsArgs),
+}
+
+/// How the patches of a layer are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayoutArg {
+    /// One sqrt(top) x sqrt(top) block per unit.
+    Blocks,
+    /// One row per unit.
+    Strip,
+}
+
+impl From<LayoutArg> for Layout {
+    fn from(l: LayoutArg) -> Self {
+        match l {
+            LayoutArg::Blocks => Layout::Blocks,
+            LayoutArg::Strip => Layout::Strip,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -59,8 +78,8 @@ pub struct TopPatchesArgs {
     #[arg(long, default_value_t = 64)]
     pub cell: u32,
     /// `blocks` (one sqrt(top) x sqrt(top) block per unit) or `strip` (one row per unit).
-    #[arg(long, default_value = "blocks")]
-    pub layout: String,
+    #[arg(long, value_enum, default_value_t = LayoutArg::Blocks)]
+    pub layout: LayoutArg,
     /// Output folder.
     #[arg(short, long)]
     pub out: PathBuf,
@@ -85,13 +104,8 @@ pub struct ActivationsArgs {
 fn probe(model: &str) -> anyhow::Result<Box<dyn Probe>> {
     let device = facestyle_nn::device::default_device();
     match model {
-        "vgg19" => {
-            Ok(Box::new(VggProbe::new(Vgg19::load_cached(&device).map_err(anyhow::Error::msg)?, device)))
-        }
-        "sface" => Ok(Box::new(
-            SFaceProbe::new(FaceEngine::load(DetectConfig::default(), device)?)
-                .map_err(anyhow::Error::msg)?,
-        )),
+        "vgg19" => Ok(Box::new(VggProbe::new(Vgg19::load_cached(&device)?, device))),
+        "sface" => Ok(Box::new(SFaceProbe::new(FaceEngine::load(DetectConfig::default(), device)?)?)),
         dir if Path::new(dir).join(facestyle_face::model_dir::INFO_FILE).is_file() => {
             let engine = FaceEngine::load_with(DetectConfig::default(), device, Some(Path::new(dir)))?;
             Ok(Box::new(SFaceProbe::new(engine).map_err(|e| anyhow::anyhow!("--model {dir}: {e}"))?))
@@ -106,7 +120,7 @@ fn probe(model: &str) -> anyhow::Result<Box<dyn Probe>> {
                 .with_context(|| {
                     format!("--model {}: not an SFace-architecture ONNX file", path.display())
                 })?;
-            Ok(Box::new(SFaceProbe::new(engine).map_err(anyhow::Error::msg)?))
+            Ok(Box::new(SFaceProbe::new(engine)?))
         }
         other => {
             bail!("--model {other:?}: expected vgg19, sface or the path of an SFace-architecture .onnx file")
@@ -114,35 +128,23 @@ fn probe(model: &str) -> anyhow::Result<Box<dyn Probe>> {
     }
 }
 
-fn check_size(size: u32) -> anyhow::Result<()> {
-    if !(32..=2048).contains(&size) {
-        bail!("--size {size}: expected 32 to 2048 pixels");
-    }
-    Ok(())
+fn load(p: &Path) -> facestyle_viz::error::Result<RgbImage> {
+    Ok(load_rgb(p)?)
 }
 
-fn load(p: &Path) -> Result<RgbImage, String> {
-    load_rgb(p).map_err(|e| e.to_string())
+/// The flag that sets what a [`ReportConfig::validate`] error is about, with advice.
+fn report_flag(e: &VizError) -> &'static str {
+    match e {
+        VizError::Zero { name: "units" } => "--units",
+        VizError::Zero { .. } => "--top",
+        VizError::Cell { .. } => "--cell",
+        VizError::NotSquare(_) => "--top (or --layout strip)",
+        _ => "top-patches",
+    }
 }
 
-/// `n` items spread evenly over `files`.
-fn spread(files: Vec<PathBuf>, n: usize) -> Vec<PathBuf> {
-    if n >= files.len() {
-        return files;
-    }
-    (0..n).map(|i| files[i * files.len() / n].clone()).collect()
-}
-
-fn top_patches(a: TopPatchesArgs, json_out: bool) -> anyhow::Result<()> {
-    check_size(a.size)?;
-    let pick: Pick = a.pick.parse().map_err(anyhow::Error::msg)?;
-    let layout: Layout = a.layout.parse().map_err(anyhow::Error::msg)?;
-    if a.units == 0 || a.top == 0 || a.cell < 4 || a.cell > 512 {
-        bail!("--units and --top must be at least 1, --cell 4 to 512 pixels");
-    }
-    if layout == Layout::Blocks && (1..=a.top).all(|s| s * s != a.top) {
-        bail!("--layout blocks needs --top to be a square (1, 4, 9, 16 ...); use --layout strip");
-    }
+/// The folders' images, at most `--limit` from each.
+fn collect_files(a: &TopPatchesArgs) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for dir in &a.images {
         let found = super::face::image_files(dir)?;
@@ -154,16 +156,63 @@ fn top_patches(a: TopPatchesArgs, json_out: bool) -> anyhow::Result<()> {
     if files.is_empty() {
         bail!("no images (jpg, png, ...) under {:?}", a.images);
     }
+    Ok(files)
+}
+
+/// The layers of `--layers`, or the probe's default ones.
+fn chosen_layers(probe: &dyn Probe, layers: Option<&str>) -> anyhow::Result<Vec<usize>> {
+    let names: Vec<&str> = match layers {
+        Some(s) => s.split(',').map(str::trim).collect(),
+        None => probe.default_layers(),
+    };
+    names.into_iter().map(|l| probe.layer(l)).collect::<Result<_, _>>().context("--layers")
+}
+
+/// The `--json` report of `viz top-patches`.
+#[derive(Debug, Serialize)]
+struct TopPatchesReport {
+    images: usize,
+    skipped: usize,
+    layers: Vec<LayerPng>,
+    index: PathBuf,
+    json: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+struct LayerPng {
+    layer: String,
+    png: PathBuf,
+}
+
+/// The `--json` report of `viz activations`.
+#[derive(Debug, Serialize)]
+struct ActivationsReport<'a> {
+    layer: &'a str,
+    channels: usize,
+    h: usize,
+    w: usize,
+    out: &'a Path,
+}
+
+/// `n` items spread evenly over `files`.
+fn spread(files: Vec<PathBuf>, n: usize) -> Vec<PathBuf> {
+    if n >= files.len() {
+        return files;
+    }
+    (0..n).map(|i| files[i * files.len() / n].clone()).collect()
+}
+
+fn top_patches(a: TopPatchesArgs, json_out: bool) -> anyhow::Result<()> {
+    scan::check_size(a.size).context("--size")?;
+    let pick: Pick = a.pick.parse().context("--pick")?;
+    let config = ReportConfig { units: a.units, top: a.top, pick, cell: a.cell, layout: a.layout.into() };
+    config.validate().map_err(|e| {
+        let flag = report_flag(&e);
+        anyhow::Error::new(e).context(flag)
+    })?;
+    let files = collect_files(&a)?;
     let probe = probe(&a.model)?;
-    let default =
-        if a.model == "vgg19" { "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1" } else { "conv1,pw2,pw4,pw6,pw13" };
-    let layers: Vec<usize> = a
-        .layers
-        .as_deref()
-        .unwrap_or(default)
-        .split(',')
-        .map(|l| probe.layer(l.trim()).map_err(anyhow::Error::msg))
-        .collect::<anyhow::Result<_>>()?;
+    let layers = chosen_layers(probe.as_ref(), a.layers.as_deref())?;
     let bar = progress(files.len() as u64, "top patches");
     let scan =
         scan_files(probe.as_ref(), files, a.size, &layers, a.top, &load, &mut |n| bar.set_position(n as u64));
@@ -175,18 +224,21 @@ fn top_patches(a: TopPatchesArgs, json_out: bool) -> anyhow::Result<()> {
         bail!("none of the {} images could be read", scan.files.len());
     }
     let infos: Vec<_> = layers.iter().map(|&l| &probe.layers()[l]).collect();
-    let config = ReportConfig { units: a.units, top: a.top, pick, cell: a.cell, layout };
-    let built = build(probe.as_ref(), &scan, &infos, &config, &load).map_err(anyhow::Error::msg)?;
-    write(&a.out, &scan, &built, &a.model).map_err(anyhow::Error::msg)?;
+    let built = build(probe.as_ref(), &scan, &infos, &config, &load)?;
+    write(&a.out, &scan, &built, &a.model)?;
     let n = scan.files.len() - scan.skipped.len();
     if json_out {
-        let layers: Vec<_> =
-            built.iter().map(|(r, _)| json!({"layer": r.layer, "png": a.out.join(&r.png)})).collect();
-        println!(
-            "{}",
-            json!({"images": n, "skipped": scan.skipped.len(), "layers": layers,
-                "index": a.out.join("index.html"), "json": a.out.join("top_patches.json")})
-        );
+        let report = TopPatchesReport {
+            images: n,
+            skipped: scan.skipped.len(),
+            layers: built
+                .iter()
+                .map(|(r, _)| LayerPng { layer: r.layer.clone(), png: a.out.join(&r.png) })
+                .collect(),
+            index: a.out.join("index.html"),
+            json: a.out.join("top_patches.json"),
+        };
+        println!("{}", serde_json::to_string(&report)?);
     } else {
         println!(
             "{n} images ({} skipped) -> {} layers in {}",
@@ -199,19 +251,18 @@ fn top_patches(a: TopPatchesArgs, json_out: bool) -> anyhow::Result<()> {
 }
 
 fn activations(a: ActivationsArgs, json_out: bool) -> anyhow::Result<()> {
-    check_size(a.size)?;
+    scan::check_size(a.size).context("--size")?;
     let img = load_rgb(&a.image)?;
     let probe = probe(&a.model)?;
-    let layer = probe.layer(&a.layer).map_err(anyhow::Error::msg)?;
-    let view = probe.view(&img, a.size).map_err(|e| anyhow::anyhow!("{}: {e}", a.image.display()))?;
+    let layer = probe.layer(&a.layer).context("--layer")?;
+    let view = probe.view(&img, a.size).map_err(|e| anyhow!("{}: {e}", a.image.display()))?;
     let act = probe.activations(&view, &[layer]).remove(0);
     let pic = tile_maps(&act, 48);
     pic.save(&a.out).with_context(|| format!("{}: cannot write the image", a.out.display()))?;
     if json_out {
-        println!(
-            "{}",
-            json!({"layer": a.layer, "channels": act.channels, "h": act.h, "w": act.w, "out": a.out})
-        );
+        let report =
+            ActivationsReport { layer: &a.layer, channels: act.channels, h: act.h, w: act.w, out: &a.out };
+        println!("{}", serde_json::to_string(&report)?);
     } else {
         println!("{}: {} maps of {}x{} -> {}", a.layer, act.channels, act.w, act.h, a.out.display());
     }
