@@ -15,6 +15,13 @@ pub enum ModelError {
     /// (truncated, wrong format, wrong hash, unsupported feature ...).
     #[error("{path}: {problem}")]
     Invalid { path: PathBuf, problem: String },
+    /// An ONNX file that cannot be decoded or folded.
+    #[error("{path}: {source}")]
+    Onnx {
+        path: PathBuf,
+        #[source]
+        source: Box<crate::onnx::OnnxError>,
+    },
     /// Fetching a model through its package client failed.
     #[error("fetching {model}: {problem}")]
     Fetch { model: String, problem: String },
@@ -23,6 +30,10 @@ pub enum ModelError {
 impl ModelError {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Self::Io { path: path.to_path_buf(), source }
+    }
+
+    pub fn onnx(path: &Path, source: crate::onnx::OnnxError) -> Self {
+        Self::Onnx { path: path.to_path_buf(), source: Box::new(source) }
     }
 
     pub fn invalid(path: &Path, problem: impl Into<String>) -> Self {

@@ -57,11 +57,11 @@ fn onnx_generated_file_loads_and_folds() {
 
 fn invalid_problem(err: ModelError, file: &std::path::Path) -> String {
     match err {
-        ModelError::Invalid { path, problem } => {
+        ModelError::Onnx { path, source } => {
             assert_eq!(path, file);
-            problem
+            source.to_string()
         }
-        other => panic!("expected an Invalid error, got {other:?}"),
+        other => panic!("expected an Onnx error, got {other:?}"),
     }
 }
 

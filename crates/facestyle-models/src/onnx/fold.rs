@@ -4,11 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::error::{OnnxError, Part};
 use super::model::OnnxModel;
 use super::node::{ATTR_GRAPH, ATTR_GRAPHS, Attr, Node};
 use super::quant::dequantize_linear;
 use super::tensor::{Tensor, TensorValues};
 use crate::error::{ModelError, Result};
+
+type FoldResult<T> = std::result::Result<T, OnnxError>;
 
 /// Operators [`OnnxModel::fold_constants`] can evaluate.
 pub const FOLDABLE_OPS: [&str; 4] = ["Constant", "DequantizeLinear", "Reshape", "Identity"];
@@ -47,9 +50,7 @@ impl OnnxModel {
                     Ok(Some(mut out)) => {
                         let name = node.outputs.first().cloned().unwrap_or_default();
                         if self.initializers.contains_key(&name) {
-                            return Err(
-                                self.node_error(&node, format!("output '{name}' is already an initializer"))
-                            );
+                            return Err(self.node_error(&node, OnnxError::OutputIsInitializer(name)));
                         }
                         folder.folded(&node);
                         out.name = name.clone();
@@ -77,8 +78,8 @@ impl OnnxModel {
             && node.inputs.iter().all(|i| i.is_empty() || self.initializers.contains_key(i))
     }
 
-    fn node_error(&self, node: &Node, problem: String) -> ModelError {
-        ModelError::invalid(&self.path, format!("folding {}: {problem}", node.label()))
+    fn node_error(&self, node: &Node, problem: OnnxError) -> ModelError {
+        ModelError::onnx(&self.path, problem.within(Part::Folding(node.label())))
     }
 
     fn drop_unused(&mut self) {
@@ -122,14 +123,11 @@ impl Folder {
     }
 
     /// Takes `bytes` from the budget before they are allocated.
-    fn charge(&mut self, bytes: usize) -> std::result::Result<(), String> {
-        self.budget = self.budget.checked_sub(bytes).ok_or_else(|| {
-            format!(
-                "folding would materialise more than {} bytes ({FOLD_GROWTH} times the model's decoded \
-                 values plus {} MiB): the model copies its initializers too often",
-                self.limit,
-                FOLD_ALLOWANCE >> 20
-            )
+    fn charge(&mut self, bytes: usize) -> FoldResult<()> {
+        self.budget = self.budget.checked_sub(bytes).ok_or(OnnxError::Budget {
+            limit: self.limit,
+            growth: FOLD_GROWTH,
+            allowance_mib: FOLD_ALLOWANCE >> 20,
         })?;
         Ok(())
     }
@@ -150,7 +148,7 @@ impl Folder {
         node: &Node,
         k: usize,
         inits: &mut BTreeMap<String, Tensor>,
-    ) -> std::result::Result<TensorValues, String> {
+    ) -> FoldResult<TensorValues> {
         input(node, inits, k)?;
         let name = &node.inputs[k];
         let readers = node.inputs.iter().filter(|i| *i == name).count();
@@ -166,15 +164,11 @@ impl Folder {
     }
 
     /// Evaluates one node; `Ok(None)` leaves it in the graph (a form we do not fold).
-    fn evaluate(
-        &mut self,
-        node: &Node,
-        inits: &mut BTreeMap<String, Tensor>,
-    ) -> std::result::Result<Option<Tensor>, String> {
-        let int_attr = |name: &str, default: i64| -> std::result::Result<i64, String> {
+    fn evaluate(&mut self, node: &Node, inits: &mut BTreeMap<String, Tensor>) -> FoldResult<Option<Tensor>> {
+        let int_attr = |name: &str, default: i64| -> FoldResult<i64> {
             match node.attr(name) {
                 None => Ok(default),
-                Some(a) => a.as_int().ok_or_else(|| format!("attribute '{name}' is not an int")),
+                Some(a) => a.as_int().ok_or_else(|| OnnxError::NotInt(name.to_string())),
             }
         };
         let dims = match node.op_type.as_str() {
@@ -206,16 +200,8 @@ fn has_subgraphs(nodes: &[Node]) -> bool {
 }
 
 /// Input `k` of `node`, which must be an initializer.
-fn input<'a>(
-    node: &Node,
-    inits: &'a BTreeMap<String, Tensor>,
-    k: usize,
-) -> std::result::Result<&'a Tensor, String> {
-    node.inputs
-        .get(k)
-        .filter(|n| !n.is_empty())
-        .and_then(|n| inits.get(n))
-        .ok_or_else(|| format!("missing input #{k}"))
+fn input<'a>(node: &Node, inits: &'a BTreeMap<String, Tensor>, k: usize) -> FoldResult<&'a Tensor> {
+    node.inputs.get(k).filter(|n| !n.is_empty()).and_then(|n| inits.get(n)).ok_or(OnnxError::MissingInput(k))
 }
 
 /// The value of a `Constant` node, for the `value`, `value_float(s)` and `value_int(s)` forms.
@@ -234,38 +220,46 @@ fn constant(node: &Node) -> Option<Tensor> {
 
 /// `Reshape`: `0` copies the input dimension (unless `allowzero`), `-1` is inferred.
 #[cfg(test)]
-pub(crate) fn reshape(data: &Tensor, shape: &Tensor, allowzero: bool) -> std::result::Result<Tensor, String> {
+pub(crate) fn reshape(data: &Tensor, shape: &Tensor, allowzero: bool) -> FoldResult<Tensor> {
     let dims = reshape_dims(data, shape, allowzero)?;
     Ok(Tensor { name: String::new(), dims, values: data.values.clone() })
 }
 
 /// The output shape of `Reshape` of `data` to `shape`.
-fn reshape_dims(data: &Tensor, shape: &Tensor, allowzero: bool) -> std::result::Result<Vec<usize>, String> {
+fn reshape_dims(data: &Tensor, shape: &Tensor, allowzero: bool) -> FoldResult<Vec<usize>> {
     let spec = shape
         .as_i64()
         .filter(|_| shape.dims.len() == 1)
-        .ok_or_else(|| format!("shape '{}' must be a 1-D int64 tensor", shape.name))?;
+        .ok_or_else(|| OnnxError::ShapeTensor(shape.name.clone()))?;
     let mut dims = Vec::with_capacity(spec.len());
     let mut infer = None;
     for (k, &d) in spec.iter().enumerate() {
         dims.push(match d {
             0 if allowzero => 0,
-            0 => *data.dims.get(k).ok_or_else(|| {
-                format!("shape {spec:?}: 0 at position {k} but the input has rank {}", data.dims.len())
+            0 => *data.dims.get(k).ok_or_else(|| OnnxError::ZeroBeyondRank {
+                spec: spec.to_vec(),
+                position: k,
+                rank: data.dims.len(),
             })?,
             -1 if infer.is_none() => {
                 infer = Some(k);
                 1
             }
-            -1 => return Err(format!("shape {spec:?} has more than one -1")),
-            d if d > 0 => usize::try_from(d).map_err(|_| format!("shape {spec:?}: {d} too large"))?,
-            d => return Err(format!("shape {spec:?}: invalid dimension {d}")),
+            -1 => return Err(OnnxError::TwoInferred(spec.to_vec())),
+            d if d > 0 => {
+                usize::try_from(d).map_err(|_| OnnxError::DimTooLarge { spec: spec.to_vec(), dim: d })?
+            }
+            d => return Err(OnnxError::InvalidDim { spec: spec.to_vec(), dim: d }),
         });
     }
     let numel = data.numel();
     let known = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
-    let mismatch =
-        || format!("cannot reshape '{}' of shape {:?} ({numel} values) to {spec:?}", data.name, data.dims);
+    let mismatch = || OnnxError::Reshape {
+        name: data.name.clone(),
+        dims: data.dims.clone(),
+        numel,
+        spec: spec.to_vec(),
+    };
     let known = known.ok_or_else(mismatch)?;
     if let Some(k) = infer {
         if known == 0 || !numel.is_multiple_of(known) {
@@ -322,11 +316,11 @@ mod tests {
         ] {
             match reshape(&x, &shape(spec), false) {
                 Ok(t) => assert!(expected.is_empty() && t.dims == [2, 3], "{spec:?}"),
-                Err(e) => assert!(!expected.is_empty() && e.contains(expected), "{spec:?}: {e}"),
+                Err(e) => assert!(!expected.is_empty() && e.to_string().contains(expected), "{spec:?}: {e}"),
             }
         }
         let not_i64 = Tensor { name: "s".into(), dims: vec![1], values: TensorValues::F32(vec![6.0]) };
-        assert!(reshape(&x, &not_i64, false).unwrap_err().contains("1-D int64"));
-        assert!(reshape(&x, &shape(&[0, -1]), true).unwrap_err().contains("cannot reshape"));
+        assert!(reshape(&x, &not_i64, false).unwrap_err().to_string().contains("1-D int64"));
+        assert!(reshape(&x, &shape(&[0, -1]), true).unwrap_err().to_string().contains("cannot reshape"));
     }
 }

@@ -17,6 +17,7 @@
 
 mod blocked;
 pub mod encode;
+pub mod error;
 mod fold;
 mod model;
 mod node;
@@ -26,6 +27,7 @@ mod tensor;
 pub mod wire;
 
 pub use blocked::BlockQuantized;
+pub use error::{OnnxError, Part};
 pub use fold::FOLDABLE_OPS;
 pub use model::{OnnxModel, Opset};
 pub use node::{Attr, Node};

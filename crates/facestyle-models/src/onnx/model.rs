@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::error::{OnnxError, Part};
 use super::node::{Node, expect_bytes, expect_string, expect_varint, parse_node};
 use super::tensor::{Tensor, TensorValues, parse_tensor};
 use super::wire::Reader;
@@ -60,8 +61,7 @@ impl OnnxModel {
     /// Decodes a serialized `ModelProto`; `path` only names the source in errors.
     pub fn from_bytes(bytes: &[u8], path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        parse_model(bytes, path)
-            .map_err(|problem| ModelError::invalid(path, format!("not a valid ONNX model: {problem}")))
+        parse_model(bytes, path).map_err(|e| ModelError::onnx(path, OnnxError::NotAModel(Box::new(e))))
     }
 
     /// The opset version imported for `domain` (`""` or `"ai.onnx"` for the default domain).
@@ -132,7 +132,7 @@ impl OnnxModel {
     }
 }
 
-fn parse_model(bytes: &[u8], path: &Path) -> std::result::Result<OnnxModel, String> {
+fn parse_model(bytes: &[u8], path: &Path) -> super::error::Result<OnnxModel> {
     let mut model = OnnxModel {
         path: path.to_path_buf(),
         ir_version: 0,
@@ -146,30 +146,30 @@ fn parse_model(bytes: &[u8], path: &Path) -> std::result::Result<OnnxModel, Stri
     };
     let mut graph = None;
     let mut r = Reader::new(bytes);
-    while let Some((field, value)) = r.next_field().map_err(|e| format!("model: {e}"))? {
+    while let Some((field, value)) = r.next_field().map_err(OnnxError::at(Part::Model))? {
         match field {
             1 => model.ir_version = expect_varint(field, value)? as i64,
             2 => model.producer_name = expect_string(field, value)?,
-            7 if graph.is_some() => return Err("more than one graph".into()),
+            7 if graph.is_some() => return Err(OnnxError::TwoGraphs),
             7 => graph = Some(expect_bytes(field, value)?),
             8 => model
                 .opsets
-                .push(parse_opset(expect_bytes(field, value)?).map_err(|e| format!("opset_import: {e}"))?),
+                .push(parse_opset(expect_bytes(field, value)?).map_err(OnnxError::at(Part::OpsetImport))?),
             _ => {}
         }
     }
-    let graph = graph.ok_or("no graph (file empty, truncated, or not an ONNX model)")?;
+    let graph = graph.ok_or(OnnxError::NoGraph)?;
     if model.ir_version >= 3 && model.opsets.is_empty() {
-        return Err(format!("ir_version {} but no opset_import (truncated file?)", model.ir_version));
+        return Err(OnnxError::NoOpset(model.ir_version));
     }
     parse_graph(graph, &mut model)?;
     Ok(model)
 }
 
-fn parse_opset(bytes: &[u8]) -> std::result::Result<Opset, String> {
+fn parse_opset(bytes: &[u8]) -> super::error::Result<Opset> {
     let mut opset = Opset { domain: String::new(), version: 0 };
     let mut r = Reader::new(bytes);
-    while let Some((field, value)) = r.next_field().map_err(|e| e.to_string())? {
+    while let Some((field, value)) = r.next_field()? {
         match field {
             1 => opset.domain = expect_string(field, value)?,
             2 => opset.version = expect_varint(field, value)? as i64,
@@ -179,10 +179,9 @@ fn parse_opset(bytes: &[u8]) -> std::result::Result<Opset, String> {
     Ok(opset)
 }
 
-fn parse_graph(bytes: &[u8], model: &mut OnnxModel) -> std::result::Result<(), String> {
+fn parse_graph(bytes: &[u8], model: &mut OnnxModel) -> super::error::Result<()> {
     let mut r = Reader::new(bytes);
-    let wire = |e: super::wire::WireError| format!("graph: {e}");
-    while let Some((field, value)) = r.next_field().map_err(wire)? {
+    while let Some((field, value)) = r.next_field().map_err(OnnxError::at(Part::Graph))? {
         match field {
             1 => {
                 let index = model.nodes.len();
@@ -192,28 +191,28 @@ fn parse_graph(bytes: &[u8], model: &mut OnnxModel) -> std::result::Result<(), S
             5 => {
                 let index = model.initializers.len();
                 let t = parse_tensor(expect_bytes(field, value)?)
-                    .map_err(|e| format!("initializer #{index}: {e}"))?;
+                    .map_err(OnnxError::at(Part::Initializer(index)))?;
                 if t.name.is_empty() {
-                    return Err(format!("initializer #{index} has no name"));
+                    return Err(OnnxError::NoName(Part::Initializer(index)));
                 }
                 if model.initializers.contains_key(&t.name) {
-                    return Err(format!("initializer '{}' given twice", t.name));
+                    return Err(OnnxError::Twice { what: "initializer", name: t.name });
                 }
                 model.initializers.insert(t.name.clone(), t);
             }
             11 => model.graph_inputs.push(value_info_name(expect_bytes(field, value)?)?),
             12 => model.graph_outputs.push(value_info_name(expect_bytes(field, value)?)?),
-            15 => return Err("sparse initializers not supported".into()),
+            15 => return Err(OnnxError::Sparse),
             _ => {}
         }
     }
     Ok(())
 }
 
-fn value_info_name(bytes: &[u8]) -> std::result::Result<String, String> {
+fn value_info_name(bytes: &[u8]) -> super::error::Result<String> {
     let mut name = String::new();
     let mut r = Reader::new(bytes);
-    while let Some((field, value)) = r.next_field().map_err(|e| format!("value info: {e}"))? {
+    while let Some((field, value)) = r.next_field().map_err(OnnxError::at(Part::ValueInfo))? {
         if field == 1 {
             name = expect_string(field, value)?;
         }

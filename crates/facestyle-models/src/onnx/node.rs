@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use super::error::{OnnxError, Part, Result};
 use super::tensor::{Tensor, parse_tensor};
 use super::wire::{self, Reader, Value};
 
@@ -124,27 +125,27 @@ impl Attr {
     }
 }
 
-pub(crate) fn expect_varint(field: u32, value: Value<'_>) -> Result<u64, String> {
+pub(crate) fn expect_varint(field: u32, value: Value<'_>) -> Result<u64> {
     match value {
         Value::Varint(v) => Ok(v),
-        other => Err(wire::wrong_type(field, "varint", other).to_string()),
+        other => Err(wire::wrong_type(field, "varint", other).into()),
     }
 }
 
-pub(crate) fn expect_bytes(field: u32, value: Value<'_>) -> Result<&[u8], String> {
+pub(crate) fn expect_bytes(field: u32, value: Value<'_>) -> Result<&[u8]> {
     match value {
         Value::Bytes(b) => Ok(b),
-        other => Err(wire::wrong_type(field, "length-delimited", other).to_string()),
+        other => Err(wire::wrong_type(field, "length-delimited", other).into()),
     }
 }
 
-pub(crate) fn expect_string(field: u32, value: Value<'_>) -> Result<String, String> {
+pub(crate) fn expect_string(field: u32, value: Value<'_>) -> Result<String> {
     let bytes = expect_bytes(field, value)?;
-    String::from_utf8(bytes.to_vec()).map_err(|_| format!("field {field}: string is not UTF-8"))
+    String::from_utf8(bytes.to_vec()).map_err(|_| OnnxError::NotUtf8(field))
 }
 
 /// Decodes a serialized `NodeProto`; `index` is its position in the graph, for errors.
-pub(crate) fn parse_node(bytes: &[u8], index: usize) -> Result<Node, String> {
+pub(crate) fn parse_node(bytes: &[u8], index: usize) -> Result<Node> {
     let mut node = Node {
         name: String::new(),
         op_type: String::new(),
@@ -155,8 +156,8 @@ pub(crate) fn parse_node(bytes: &[u8], index: usize) -> Result<Node, String> {
     };
     let mut attrs = Vec::new();
     let mut r = Reader::new(bytes);
-    let mut step = || -> Result<bool, String> {
-        let Some((field, value)) = r.next_field().map_err(|e| e.to_string())? else {
+    let mut step = || -> Result<bool> {
+        let Some((field, value)) = r.next_field()? else {
             return Ok(false);
         };
         match field {
@@ -174,55 +175,50 @@ pub(crate) fn parse_node(bytes: &[u8], index: usize) -> Result<Node, String> {
         match step() {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(format!("node #{index}: {e}")),
+            Err(e) => return Err(e.within(Part::Node(index))),
         }
     }
     for bytes in attrs {
-        let (name, attr) = parse_attr(bytes).map_err(|e| format!("{}: {e}", node.label()))?;
+        let (name, attr) = parse_attr(bytes).map_err(OnnxError::at(Part::NodeLabel(node.label())))?;
         if node.attrs.insert(name.clone(), attr).is_some() {
-            return Err(format!("{}: attribute '{name}' given twice", node.label()));
+            return Err(OnnxError::Twice { what: "attribute", name }.within(Part::NodeLabel(node.label())));
         }
     }
     if node.op_type.is_empty() {
-        return Err(format!("node #{index}: no op_type"));
+        return Err(OnnxError::NoOpType.within(Part::Node(index)));
     }
     Ok(node)
 }
 
 /// Decodes a serialized `AttributeProto` into its name and value.
-fn parse_attr(bytes: &[u8]) -> Result<(String, Attr), String> {
+fn parse_attr(bytes: &[u8]) -> Result<(String, Attr)> {
     let mut name = String::new();
     let (mut f, mut i, mut s, mut t) = (None, None, None, None);
     let (mut floats, mut ints) = (Vec::new(), Vec::new());
     let mut attr_type = 0i32;
     let mut r = Reader::new(bytes);
-    let wire_err = |e: wire::WireError| format!("attribute: {e}");
-    while let Some((field, value)) = r.next_field().map_err(wire_err)? {
+    let named = |name: &str| OnnxError::at::<OnnxError>(Part::Attribute(Some(name.to_string())));
+    while let Some((field, value)) = r.next_field().map_err(OnnxError::at(Part::Attribute(None)))? {
         match field {
-            1 => name = expect_string(field, value).map_err(|e| format!("attribute: {e}"))?,
+            1 => name = expect_string(field, value).map_err(OnnxError::at(Part::Attribute(None)))?,
             2 => match value {
                 Value::Fixed32(v) => f = Some(f32::from_bits(v)),
-                other => {
-                    return Err(format!("attribute '{name}': {}", wire::wrong_type(field, "fixed32", other)));
-                }
+                other => return Err(named(&name)(wire::wrong_type(field, "fixed32", other).into())),
             },
-            3 => {
-                i = Some(expect_varint(field, value).map_err(|e| format!("attribute '{name}': {e}"))? as i64)
+            3 => i = Some(expect_varint(field, value).map_err(named(&name))? as i64),
+            4 => s = Some(expect_bytes(field, value).map_err(named(&name))?),
+            5 => t = Some(expect_bytes(field, value).map_err(named(&name))?),
+            7 => {
+                wire::push_fixed32(field, value, &mut floats).map_err(OnnxError::at(Part::Attribute(None)))?
             }
-            4 => s = Some(expect_bytes(field, value).map_err(|e| format!("attribute '{name}': {e}"))?),
-            5 => t = Some(expect_bytes(field, value).map_err(|e| format!("attribute '{name}': {e}"))?),
-            7 => wire::push_fixed32(field, value, &mut floats).map_err(wire_err)?,
-            8 => wire::push_varints(field, value, &mut ints).map_err(wire_err)?,
-            20 => {
-                attr_type =
-                    expect_varint(field, value).map_err(|e| format!("attribute '{name}': {e}"))? as i32
-            }
+            8 => wire::push_varints(field, value, &mut ints).map_err(OnnxError::at(Part::Attribute(None)))?,
+            20 => attr_type = expect_varint(field, value).map_err(named(&name))? as i32,
             _ => {}
         }
     }
     let floats: Vec<f32> = floats.iter().map(|&w| f32::from_bits(w)).collect();
     let ints: Vec<i64> = ints.iter().map(|&v| v as i64).collect();
-    let tensor = |t: &[u8]| parse_tensor(t).map(Attr::Tensor).map_err(|e| format!("attribute '{name}': {e}"));
+    let tensor = |t: &[u8]| parse_tensor(t).map(Attr::Tensor).map_err(named(&name));
     // Old models may omit `type`: infer it from the field that is set.
     let attr = match attr_type {
         1 => Attr::Float(f.unwrap_or(0.0)),
@@ -230,7 +226,7 @@ fn parse_attr(bytes: &[u8]) -> Result<(String, Attr), String> {
         3 => Attr::String(String::from_utf8_lossy(s.unwrap_or_default()).into_owned()),
         4 => match t {
             Some(t) => tensor(t)?,
-            None => return Err(format!("attribute '{name}': TENSOR attribute without a tensor")),
+            None => return Err(named(&name)(OnnxError::NoTensor)),
         },
         6 => Attr::Floats(floats),
         7 => Attr::Ints(ints),
@@ -246,7 +242,7 @@ fn parse_attr(bytes: &[u8]) -> Result<(String, Attr), String> {
         other => Attr::Other(other),
     };
     if name.is_empty() {
-        return Err("attribute without a name".into());
+        return Err(OnnxError::NoName(Part::Attribute(None)));
     }
     Ok((name, attr))
 }
@@ -303,12 +299,13 @@ mod tests {
         let bad_tensor = encode::tensor("t", &[2], data_type::FLOAT, encode::Data::Floats(&[1.0]));
         let n = encode::node("c", "Constant", &[], &["y"], &[encode::attr_tensor("value", &bad_tensor)]);
         let err = parse_node(n.as_bytes(), 0).unwrap_err();
+        let err = err.to_string();
         assert!(err.contains("Constant node 'c': attribute 'value': tensor 't'"), "{err}");
 
         let n = encode::node("d", "X", &[], &[], &[encode::attr_int("a", 1), encode::attr_int("a", 2)]);
-        assert!(parse_node(n.as_bytes(), 0).unwrap_err().contains("given twice"));
+        assert!(parse_node(n.as_bytes(), 0).unwrap_err().to_string().contains("given twice"));
 
         let n = encode::node("e", "", &[], &[], &[]);
-        assert!(parse_node(n.as_bytes(), 4).unwrap_err().contains("node #4: no op_type"));
+        assert!(parse_node(n.as_bytes(), 4).unwrap_err().to_string().contains("node #4: no op_type"));
     }
 }

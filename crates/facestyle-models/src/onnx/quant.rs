@@ -1,19 +1,21 @@
 //! `DequantizeLinear` (opsets 10 to 21): per-tensor, per-axis and blocked.
 
+use super::error::{OnnxError, Result, blocked_scale_dims};
 use super::tensor::{Tensor, TensorValues};
 
 /// Quantized values widened to f32, as the ONNX reference does (`x.astype(float32)`).
-fn widen(t: &Tensor) -> Result<Vec<f32>, String> {
+fn widen(t: &Tensor) -> Result<Vec<f32>> {
     Ok(match &t.values {
         TensorValues::I8(v) => v.iter().map(|&x| f32::from(x)).collect(),
         TensorValues::U8(v) => v.iter().map(|&x| f32::from(x)).collect(),
         TensorValues::I32(v) => v.iter().map(|&x| x as f32).collect(),
         other => {
-            return Err(format!(
-                "input '{}' is {}, expected int8, uint8 or int32",
-                t.name,
-                other.type_name()
-            ));
+            return Err(OnnxError::InputType {
+                role: "input",
+                name: t.name.clone(),
+                got: other.type_name(),
+                expected: "int8, uint8 or int32",
+            });
         }
     })
 }
@@ -27,69 +29,80 @@ pub(crate) fn dequantize_linear(
     zero_point: Option<&Tensor>,
     axis: i64,
     block_size: i64,
-) -> Result<Tensor, String> {
+) -> Result<Tensor> {
     let xs = widen(x)?;
-    let scales = scale
-        .as_f32()
-        .ok_or_else(|| format!("scale '{}' is {}, expected float", scale.name, scale.values.type_name()))?;
+    let scales = scale.as_f32().ok_or_else(|| OnnxError::InputType {
+        role: "scale",
+        name: scale.name.clone(),
+        got: scale.values.type_name(),
+        expected: "float",
+    })?;
     let zero_points = match zero_point {
         None => None,
         Some(zp) => {
             if std::mem::discriminant(&zp.values) != std::mem::discriminant(&x.values) {
-                return Err(format!(
-                    "zero point '{}' is {} but x '{}' is {}",
-                    zp.name,
-                    zp.values.type_name(),
-                    x.name,
-                    x.values.type_name()
-                ));
+                return Err(OnnxError::ZeroPointType {
+                    zero_point: zp.name.clone(),
+                    zp_type: zp.values.type_name(),
+                    x: x.name.clone(),
+                    x_type: x.values.type_name(),
+                });
             }
             if zp.numel() != scale.numel() {
-                return Err(format!(
-                    "zero point '{}' has shape {:?} but scale '{}' has shape {:?}",
-                    zp.name, zp.dims, scale.name, scale.dims
-                ));
+                return Err(OnnxError::ZeroPointShape {
+                    zero_point: zp.name.clone(),
+                    zp_dims: zp.dims.clone(),
+                    scale: scale.name.clone(),
+                    scale_dims: scale.dims.clone(),
+                });
             }
             Some(widen(zp)?)
         }
     };
     if block_size < 0 {
-        return Err(format!("negative block_size {block_size}"));
+        return Err(OnnxError::NegativeBlockSize(block_size));
     }
     let rank = x.dims.len();
     let per_tensor = scale.dims.is_empty() || (scale.numel() == 1 && block_size == 0);
     // Maps an element index of x to an index in scale / zero point.
     let index: Box<dyn Fn(usize) -> usize> = if per_tensor {
         if scale.numel() != 1 {
-            return Err(format!("scalar scale '{}' has {} values", scale.name, scale.numel()));
+            return Err(OnnxError::ScalarScale { name: scale.name.clone(), count: scale.numel() });
         }
         Box::new(|_| 0)
     } else {
         let a = if axis < 0 { axis + rank as i64 } else { axis };
-        let a = usize::try_from(a)
-            .ok()
-            .filter(|&a| a < rank)
-            .ok_or_else(|| format!("axis {axis} out of range for x '{}' of shape {:?}", x.name, x.dims))?;
+        let a = usize::try_from(a).ok().filter(|&a| a < rank).ok_or_else(|| OnnxError::Axis {
+            axis,
+            x: x.name.clone(),
+            dims: x.dims.clone(),
+        })?;
         let len = x.dims[a];
         let inner: usize = x.dims[a + 1..].iter().product();
         if block_size == 0 {
             if scale.dims != [len] {
-                return Err(format!(
-                    "per-axis scale '{}' has shape {:?}, expected [{len}] (axis {a} of x '{}' of shape {:?})",
-                    scale.name, scale.dims, x.name, x.dims
-                ));
+                return Err(OnnxError::PerAxisScale {
+                    scale: scale.name.clone(),
+                    got: scale.dims.clone(),
+                    len,
+                    axis: a,
+                    x: x.name.clone(),
+                    dims: x.dims.clone(),
+                });
             }
             Box::new(move |i| (i / inner) % len)
         } else {
             let bs = block_size as usize;
             let blocks = len.div_ceil(bs);
-            let mut expected = x.dims.clone();
-            expected[a] = blocks;
-            if scale.dims != expected {
-                return Err(format!(
-                    "blocked scale '{}' has shape {:?}, expected {expected:?} (x '{}' of shape {:?}, axis {a}, block_size {bs})",
-                    scale.name, scale.dims, x.name, x.dims
-                ));
+            if scale.dims != blocked_scale_dims(&x.dims, a, bs) {
+                return Err(OnnxError::BlockedScale {
+                    scale: scale.name.clone(),
+                    got: scale.dims.clone(),
+                    x: x.name.clone(),
+                    dims: x.dims.clone(),
+                    axis: a,
+                    block_size: bs,
+                });
             }
             Box::new(move |i| {
                 let outer = i / (inner * len);
@@ -127,7 +140,7 @@ mod tests {
         t(dims, TensorValues::I8(v.to_vec()))
     }
 
-    fn out(r: Result<Tensor, String>) -> Vec<f32> {
+    fn out(r: Result<Tensor>) -> Vec<f32> {
         r.unwrap().as_f32().unwrap().to_vec()
     }
 
@@ -213,7 +226,7 @@ mod tests {
             (dequantize_linear(&x, &f32s(&[], &[1.0]), None, 1, -1), "negative block_size"),
         ];
         for (result, expected) in cases {
-            let err = result.unwrap_err();
+            let err = result.unwrap_err().to_string();
             assert!(err.contains(expected), "{err}");
         }
     }

@@ -1,5 +1,6 @@
 //! ONNX `TensorProto`: decoding into a [`Tensor`] with typed values.
 
+use super::error::{OnnxError, Part, Result};
 use super::wire::{self, Reader, Value};
 
 /// ONNX `TensorProto.DataType` codes this reader understands.
@@ -158,13 +159,13 @@ struct RawTensor<'a> {
 }
 
 /// Decodes a serialized `TensorProto`. Errors name the tensor when its name is known.
-pub(crate) fn parse_tensor(bytes: &[u8]) -> Result<Tensor, String> {
-    let raw = read_fields(bytes).map_err(|e| format!("tensor: {e}"))?;
+pub(crate) fn parse_tensor(bytes: &[u8]) -> Result<Tensor> {
+    let raw = read_fields(bytes).map_err(OnnxError::at(Part::Tensor(None)))?;
     let name = raw.name.clone();
-    decode(raw).map_err(|e| format!("tensor '{name}': {e}"))
+    decode(raw).map_err(OnnxError::at(Part::Tensor(Some(name))))
 }
 
-fn read_fields(bytes: &[u8]) -> Result<RawTensor<'_>, wire::WireError> {
+fn read_fields(bytes: &[u8]) -> std::result::Result<RawTensor<'_>, wire::WireError> {
     let mut t = RawTensor::default();
     let mut r = Reader::new(bytes);
     while let Some((field, value)) = r.next_field()? {
@@ -186,33 +187,33 @@ fn read_fields(bytes: &[u8]) -> Result<RawTensor<'_>, wire::WireError> {
     Ok(t)
 }
 
-fn expect_varint(field: u32, value: Value<'_>) -> Result<u64, wire::WireError> {
+fn expect_varint(field: u32, value: Value<'_>) -> std::result::Result<u64, wire::WireError> {
     match value {
         Value::Varint(v) => Ok(v),
         other => Err(wire::wrong_type(field, "varint", other)),
     }
 }
 
-fn expect_bytes(field: u32, value: Value<'_>) -> Result<&[u8], wire::WireError> {
+fn expect_bytes(field: u32, value: Value<'_>) -> std::result::Result<&[u8], wire::WireError> {
     match value {
         Value::Bytes(b) => Ok(b),
         other => Err(wire::wrong_type(field, "length-delimited", other)),
     }
 }
 
-fn decode(t: RawTensor<'_>) -> Result<Tensor, String> {
+fn decode(t: RawTensor<'_>) -> Result<Tensor> {
     if t.external {
-        return Err("external data not supported (weights stored outside the .onnx file)".into());
+        return Err(OnnxError::ExternalData);
     }
     if t.segmented {
-        return Err("segmented tensors not supported".into());
+        return Err(OnnxError::Segmented);
     }
     let mut dims = Vec::with_capacity(t.dims.len());
     let mut count: usize = 1;
     for &d in &t.dims {
         let d = usize::try_from(d as i64)
-            .map_err(|_| format!("negative dimension {} in dims {:?}", d as i64, signed(&t.dims)))?;
-        count = count.checked_mul(d).ok_or_else(|| format!("dims {:?} overflow", signed(&t.dims)))?;
+            .map_err(|_| OnnxError::NegativeDim { dim: d as i64, dims: signed(&t.dims) })?;
+        count = count.checked_mul(d).ok_or_else(|| OnnxError::DimsOverflow(signed(&t.dims)))?;
         dims.push(d);
     }
     let values = match t.data_type {
@@ -255,10 +256,7 @@ fn decode(t: RawTensor<'_>) -> Result<Tensor, String> {
             None => ints_from_int32_data::<u8>(&t.int32_data, count, &dims)?,
         }),
         other => {
-            return Err(format!(
-                "data type {other} ({}) not supported (supported: FLOAT, FLOAT16, DOUBLE, INT64, INT32, INT8, UINT8)",
-                data_type::name(other)
-            ));
+            return Err(OnnxError::DataType { code: other, name: data_type::name(other) });
         }
     };
     Ok(Tensor { name: t.name, dims, values })
@@ -273,12 +271,9 @@ fn le_chunks<'r, const N: usize>(
     raw: &'r [u8],
     count: usize,
     dims: &[usize],
-) -> Result<impl Iterator<Item = [u8; N]> + 'r, String> {
+) -> Result<impl Iterator<Item = [u8; N]> + 'r> {
     if count.checked_mul(N) != Some(raw.len()) {
-        return Err(format!(
-            "raw_data has {} bytes but dims {dims:?} need {count} elements of {N} bytes",
-            raw.len()
-        ));
+        return Err(OnnxError::RawLength { bytes: raw.len(), dims: dims.to_vec(), count, width: N });
     }
     Ok(raw.chunks_exact(N).map(|c| {
         let mut a = [0u8; N];
@@ -287,24 +282,20 @@ fn le_chunks<'r, const N: usize>(
     }))
 }
 
-fn typed<'v, T>(values: &'v [T], count: usize, dims: &[usize], field: &str) -> Result<&'v [T], String> {
+fn typed<'v, T>(values: &'v [T], count: usize, dims: &[usize], field: &'static str) -> Result<&'v [T]> {
     if values.len() != count {
-        return Err(format!("{field} has {} elements but dims {dims:?} need {count}", values.len()));
+        return Err(OnnxError::ElementCount { field, got: values.len(), dims: dims.to_vec(), count });
     }
     Ok(values)
 }
 
 /// Narrow integers (and FLOAT16 bits) are stored one per `int32_data` entry.
-fn ints_from_int32_data<T: TryFrom<i64>>(
-    values: &[u64],
-    count: usize,
-    dims: &[usize],
-) -> Result<Vec<T>, String> {
+fn ints_from_int32_data<T: TryFrom<i64>>(values: &[u64], count: usize, dims: &[usize]) -> Result<Vec<T>> {
     typed(values, count, dims, "int32_data")?
         .iter()
         .map(|&v| {
             let v = v as i64;
-            T::try_from(v).map_err(|_| format!("int32_data value {v} out of range for the tensor's type"))
+            T::try_from(v).map_err(|_| OnnxError::IntRange(v))
         })
         .collect()
 }
@@ -337,8 +328,8 @@ mod tests {
     use super::*;
     use crate::onnx::encode::{self, Data};
 
-    fn parse(w: &crate::onnx::wire::Writer) -> Result<Tensor, String> {
-        parse_tensor(w.as_bytes())
+    fn parse(w: &crate::onnx::wire::Writer) -> std::result::Result<Tensor, String> {
+        parse_tensor(w.as_bytes()).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -4,31 +4,45 @@
 //! Only what ONNX needs is implemented: varints, fixed 64-bit, length-delimited and fixed
 //! 32-bit fields. Groups (wire types 3 and 4) are rejected as errors.
 
-use std::fmt;
-
 /// Why a byte buffer is not valid protobuf. `offset` is relative to the start of the buffer
 /// handed to the [`Reader`] that failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{problem} at byte {offset}")]
 pub struct WireError {
     /// Byte offset of the problem.
     pub offset: usize,
     /// What is wrong there.
-    pub problem: String,
+    pub problem: WireProblem,
+}
+
+/// What is wrong in a protobuf buffer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireProblem {
+    #[error("truncated varint")]
+    TruncatedVarint,
+    #[error("varint longer than 64 bits")]
+    VarintOverflow,
+    #[error("varint longer than 10 bytes")]
+    VarintTooLong,
+    #[error("truncated {0}-byte field")]
+    TruncatedFixed(usize),
+    #[error("invalid field number {0}")]
+    FieldNumber(u64),
+    #[error("field {field}: length {len} runs past the end ({left} bytes left)")]
+    Length { field: u32, len: u64, left: usize },
+    #[error("field {field}: unsupported wire type {wire_type}")]
+    WireType { field: u32, wire_type: u64 },
+    #[error("field {field}: packed {kind} length {len} is not a multiple of {width}")]
+    Packed { field: u32, kind: &'static str, len: usize, width: usize },
+    #[error("field {field}: expected {expected}, found {found}")]
+    WrongType { field: u32, expected: &'static str, found: &'static str },
 }
 
 impl WireError {
-    fn new(offset: usize, problem: impl Into<String>) -> Self {
-        Self { offset, problem: problem.into() }
+    fn new(offset: usize, problem: WireProblem) -> Self {
+        Self { offset, problem }
     }
 }
-
-impl fmt::Display for WireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at byte {}", self.problem, self.offset)
-    }
-}
-
-impl std::error::Error for WireError {}
 
 /// The value of one decoded field, tagged by wire type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,18 +75,18 @@ pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
     let mut value: u64 = 0;
     for i in 0..10 {
         let Some(&byte) = buf.get(*pos) else {
-            return Err(WireError::new(start, "truncated varint"));
+            return Err(WireError::new(start, WireProblem::TruncatedVarint));
         };
         *pos += 1;
         if i == 9 && byte > 1 {
-            return Err(WireError::new(start, "varint longer than 64 bits"));
+            return Err(WireError::new(start, WireProblem::VarintOverflow));
         }
         value |= u64::from(byte & 0x7f) << (7 * i);
         if byte & 0x80 == 0 {
             return Ok(value);
         }
     }
-    Err(WireError::new(start, "varint longer than 10 bytes"))
+    Err(WireError::new(start, WireProblem::VarintTooLong))
 }
 
 fn read_fixed<const N: usize>(buf: &[u8], pos: &mut usize) -> Result<[u8; N], WireError> {
@@ -80,7 +94,7 @@ fn read_fixed<const N: usize>(buf: &[u8], pos: &mut usize) -> Result<[u8; N], Wi
     let bytes = start
         .checked_add(N)
         .and_then(|end| buf.get(start..end))
-        .ok_or_else(|| WireError::new(start, format!("truncated {}-byte field", N)))?;
+        .ok_or_else(|| WireError::new(start, WireProblem::TruncatedFixed(N)))?;
     *pos += N;
     let mut out = [0u8; N];
     out.copy_from_slice(bytes);
@@ -115,7 +129,7 @@ impl<'a> Reader<'a> {
         let tag = read_varint(self.buf, &mut self.pos)?;
         let field = tag >> 3;
         if field == 0 || field > u64::from(u32::MAX >> 3) {
-            return Err(WireError::new(tag_at, format!("invalid field number {field}")));
+            return Err(WireError::new(tag_at, WireProblem::FieldNumber(field)));
         }
         let field = field as u32;
         let value = match tag & 7 {
@@ -131,10 +145,7 @@ impl<'a> Reader<'a> {
                     .ok_or_else(|| {
                         WireError::new(
                             len_at,
-                            format!(
-                                "field {field}: length {len} runs past the end ({} bytes left)",
-                                self.buf.len() - self.pos
-                            ),
+                            WireProblem::Length { field, len, left: self.buf.len() - self.pos },
                         )
                     })?;
                 let bytes = &self.buf[self.pos..end];
@@ -143,7 +154,7 @@ impl<'a> Reader<'a> {
             }
             5 => Value::Fixed32(u32::from_le_bytes(read_fixed::<4>(self.buf, &mut self.pos)?)),
             other => {
-                return Err(WireError::new(tag_at, format!("field {field}: unsupported wire type {other}")));
+                return Err(WireError::new(tag_at, WireProblem::WireType { field, wire_type: other }));
             }
         };
         Ok(Some((field, value)))
@@ -173,7 +184,7 @@ pub fn push_fixed32(field: u32, value: Value<'_>, out: &mut Vec<u32>) -> Result<
             if bytes.len() % 4 != 0 {
                 return Err(WireError::new(
                     0,
-                    format!("field {field}: packed fixed32 length {} is not a multiple of 4", bytes.len()),
+                    WireProblem::Packed { field, kind: "fixed32", len: bytes.len(), width: 4 },
                 ));
             }
             out.extend(bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])));
@@ -191,7 +202,7 @@ pub fn push_fixed64(field: u32, value: Value<'_>, out: &mut Vec<u64>) -> Result<
             if bytes.len() % 8 != 0 {
                 return Err(WireError::new(
                     0,
-                    format!("field {field}: packed fixed64 length {} is not a multiple of 8", bytes.len()),
+                    WireProblem::Packed { field, kind: "fixed64", len: bytes.len(), width: 8 },
                 ));
             }
             out.extend(bytes.chunks_exact(8).map(|c| {
@@ -206,8 +217,8 @@ pub fn push_fixed64(field: u32, value: Value<'_>, out: &mut Vec<u64>) -> Result<
 }
 
 /// The error for a field found with an unexpected wire type.
-pub fn wrong_type(field: u32, expected: &str, got: Value<'_>) -> WireError {
-    WireError::new(0, format!("field {field}: expected {expected}, found {}", got.wire_name()))
+pub fn wrong_type(field: u32, expected: &'static str, got: Value<'_>) -> WireError {
+    WireError::new(0, WireProblem::WrongType { field, expected, found: got.wire_name() })
 }
 
 /// Builds one protobuf message. Nested messages are built with their own `Writer` and added
