@@ -9,14 +9,16 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use facestyle_face::FaceError;
+use facestyle_face::detect::Fallback;
 use facestyle_face::engine::FaceEmbedding;
-use facestyle_face::gallery::NewEmbedding;
-use facestyle_face::metric::Metric;
-use facestyle_face::search::name_or_unknown;
+use facestyle_face::gallery::{Enrolled, EnrolledPhoto, NewEmbedding, Person};
+use facestyle_face::metric::{Metric, Verdict, Verifier};
+use facestyle_face::search::Identified;
 use facestyle_face::sface::DIM;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::form::{File, Form, ImageLimits, Upload, check_budget, decode};
 use crate::state::AppState;
 
@@ -56,47 +58,190 @@ fn largest(state: &AppState, u: &Upload) -> ApiResult<(FaceEmbedding, usize)> {
     })
 }
 
-fn metric_and_threshold(form: &Form) -> ApiResult<(Metric, f32)> {
+/// The form of `POST /v1/verify`.
+#[derive(ToSchema)]
+pub struct VerifyForm {
+    /// The first photo (its largest face is compared).
+    #[schema(value_type = String, format = Binary)]
+    pub a: Vec<u8>,
+    /// The second photo.
+    #[schema(value_type = String, format = Binary)]
+    pub b: Vec<u8>,
+    /// `sq-l2` (default) or `cosine`.
+    pub metric: Option<Metric>,
+    /// Same person when the distance is at most this (default: the metric's threshold for
+    /// SFace).
+    #[schema(minimum = 0.0)]
+    pub threshold: Option<f32>,
+}
+
+/// The form of `POST /v1/identify`.
+#[derive(ToSchema)]
+pub struct IdentifyForm {
+    /// The photo whose faces are named.
+    #[schema(value_type = String, format = Binary)]
+    pub image: Vec<u8>,
+    /// Candidates listed per face (default 3).
+    #[schema(minimum = 1, maximum = 100)]
+    pub top: Option<usize>,
+    /// `sq-l2` (default) or `cosine`.
+    pub metric: Option<Metric>,
+    /// A face is named when its closest person is at most this far (default: the metric's
+    /// threshold for SFace).
+    #[schema(minimum = 0.0)]
+    pub threshold: Option<f32>,
+}
+
+/// The form of `POST /v1/enroll`.
+#[derive(ToSchema)]
+pub struct EnrollForm {
+    /// Who the photos show.
+    pub name: String,
+    /// One or more photos, each with one face (the largest is taken); all or none are
+    /// stored.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    pub image: Vec<Vec<u8>>,
+}
+
+/// The face of one photo that a verification compared.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Compared {
+    /// The photo's file name.
+    pub image: String,
+    /// Faces found in the photo.
+    pub faces: usize,
+    /// `[x, y, width, height]` of the largest face, the one compared.
+    pub bbox: [f32; 4],
+    /// How the face was found when the detector's pass at its threshold found none.
+    pub fallback: Option<Fallback>,
+}
+
+/// The answer of `POST /v1/verify`: the verdict and the two faces compared.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Verified {
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    pub a: Compared,
+    pub b: Compared,
+}
+
+/// A face of an identified photo and who it is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NamedFace {
+    /// `[x, y, width, height]` of the face.
+    pub bbox: [f32; 4],
+    /// Detector confidence in [0, 1].
+    pub score: f32,
+    /// How the face was found when the detector's pass at its threshold found none.
+    pub fallback: Option<Fallback>,
+    #[serde(flatten)]
+    pub who: Identified,
+}
+
+/// The answer of `POST /v1/identify`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Identification {
+    /// The photo's file name.
+    pub image: String,
+    pub width: u32,
+    pub height: u32,
+    pub metric: Metric,
+    pub threshold: f32,
+    /// Every face found, named or `unknown`.
+    pub faces: Vec<NamedFace>,
+}
+
+/// The answer of `POST /v1/enroll`: what was stored, and how each photo's face was found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Enrollment {
+    #[serde(flatten)]
+    pub enrolled: Enrolled,
+    pub photos: Vec<EnrolledPhoto>,
+}
+
+/// The answer of `GET /v1/people`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct People {
+    pub people: Vec<Person>,
+}
+
+/// The answer of `DELETE /v1/people/{name}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Forgotten {
+    /// The name of the person removed.
+    pub forgotten: String,
+}
+
+fn verifier(form: &Form) -> ApiResult<Verifier> {
     let metric = match form.text("metric") {
         None => Metric::SqL2,
         Some(m) => Metric::parse(m)
             .ok_or_else(|| ApiError::bad_request(format!("metric '{m}': expected sq-l2 or cosine")))?,
     };
     let threshold: f32 = form.number("threshold", metric.default_threshold())?;
-    if !threshold.is_finite() {
-        return Err(ApiError::bad_request("threshold must be a finite number"));
-    }
-    Ok((metric, threshold))
+    Verifier::new(metric, threshold).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
+/// Distance between the largest faces of two photos.
+#[utoipa::path(
+    post,
+    path = "/v1/verify",
+    tag = "faces",
+    security(("bearer" = [])),
+    request_body(content = VerifyForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "The distance, the threshold and the decision", body = Verified),
+        (status = 400, description = "A field is missing or malformed", body = ErrorBody),
+        (status = 413, description = "The photos are over the limits", body = ErrorBody),
+        (status = 422, description = "A photo has no face", body = ErrorBody),
+    )
+)]
 pub async fn verify(
     State(state): State<Arc<AppState>>,
     m: Result<Multipart, MultipartRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Verified>> {
     let form = form(&state, m).await?;
-    let (metric, threshold) = metric_and_threshold(&form)?;
+    let verifier = verifier(&form)?;
     let (a, b) = (form.file("a")?, form.file("b")?);
     check_budget([&a, &b], &limits(&state))?;
     work(&state, move |s| {
         let (a, b) = (decode(&a)?, decode(&b)?);
         let (fa, na) = largest(s, &a)?;
         let (fb, nb) = largest(s, &b)?;
-        let d = metric.distance(&fa.embedding, &fb.embedding);
-        Ok(Json(json!({
-            "distance": d, "threshold": threshold, "same": d <= threshold, "metric": metric.name(),
-            "a": {"image": a.filename, "faces": na, "bbox": fa.face.bbox, "fallback": fa.face.fallback},
-            "b": {"image": b.filename, "faces": nb, "bbox": fb.face.bbox, "fallback": fb.face.fallback},
-        })))
+        let compared = |u: Upload, f: &FaceEmbedding, faces: usize| Compared {
+            image: u.filename,
+            faces,
+            bbox: f.face.bbox,
+            fallback: f.face.fallback,
+        };
+        Ok(Json(Verified {
+            verdict: verifier.verdict(&fa.embedding, &fb.embedding),
+            a: compared(a, &fa, na),
+            b: compared(b, &fb, nb),
+        }))
     })
     .await
 }
 
+/// A name (or `unknown`) for every face of a photo, with the closest people.
+#[utoipa::path(
+    post,
+    path = "/v1/identify",
+    tag = "faces",
+    security(("bearer" = [])),
+    request_body(content = IdentifyForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Every face found, with its name and candidates", body = Identification),
+        (status = 400, description = "A field is missing or malformed", body = ErrorBody),
+        (status = 413, description = "The photo is over the limits", body = ErrorBody),
+    )
+)]
 pub async fn identify(
     State(state): State<Arc<AppState>>,
     m: Result<Multipart, MultipartRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Identification>> {
     let form = form(&state, m).await?;
-    let (metric, threshold) = metric_and_threshold(&form)?;
+    let verifier = verifier(&form)?;
     let top: usize = form.number("top", 3)?;
     if !(1..=100).contains(&top) {
         return Err(ApiError::bad_request("top must be 1 to 100"));
@@ -108,31 +253,48 @@ pub async fn identify(
         let (index, names) = s.index.get(&s.config.gallery, || {
             s.gallery(false)?.load_index(DIM).map_err(|e| ApiError::internal(e.to_string()))
         })?;
-        let found = s.engine()?.analyze(&img.image);
-        let faces: Vec<Value> = found
+        let faces = s
+            .engine()?
+            .analyze(&img.image)
             .iter()
-            .map(|f| {
-                let hits = index.search(&f.embedding, top, metric);
-                let best = hits.first().copied();
-                let name = name_or_unknown(best.as_ref(), &names, threshold);
-                let candidates: Vec<Value> = hits
-                    .iter()
-                    .map(|h| json!({"name": names[h.owner as usize], "distance": h.distance}))
-                    .collect();
-                json!({"bbox": f.face.bbox, "score": f.face.score, "fallback": f.face.fallback, "name": name,
-                    "distance": best.map(|h| h.distance), "candidates": candidates})
+            .map(|f| NamedFace {
+                bbox: f.face.bbox,
+                score: f.face.score,
+                fallback: f.face.fallback,
+                who: index.identify(&f.embedding, top, &verifier, &names),
             })
             .collect();
-        Ok(Json(json!({"image": img.filename, "width": img.image.width(), "height": img.image.height(),
-            "metric": metric.name(), "threshold": threshold, "faces": faces})))
+        Ok(Json(Identification {
+            width: img.image.width(),
+            height: img.image.height(),
+            image: img.filename,
+            metric: verifier.metric,
+            threshold: verifier.threshold,
+            faces,
+        }))
     })
     .await
 }
 
+/// Enrolls a person from one or more photos, in one transaction.
+#[utoipa::path(
+    post,
+    path = "/v1/enroll",
+    tag = "faces",
+    security(("bearer" = [])),
+    request_body(content = EnrollForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Enrolled", body = Enrollment),
+        (status = 400, description = "A field is missing or the name is not allowed", body = ErrorBody),
+        (status = 413, description = "The photos are over the limits", body = ErrorBody),
+        (status = 422, description = "A photo has no face (nothing was stored)", body = ErrorBody),
+        (status = 503, description = "The gallery cannot be written now (nothing was stored)", body = ErrorBody),
+    )
+)]
 pub async fn enroll(
     State(state): State<Arc<AppState>>,
     m: Result<Multipart, MultipartRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Enrollment>> {
     let form = form(&state, m).await?;
     let name = facestyle_face::gallery::check_name(form.required_text("name")?)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -144,7 +306,7 @@ pub async fn enroll(
         for f in &files {
             let p = decode(f)?;
             let (found, _) = largest(s, &p)?;
-            photos.push(json!({"image": p.filename, "fallback": found.face.fallback}));
+            photos.push(EnrolledPhoto { image: p.filename.clone(), fallback: found.face.fallback });
             rows.push(NewEmbedding {
                 image_sha256: p.sha256.clone(),
                 image_path: p.filename.clone(),
@@ -156,9 +318,7 @@ pub async fn enroll(
         let mut gallery = s.gallery(true)?;
         let done = gallery.enroll_report(&name, &rows).map_err(write_error);
         s.index.changed();
-        let done = done?;
-        Ok(Json(json!({"name": done.name, "added": done.added, "already_present": done.already_present,
-            "embeddings": done.total, "photos": photos})))
+        Ok(Json(Enrollment { enrolled: done?, photos }))
     })
     .await
 }
@@ -177,18 +337,41 @@ fn write_error(e: FaceError) -> ApiError {
     }
 }
 
-pub async fn people(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
+/// The enrolled people.
+#[utoipa::path(
+    get,
+    path = "/v1/people",
+    tag = "faces",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Everyone in the gallery", body = People))
+)]
+pub async fn people(State(state): State<Arc<AppState>>) -> ApiResult<Json<People>> {
     work(&state, move |s| {
         if !s.config.gallery.exists() {
-            return Ok(Json(json!({"people": []})));
+            return Ok(Json(People { people: Vec::new() }));
         }
         let people = s.gallery(false)?.people().map_err(|e| ApiError::internal(e.to_string()))?;
-        Ok(Json(json!({ "people": people })))
+        Ok(Json(People { people }))
     })
     .await
 }
 
-pub async fn forget(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+/// Forgets a person: every embedding of theirs is removed.
+#[utoipa::path(
+    delete,
+    path = "/v1/people/{name}",
+    tag = "faces",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The person's name as enrolled")),
+    responses(
+        (status = 200, description = "Forgotten", body = Forgotten),
+        (status = 404, description = "No one of that name", body = ErrorBody),
+    )
+)]
+pub async fn forget(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Forgotten>> {
     work(&state, move |s| {
         let _writer = s.write_lock();
         let removed = s.gallery(false)?.forget(&name).map_err(write_error)?;
@@ -196,7 +379,7 @@ pub async fn forget(State(state): State<Arc<AppState>>, Path(name): Path<String>
         if !removed {
             return Err(ApiError::not_found(format!("no one named '{name}' in the gallery")));
         }
-        Ok(Json(json!({"forgotten": name})))
+        Ok(Json(Forgotten { forgotten: name }))
     })
     .await
 }

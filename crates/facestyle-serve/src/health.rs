@@ -7,11 +7,58 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::state::{AppState, lock};
 
-pub async fn healthz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
+/// Whether the server can do its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Faces and style transfer work.
+    Ok,
+    /// Faces work; style transfer waits for VGG19.
+    Degraded,
+    /// Something the server needs has failed (see `problems`).
+    Unhealthy,
+}
+
+/// Style jobs waiting and running.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobCounts {
+    pub queued: usize,
+    pub running: usize,
+}
+
+/// The answer of `GET /healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: Status,
+    /// What is wrong, when unhealthy.
+    pub problems: Vec<String>,
+    /// `loaded`, `failed` or `not loaded yet`.
+    pub face_models: String,
+    /// `running`, `stopped` or `not started`.
+    pub style_worker: String,
+    /// `loaded` or `not loaded`.
+    pub vgg19: String,
+    /// Requests that may start decoding now.
+    pub work_permits_free: usize,
+    pub style_jobs: JobCounts,
+}
+
+/// Health: the models loaded, the style worker running.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "server",
+    responses(
+        (status = 200, description = "ok or degraded", body = Health),
+        (status = 503, description = "unhealthy, with the problems", body = Health),
+    )
+)]
+pub async fn healthz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Health>) {
     let mut problems = Vec::new();
     let faces = match state.engine_status() {
         Some(Ok(())) => "loaded".to_string(),
@@ -32,18 +79,21 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Va
     let vgg = state.vgg_loaded();
     let (queued, running) = state.jobs.counts();
     let status = match (problems.is_empty(), vgg) {
-        (false, _) => "unhealthy",
-        (true, false) => "degraded",
-        (true, true) => "ok",
+        (false, _) => Status::Unhealthy,
+        (true, false) => Status::Degraded,
+        (true, true) => Status::Ok,
     };
     let code = if problems.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (
         code,
-        Json(json!({
-            "status": status, "problems": problems, "face_models": faces, "style_worker": worker,
-            "vgg19": if vgg { "loaded" } else { "not loaded" },
-            "work_permits_free": state.work.available_permits(),
-            "style_jobs": {"queued": queued, "running": running},
-        })),
+        Json(Health {
+            status,
+            problems,
+            face_models: faces,
+            style_worker: worker.to_string(),
+            vgg19: if vgg { "loaded" } else { "not loaded" }.to_string(),
+            work_permits_free: state.work.available_permits(),
+            style_jobs: JobCounts { queued, running },
+        }),
     )
 }

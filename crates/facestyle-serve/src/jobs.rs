@@ -10,13 +10,14 @@ use std::sync::{Arc, Mutex};
 
 use image::RgbImage;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::state::lock;
 
 /// Finished jobs kept (oldest dropped first).
 const KEEP_FINISHED: usize = 32;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     Queued,
@@ -26,7 +27,8 @@ pub enum JobState {
     Cancelled,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A style job's progress: the answer of `GET /v1/jobs/{id}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct JobStatus {
     pub id: String,
     pub state: JobState,

@@ -26,32 +26,54 @@ use axum::Router;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::handler::Handler;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{MethodFilter, MethodRouter, on};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::{AppState, ServeConfig};
 
 const PAGE: &str = include_str!("../web/index.html");
 
+/// One route: its method, its path (axum's syntax, which is OpenAPI's) and its handler.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub handler: MethodRouter<Arc<AppState>>,
+}
+
+fn at<H: Handler<T, Arc<AppState>>, T: 'static>(method: Method, path: &'static str, handler: H) -> Route {
+    let filter = MethodFilter::try_from(method.clone()).expect("a method axum routes");
+    Route { method, path, handler: on(filter, handler) }
+}
+
+/// Every route the server answers. [`router`] is built from this list, and the tests check
+/// that the OpenAPI document ([`openapi::doc`]) describes each one.
+pub fn routes() -> Vec<Route> {
+    vec![
+        at(Method::GET, "/", page),
+        at(Method::GET, "/healthz", health::healthz),
+        at(Method::GET, "/metrics", metrics),
+        at(Method::GET, "/openapi.json", openapi::serve),
+        at(Method::POST, "/v1/verify", faces::verify),
+        at(Method::POST, "/v1/identify", faces::identify),
+        at(Method::GET, "/v1/people", faces::people),
+        at(Method::GET, "/v1/jobs/{id}", style::status),
+        at(Method::GET, "/v1/jobs/{id}/result.png", style::result),
+        at(Method::GET, "/v1/jobs/{id}/preview.png", style::preview),
+        at(Method::POST, "/v1/enroll", faces::enroll),
+        at(Method::DELETE, "/v1/people/{name}", faces::forget),
+        at(Method::POST, "/v1/style", style::submit),
+    ]
+}
+
 /// All routes, behind the guard, the body limit, the request timeout and the metrics.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/", get(|| async { Html(PAGE) }))
-        .route("/healthz", get(health::healthz))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(|| async { axum::Json(openapi::spec()) }))
-        .route("/v1/verify", post(faces::verify))
-        .route("/v1/identify", post(faces::identify))
-        .route("/v1/people", get(faces::people))
-        .route("/v1/jobs/{id}", get(style::status))
-        .route("/v1/jobs/{id}/result.png", get(style::result))
-        .route("/v1/jobs/{id}/preview.png", get(style::preview))
-        .route("/v1/enroll", post(faces::enroll))
-        .route("/v1/people/{name}", delete(faces::forget))
-        .route("/v1/style", post(style::submit))
+    routes()
+        .into_iter()
+        .fold(Router::new(), |r, route| r.route(route.path, route.handler))
         .fallback(|| async { ApiError::not_found("no such route (see /openapi.json)") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -66,7 +88,30 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+/// The web page: verify, identify, enroll and style from a browser.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "server",
+    responses((status = 200, description = "The page", content_type = "text/html", body = String))
+)]
+pub async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+/// Prometheus metrics: requests by route and status, latencies, the style queue and the work
+/// permits. Needs the operator's token unless the server runs with `--public-metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "server",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String),
+        (status = 401, description = "The token is missing or wrong", body = ErrorBody),
+    )
+)]
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let (queued, running) = state.jobs.counts();
     let body = state.metrics.render(&[
         ("facestyle_style_jobs_queued", "Style jobs waiting.", queued as f64),

@@ -18,18 +18,61 @@ use facestyle_style::transfer::{FAST, StyleConfig, levels, transfer};
 use facestyle_style::vgg::{Pooling, layer_index};
 use image::RgbImage;
 use image::imageops::{FilterType, resize};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::faces::{form, limits, work};
 use crate::form::{File, check_budget, decode};
-use crate::jobs::{JobState, StyleRequest};
+use crate::jobs::{JobState, JobStatus, StyleRequest};
 use crate::state::AppState;
 
+/// The form of `POST /v1/style`.
+#[derive(ToSchema)]
+pub struct StyleForm {
+    /// The picture whose structure is kept.
+    #[schema(value_type = String, format = Binary)]
+    pub content: Vec<u8>,
+    /// The picture whose style is carried over.
+    #[schema(value_type = String, format = Binary)]
+    pub style: Vec<u8>,
+    /// Long side of the result in pixels (at most the server's `--style-max-size`).
+    #[schema(default = json!(facestyle_style::picture::DEFAULT_SIZE), minimum = 16)]
+    pub size: Option<u32>,
+    /// Iterations at full size (at most the server's `--style-max-iterations`).
+    #[schema(default = json!(facestyle_style::StyleConfig::default().iterations), minimum = 1)]
+    pub iterations: Option<usize>,
+}
+
+/// The answer of `POST /v1/style`: the job and where to follow it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Submitted {
+    pub id: String,
+    /// The job's progress: `/v1/jobs/{id}`.
+    pub status: String,
+    /// The finished picture: `/v1/jobs/{id}/result.png`.
+    pub result: String,
+}
+
+/// Queues a style transfer with the library's default settings (the fast preset: L-BFGS
+/// from the content image, a coarse pass at a smaller size, then `iterations` at full size).
+#[utoipa::path(
+    post,
+    path = "/v1/style",
+    tag = "style",
+    security(("bearer" = [])),
+    request_body(content = StyleForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 202, description = "Queued", body = Submitted),
+        (status = 400, description = "A field is missing or out of range", body = ErrorBody),
+        (status = 413, description = "The pictures are over the limits", body = ErrorBody),
+        (status = 429, description = "The queue is full", body = ErrorBody),
+    )
+)]
 pub async fn submit(
     State(state): State<Arc<AppState>>,
     m: Result<Multipart, MultipartRejection>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Submitted>)> {
     let form = form(&state, m).await?;
     let size: u32 = form.number("size", 256)?;
     let iterations: usize = form.number("iterations", FAST.iterations)?;
@@ -59,9 +102,11 @@ pub async fn submit(
     match state.jobs.submit(content, style, size, iterations) {
         Some(id) => Ok((
             StatusCode::ACCEPTED,
-            Json(
-                json!({"id": id, "status": format!("/v1/jobs/{id}"), "result": format!("/v1/jobs/{id}/result.png")}),
-            ),
+            Json(Submitted {
+                status: format!("/v1/jobs/{id}"),
+                result: format!("/v1/jobs/{id}/result.png"),
+                id,
+            }),
         )),
         None => Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "the style queue is full: try again later")),
     }
@@ -76,11 +121,39 @@ fn shrink(img: RgbImage, size: u32) -> RgbImage {
     resize(&img, w, h, FilterType::Triangle)
 }
 
-pub async fn status(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let s = state.jobs.status(&id).ok_or_else(|| ApiError::not_found("no such job"))?;
-    serde_json::to_value(&s).map(Json).map_err(|e| ApiError::internal(e.to_string()))
+/// A style job's progress: its state, steps done of all levels' steps, the loss; once done,
+/// `ssim` (structure kept) and `style_ratio` (style carried).
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}",
+    tag = "style",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The job id from `POST /v1/style`")),
+    responses(
+        (status = 200, description = "The job's progress", body = JobStatus),
+        (status = 404, description = "No such job (or no longer kept)", body = ErrorBody),
+    )
+)]
+pub async fn status(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobStatus>> {
+    state.jobs.status(&id).map(Json).ok_or_else(|| ApiError::not_found("no such job"))
 }
 
+/// The finished picture of a style job.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}/result.png",
+    tag = "style",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The job id from `POST /v1/style`")),
+    responses(
+        (status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "The job is not done", body = ErrorBody),
+    )
+)]
 pub async fn result(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Response> {
     let s = state.jobs.status(&id).ok_or_else(|| ApiError::not_found("no such job"))?;
     match (s.state, s.result_png) {
@@ -91,8 +164,20 @@ pub async fn result(State(state): State<Arc<AppState>>, Path(id): Path<String>) 
     }
 }
 
-/// The latest intermediate picture of a job (every [`PREVIEW_EVERY`] steps while it runs; the
-/// result once done); 409 before the first one.
+/// The latest intermediate picture of a style job: a new one every few steps while it runs
+/// (`PREVIEW_EVERY`), the result once done; 409 before the first one.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}/preview.png",
+    tag = "style",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The job id from `POST /v1/style`")),
+    responses(
+        (status = 200, description = "The latest picture", content_type = "image/png", body = Vec<u8>),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "No picture yet", body = ErrorBody),
+    )
+)]
 pub async fn preview(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Response> {
     let s = state.jobs.status(&id).ok_or_else(|| ApiError::not_found("no such job"))?;
     match s.result_png.or(s.preview_png) {
