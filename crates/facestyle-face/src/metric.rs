@@ -159,7 +159,10 @@ mod tests {
         for bad in [f32::NAN, f32::INFINITY, -0.5] {
             assert!(matches!(Verifier::new(Metric::Cosine, bad), Err(FaceError::Threshold { .. })), "{bad}");
         }
-        assert_eq!(Verifier::resolve(Metric::Cosine, None, None).unwrap(), Verifier::standard(Metric::Cosine));
+        assert_eq!(
+            Verifier::resolve(Metric::Cosine, None, None).unwrap(),
+            Verifier::standard(Metric::Cosine)
+        );
         assert_eq!(Verifier::resolve(Metric::Cosine, Some(0.3), None).unwrap().threshold, 0.3);
         assert_eq!(Metric::parse("manhattan"), None);
     }

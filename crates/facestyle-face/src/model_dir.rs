@@ -97,12 +97,8 @@ fn bad(dir: &Path, problem: impl Into<String>) -> FaceError {
 
 pub fn read_info(dir: &Path) -> Result<ModelInfo> {
     let path = dir.join(INFO_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        bad(
-            dir,
-            format!("cannot read {INFO_FILE} ({e}); not a trained model directory"),
-        )
-    })?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| bad(dir, format!("cannot read {INFO_FILE} ({e}); not a trained model directory")))?;
     let info: ModelInfo =
         serde_json::from_str(&text).map_err(|e| bad(dir, format!("{INFO_FILE} is not valid: {e}")))?;
     if info.format != FORMAT {
@@ -181,7 +177,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = CompactConfig { width: 4, dim: 8 };
         let net = Embedder::Compact(CompactNet::new(cfg, &device));
-        let info = save(dir.path(), &net, Some(cfg), Training { epoch: Some(1), ..Training::default() }).unwrap();
+        let info =
+            save(dir.path(), &net, Some(cfg), Training { epoch: Some(1), ..Training::default() }).unwrap();
         assert_eq!(info.model_id(), "trained-compact");
         let no_sface = || -> Result<PathBuf> { panic!("a compact model needs no SFace file") };
         let (back, read) = load(dir.path(), no_sface, &device).unwrap();

@@ -33,10 +33,7 @@ pub fn read(file: &Path, id: &str, version: &str) -> Result<HashMap<String, Vec<
         if line.model != id || line.model_version != version {
             return Err(FaceError::dataset(
                 file,
-                format!(
-                    "holds {} {} embeddings, not {id} {version}",
-                    line.model, line.model_version
-                ),
+                format!("holds {} {} embeddings, not {id} {version}", line.model, line.model_version),
             ));
         }
         out.insert(line.path, line.embedding);

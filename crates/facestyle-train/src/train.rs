@@ -356,7 +356,8 @@ impl<'a> Run<'a> {
             active_sum += active as f64;
             triplet_sum += triplets.len() as f64;
             steps += 1;
-            let line = StepLine { epoch, step: i + 1, loss: loss_value, active, triplets: triplets.len(), lr };
+            let line =
+                StepLine { epoch, step: i + 1, loss: loss_value, active, triplets: triplets.len(), lr };
             let line = serde_json::to_string(&line).expect("serialisable");
             writeln!(self.step_log, "{line}").map_err(|e| io(&self.steps_file, "write", e))?;
             on_step(&StepInfo {
@@ -403,10 +404,11 @@ fn finish_epoch(
     if last.validation.accuracy > state.best_accuracy {
         state.best_accuracy = last.validation.accuracy;
         state.best_epoch = last.epoch;
-        let details = [("config", serde_json::to_value(&state.config)), ("data", serde_json::to_value(&data.about))]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.expect("serialisable")))
-            .collect();
+        let details =
+            [("config", serde_json::to_value(&state.config)), ("data", serde_json::to_value(&data.about))]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.expect("serialisable")))
+                .collect();
         let training =
             model_dir::Training { epoch: Some(last.epoch), validation: Some(last.validation), details };
         model_dir::save(out, &net.valid(), compact, training)?;

@@ -33,7 +33,8 @@ fn the_demo_enrolls_identifies_and_verifies() {
     assert_eq!(gul.iter().filter(|n| *n == "unknown").count(), 2, "{gul:?}");
     assert_eq!(names("Colin_Powell_0001.jpg"), ["Colin Powell"]);
     assert!(names("George_W_Bush_0001.jpg").iter().all(|n| n == "unknown"), "{v}");
-    let same: Vec<bool> = v["verify"].as_array().unwrap().iter().map(|p| p["same"].as_bool().unwrap()).collect();
+    let same: Vec<bool> =
+        v["verify"].as_array().unwrap().iter().map(|p| p["same"].as_bool().unwrap()).collect();
     assert_eq!(same, [true, false, false], "{v}");
     let threshold = v["threshold"].as_f64().unwrap();
     for p in v["verify"].as_array().unwrap() {

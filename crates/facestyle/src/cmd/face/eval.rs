@@ -114,7 +114,12 @@ fn lfw(a: LfwArgs, json_out: bool) -> anyhow::Result<()> {
         write_roc(&test, &emb, a.metric, path)?;
     }
     if json_out {
-        let out = LfwOutput { report: &report, seconds, pairs_file: &a.pairs, train_pairs_file: train_path.as_deref() };
+        let out = LfwOutput {
+            report: &report,
+            seconds,
+            pairs_file: &a.pairs,
+            train_pairs_file: train_path.as_deref(),
+        };
         println!("{}", serde_json::to_string(&out)?);
     } else {
         println!(

@@ -330,8 +330,12 @@ pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
     let config = a.config()?;
     let sel = select(&a)?;
     let prep = prepare(&a, &sel, json_out)?;
-    let data =
-        TrainData { crops: &prep.crops, sampler: &prep.sampler, validation: &prep.validation, about: prep.about };
+    let data = TrainData {
+        crops: &prep.crops,
+        sampler: &prep.sampler,
+        validation: &prep.validation,
+        about: prep.about,
+    };
     let device = facestyle_nn::device::default_device();
     let batches = prep.sampler.batches_per_epoch().min(a.max_batches.unwrap_or(usize::MAX));
     let bar = progress(batches as u64, "epoch");
