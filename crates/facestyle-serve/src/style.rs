@@ -12,10 +12,12 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use facestyle_style::picture::{check_side, scaled_dims, to_image, to_tensor};
+use facestyle_style::StyleConfig;
+use facestyle_style::picture::{
+    DEFAULT_SIZE, MIN_SIDE, check_side, check_size, scaled_dims, to_image, to_tensor,
+};
 use facestyle_style::quality;
-use facestyle_style::transfer::{FAST, StyleConfig, levels, transfer};
-use facestyle_style::vgg::{Pooling, layer_index};
+use facestyle_style::transfer::{levels, transfer};
 use image::RgbImage;
 use image::imageops::{FilterType, resize};
 use serde::Serialize;
@@ -74,15 +76,10 @@ pub async fn submit(
     m: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<Submitted>)> {
     let form = form(&state, m).await?;
-    let size: u32 = form.number("size", 256)?;
-    let iterations: usize = form.number("iterations", FAST.iterations)?;
+    let size: u32 = form.number("size", DEFAULT_SIZE)?;
+    let iterations: usize = form.number("iterations", StyleConfig::default().iterations)?;
     let c = &state.config;
-    if !(16..=c.style_max_size).contains(&size) {
-        return Err(ApiError::bad_request(format!(
-            "size {size}: expected 16 to {} pixels",
-            c.style_max_size
-        )));
-    }
+    check_size(size, MIN_SIDE, c.style_max_size).map_err(|e| ApiError::bad_request(format!("size: {e}")))?;
     if !(1..=c.style_max_iterations).contains(&iterations) {
         return Err(ApiError::bad_request(format!(
             "iterations {iterations}: expected 1 to {}",
@@ -264,31 +261,19 @@ fn run(state: &AppState, req: StyleRequest, runner: Runner) {
     });
 }
 
-/// The style transfer itself, with the [`FAST`] preset (L-BFGS from the content image).
+/// A job's settings: the library's defaults (the fast preset) with the job's iterations.
+pub fn job_config(iterations: usize) -> StyleConfig {
+    StyleConfig { iterations, ..StyleConfig::default() }
+}
+
+/// The style transfer itself, with [`job_config`].
 fn run_transfer(state: &AppState, req: &StyleRequest) -> Result<Option<Vec<u8>>, String> {
     let jobs = &state.jobs;
     let vgg = state.vgg()?;
     let device = facestyle_nn::device::training_device();
     let content = to_tensor(&req.content, req.size, &device);
     let style = to_tensor(&req.style, req.size, &device);
-    let layer = |name: &str| layer_index(name).ok_or_else(|| format!("no VGG19 layer {name}"));
-    let config = StyleConfig {
-        method: FAST.method,
-        content_layer: layer("conv4_2")?,
-        style_layers: ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
-            .iter()
-            .map(|l| Ok((layer(l)?, 0.2)))
-            .collect::<Result<_, String>>()?,
-        alpha: 1.0,
-        beta: FAST.beta,
-        tv_weight: 0.0,
-        iterations: req.iterations,
-        lr: FAST.lr,
-        pooling: Pooling::Max,
-        init: FAST.init,
-        seed: 1,
-        coarse: FAST.coarse.to_vec(),
-    };
+    let config = job_config(req.iterations);
     let [_, _, h, w] = content.dims();
     let steps: usize = levels(&config, h, w).iter().map(|l| l.1).sum();
     jobs.update(&req.id, |s| s.steps = steps);
@@ -318,4 +303,20 @@ fn run_transfer(state: &AppState, req: &StyleRequest) -> Result<Option<Vec<u8>>,
         s.style_ratio = Some(q.style_ratio);
     });
     Ok(Some(png_bytes(&to_image(out.image))?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_runs_the_library_defaults() {
+        assert_eq!(job_config(StyleConfig::default().iterations), StyleConfig::default());
+        let c = job_config(3);
+        assert_eq!(c.iterations, 3);
+        assert_eq!(
+            StyleConfig { iterations: StyleConfig::default().iterations, ..c },
+            StyleConfig::default()
+        );
+    }
 }
