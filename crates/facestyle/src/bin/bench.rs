@@ -18,7 +18,7 @@ use anyhow::Context;
 use facestyle_face::align::align_face;
 use facestyle_face::detect::{DetectConfig, Face, PadFill, largest};
 use facestyle_face::engine::FaceEngine;
-use facestyle_face::metric::{Metric, l2_normalize};
+use facestyle_face::metric::{Metric, Verifier, l2_normalize};
 use facestyle_face::photo::load_rgb;
 use facestyle_face::search::Index;
 use serde_json::json;
@@ -189,17 +189,20 @@ fn gallery(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// VGG19 to conv5_1 on noise images: forward only (inference device, images per second) and
-/// forward + backward to the pixels (the cost of one style-transfer evaluation).
+/// VGG19 to the deepest style layer of the default [`StyleConfig`](facestyle_style::StyleConfig)
+/// (conv5_1) on noise images, with its pooling: forward only (inference device, images per
+/// second) and forward + backward to the pixels (the cost of one style-transfer evaluation).
 fn vgg(args: &[String]) -> anyhow::Result<()> {
     use facestyle_nn::burn::prelude::*;
-    use facestyle_style::vgg::{Pooling, Vgg19, layer_index};
+    use facestyle_style::StyleConfig;
+    use facestyle_style::vgg::Vgg19;
     let get = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     let size: usize = get("--size").map(|s| s.parse()).transpose()?.unwrap_or(224);
     let height: usize = get("--height").map(|s| s.parse()).transpose()?.unwrap_or(size);
     let reps: usize = get("--reps").map(|s| s.parse()).transpose()?.unwrap_or(10);
-    let weights = facestyle_style::vgg::cached_weights().map_err(anyhow::Error::msg)?;
-    let last = [layer_index("conv5_1").expect("a VGG19 layer")];
+    let weights = facestyle_style::vgg::cached_weights()?;
+    let config = StyleConfig::default();
+    let last = [config.style_layers.iter().map(|l| l.0).max().expect("style layers")];
     let input = |device: &Device| {
         let data: Vec<f32> = (0..3 * height * size).map(|i| (i * 7919 % 256) as f32).collect();
         Tensor::<4>::from_data(TensorData::new(data, [1, 3, height, size]), device)
@@ -213,17 +216,17 @@ fn vgg(args: &[String]) -> anyhow::Result<()> {
         t.elapsed().as_secs_f64() / reps as f64
     };
     let device = facestyle_nn::device::default_device();
-    let net = Vgg19::from_weights(&weights, &device).map_err(anyhow::Error::msg)?;
+    let net = Vgg19::from_weights(&weights, &device)?;
     let x = Vgg19::preprocess(input(&device));
     let forward = time(&mut || {
-        let a = net.features(x.clone(), &last, Pooling::Max).remove(0);
+        let a = net.features(x.clone(), &last, config.pooling).remove(0);
         std::hint::black_box(facestyle_nn::pretrained::values(a.sum()));
     });
     let train = facestyle_nn::device::training_device();
-    let net = Vgg19::from_weights(&weights, &train).map_err(anyhow::Error::msg)?.no_grad();
+    let net = Vgg19::from_weights(&weights, &train)?.no_grad();
     let x = input(&train).require_grad();
     let backward = time(&mut || {
-        let a = net.features(Vgg19::preprocess(x.clone()), &last, Pooling::Max).remove(0);
+        let a = net.features(Vgg19::preprocess(x.clone()), &last, config.pooling).remove(0);
         let grads = a.powi_scalar(2).sum().backward();
         std::hint::black_box(x.grad(&grads).map(|g| facestyle_nn::pretrained::values(g.sum())));
     });
@@ -790,7 +793,7 @@ fn crops(args: &[String]) -> anyhow::Result<()> {
     let people = lfw_people(&lfw)?;
     let n = n.min(people.len());
     let pick: Vec<&Vec<PathBuf>> = (0..n).map(|i| &people[i * people.len() / n]).collect();
-    let tau = Metric::SqL2.default_threshold();
+    let verifier = Verifier::standard(Metric::SqL2);
     let start = Instant::now();
     let mut tallies: Vec<Tally> = VARIANTS.iter().map(|_| Tally::default()).collect();
     let mut outcomes: Vec<Outcome> = VARIANTS.iter().map(|_| Outcome::default()).collect();
@@ -837,7 +840,7 @@ fn crops(args: &[String]) -> anyhow::Result<()> {
             let r = usize::from(f.fallback.is_some());
             let e = embed_face(&engine, &crop, &f);
             out.cos[r].push(facestyle_face::metric::dot(&e, &whole));
-            out.same[r] += usize::from(Metric::SqL2.distance(&e, &whole) <= tau);
+            out.same[r] += usize::from(verifier.verdict(&e, &whole).same);
             let off = f
                 .landmarks
                 .iter()
@@ -847,7 +850,7 @@ fn crops(args: &[String]) -> anyhow::Result<()> {
                 / 5.0;
             out.off[r].push(off / eyes);
             if let Some(o) = &other {
-                let (a, b) = (Metric::SqL2.distance(&whole, o) <= tau, Metric::SqL2.distance(&e, o) <= tau);
+                let (a, b) = (verifier.verdict(&whole, o).same, verifier.verdict(&e, o).same);
                 let c = &mut out.verify[r];
                 c[0] += 1;
                 c[1] += usize::from(a);
