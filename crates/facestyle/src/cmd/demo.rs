@@ -1,6 +1,7 @@
 //! `facestyle demo`: the face pipeline end to end on four bundled LFW photos: detect, enroll one
 //! person from ONE photo, identify every face (open set: `unknown`), verify pairs.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -8,8 +9,6 @@ use facestyle_face::detect::DetectConfig;
 use facestyle_face::draw::draw_faces;
 use facestyle_face::engine::{FaceEngine, MODEL_ID};
 use facestyle_face::gallery::{Gallery, NewEmbedding};
-use std::collections::BTreeMap;
-
 use facestyle_face::metric::{Metric, Verdict, Verifier};
 use facestyle_face::photo::decode_rgb;
 use facestyle_face::search::Identified;
