@@ -342,3 +342,46 @@ async fn a_style_job_runs_to_its_picture() {
     s.state.jobs.shutdown();
     facestyle_serve::style::join_worker(&s.state);
 }
+
+#[tokio::test]
+async fn a_running_style_job_shows_its_picture_as_it_forms() {
+    if cached_model("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").is_none() {
+        return;
+    }
+    let s = server(None, |_| {});
+    let t = s.token();
+    let job = multipart(&[
+        ("content", Part::File("c.png", &png(40, 32))),
+        ("style", Part::File("s.png", &png(32, 32))),
+        ("size", Part::Text("32")),
+        ("iterations", Part::Text("60")),
+    ]);
+    let (status, body) = call(&s.app, Method::POST, "/v1/style", t, Some(job)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let id = json(&body)["id"].as_str().unwrap().to_string();
+    let preview = format!("/v1/jobs/{id}/preview.png");
+    // Queued (no worker yet): no picture.
+    let (status, body) = call(&s.app, Method::GET, &preview, t, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{}", String::from_utf8_lossy(&body));
+    facestyle_serve::style::spawn_worker(s.state.clone());
+    // While it runs: the latest picture, at the size of the level being optimised.
+    let mut seen = None;
+    for _ in 0..1200 {
+        let (_, body) = call(&s.app, Method::GET, &format!("/v1/jobs/{id}"), t, None).await;
+        let v = json(&body);
+        if v["state"] == "running" && v["preview_step"].is_u64() {
+            let (status, png_bytes) = call(&s.app, Method::GET, &preview, t, None).await;
+            assert_eq!(status, StatusCode::OK);
+            let img = image::load_from_memory(&png_bytes).unwrap();
+            seen = Some((v["preview_step"].as_u64().unwrap(), img.width(), img.height()));
+            break;
+        }
+        assert!(v["state"] == "queued" || v["state"] == "running", "{v}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (step, w, h) = seen.expect("a preview while the job ran");
+    assert_eq!(step % facestyle_serve::style::PREVIEW_EVERY as u64, 0);
+    assert!((w, h) == (32, 26) || (w, h) == (16, 13), "{w}x{h}");
+    s.state.jobs.shutdown();
+    facestyle_serve::style::join_worker(&s.state);
+}

@@ -40,7 +40,7 @@ fn images(dir: &std::path::Path, limit: usize) -> anyhow::Result<Vec<PathBuf>> {
 
 /// Per-image timings (ms) of one pass over some images: detection of each image, alignment and
 /// embedding of its largest face, then detect + align + embed of each image again in one go.
-#[derive(Default)]
+#[derive(Default, serde::Serialize)]
 struct FaceTimes {
     detect: Vec<f64>,
     align: Vec<f64>,
@@ -106,26 +106,26 @@ fn face(args: &[String]) -> anyhow::Result<()> {
         engine.embed_crops(chunk);
     }
     let batch16 = ms(t) / crops.len().max(1) as f64;
-    let v = json!({
-        "images": decoded.len(), "faces": crops.len(),
-        "threads": rayon::current_num_threads(),
-        "detect_ms": median(times.detect), "align_ms": median(times.align), "embed_ms": median(times.embed),
-        "embed_batch16_ms_per_crop": batch16,
-        "detect_align_embed_ms": median(times.full),
-        "first_pass_total_ms": total,
-    });
-    println!("{v}");
+    let v = FaceReport {
+        images: decoded.len(),
+        faces: crops.len(),
+        threads: rayon::current_num_threads(),
+        detect_ms: median(times.detect),
+        align_ms: median(times.align),
+        embed_ms: median(times.embed),
+        embed_batch16_ms_per_crop: batch16,
+        detect_align_embed_ms: median(times.full),
+        first_pass_total_ms: total,
+    };
+    println!("{}", serde_json::to_string(&v)?);
     Ok(())
 }
 
 fn face_serve(engine: &FaceEngine, decoded: &[image::RgbImage]) -> anyhow::Result<()> {
     use std::io::{BufRead, Write};
     let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "{}",
-        json!({"ready": true, "images": decoded.len(), "threads": rayon::current_num_threads()})
-    )?;
+    let ready = Ready { ready: true, images: decoded.len(), threads: rayon::current_num_threads() };
+    writeln!(out, "{}", serde_json::to_string(&ready)?)?;
     out.flush()?;
     for line in std::io::stdin().lock().lines() {
         let line = line?;
@@ -135,8 +135,7 @@ fn face_serve(engine: &FaceEngine, decoded: &[image::RgbImage]) -> anyhow::Resul
         };
         let part = decoded.get(a..b).with_context(|| format!("images {a}..{b} of {}", decoded.len()))?;
         let t = face_pass(engine, part, &mut Vec::new());
-        let v = json!({"detect": t.detect, "align": t.align, "embed": t.embed, "full": t.full});
-        writeln!(out, "{v}")?;
+        writeln!(out, "{}", serde_json::to_string(&t)?)?;
         out.flush()?;
     }
     Ok(())
@@ -182,10 +181,15 @@ fn gallery(args: &[String]) -> anyhow::Result<()> {
                 ms(t)
             })
             .collect();
-        results.push(json!({"rows": n, "query_ms_median": median(times.clone()),
-            "query_ms_max": times.iter().cloned().fold(0.0, f64::max), "memory_mib": index.memory_bytes() as f64 / 1048576.0}));
+        results.push(GalleryRow {
+            rows: n,
+            query_ms_median: median(times.clone()),
+            query_ms_max: times.iter().cloned().fold(0.0, f64::max),
+            memory_mib: index.memory_bytes() as f64 / 1048576.0,
+        });
     }
-    println!("{}", json!({"dim": dim, "threads": rayon::current_num_threads(), "gallery": results}));
+    let report = GalleryReport { dim, threads: rayon::current_num_threads(), gallery: results };
+    println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
 
@@ -230,11 +234,16 @@ fn vgg(args: &[String]) -> anyhow::Result<()> {
         let grads = a.powi_scalar(2).sum().backward();
         std::hint::black_box(x.grad(&grads).map(|g| facestyle_nn::pretrained::values(g.sum())));
     });
-    println!(
-        "{}",
-        json!({"size": size, "height": height, "reps": reps, "threads": rayon::current_num_threads(),
-            "forward_s": forward, "images_per_s": 1.0 / forward, "forward_backward_s": backward})
-    );
+    let report = VggReport {
+        size,
+        height,
+        reps,
+        threads: rayon::current_num_threads(),
+        forward_s: forward,
+        images_per_s: 1.0 / forward,
+        forward_backward_s: backward,
+    };
+    println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
 
@@ -295,12 +304,18 @@ fn train(args: &[String]) -> anyhow::Result<()> {
         std::hint::black_box(facestyle_nn::pretrained::values(eval.forward(xv.clone())));
     }
     let forward_eval = t.elapsed().as_secs_f64() / steps as f64;
-    println!(
-        "{}",
-        json!({"model": if sface { "sface" } else { "compact" }, "width": width, "batch": n, "steps": steps,
-            "threads": rayon::current_num_threads(), "step_s": s, "images_per_s": n as f64 / s,
-            "forward_train_s": forward, "forward_eval_s": forward_eval})
-    );
+    let report = TrainReport {
+        model: if sface { "sface" } else { "compact" },
+        width,
+        batch: n,
+        steps,
+        threads: rayon::current_num_threads(),
+        step_s: s,
+        images_per_s: n as f64 / s,
+        forward_train_s: forward,
+        forward_eval_s: forward_eval,
+    };
+    println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
 
@@ -393,13 +408,20 @@ fn serve_load(args: &[String]) -> anyhow::Result<()> {
     let pct = |p: f64| {
         sorted.get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1))).copied()
     };
-    println!(
-        "{}",
-        json!({"identify_requests": requests, "concurrency": concurrency, "ok": latencies.len(),
-            "errors": errors.load(Ordering::SeqCst), "enrolled": enrolled.len(), "missing_after": missing,
-            "p50_ms": pct(0.5), "p99_ms": pct(0.99), "seconds": seconds,
-            "identify_per_s": latencies.len() as f64 / seconds, "threads": rayon::current_num_threads()})
-    );
+    let report = ServeReport {
+        identify_requests: requests,
+        concurrency,
+        ok: latencies.len(),
+        errors: errors.load(Ordering::SeqCst),
+        enrolled: enrolled.len(),
+        missing_after: missing,
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        seconds,
+        identify_per_s: latencies.len() as f64 / seconds,
+        threads: rayon::current_num_threads(),
+    };
+    println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
 
@@ -943,8 +965,93 @@ fn crop_photos(
             let best = engine.detector.detect_with(&crop, &low).first().map(|f| f.score);
             let retry = engine.detector.detect_with(&crop, &DetectConfig::default());
             let found = largest(&retry).map(|f| f.fallback);
-            println!("{}", json!({"crop": name, "best_score": best, "retry": found}));
+            let line = CropLine { crop: &name, best_score: best, retry: found };
+            println!("{}", serde_json::to_string(&line)?);
         }
     }
     Ok(())
+}
+
+/// `bench face`: median milliseconds per image of each stage, and of the whole pipeline.
+#[derive(serde::Serialize)]
+struct FaceReport {
+    images: usize,
+    faces: usize,
+    threads: usize,
+    detect_ms: f64,
+    align_ms: f64,
+    embed_ms: f64,
+    embed_batch16_ms_per_crop: f64,
+    detect_align_embed_ms: f64,
+    first_pass_total_ms: f64,
+}
+
+/// `bench face --serve`: the line that says the images are decoded and the models loaded.
+#[derive(serde::Serialize)]
+struct Ready {
+    ready: bool,
+    images: usize,
+    threads: usize,
+}
+
+#[derive(serde::Serialize)]
+struct GalleryRow {
+    rows: usize,
+    query_ms_median: f64,
+    query_ms_max: f64,
+    memory_mib: f64,
+}
+
+#[derive(serde::Serialize)]
+struct GalleryReport {
+    dim: usize,
+    threads: usize,
+    gallery: Vec<GalleryRow>,
+}
+
+#[derive(serde::Serialize)]
+struct VggReport {
+    size: usize,
+    height: usize,
+    reps: usize,
+    threads: usize,
+    forward_s: f64,
+    images_per_s: f64,
+    forward_backward_s: f64,
+}
+
+#[derive(serde::Serialize)]
+struct TrainReport {
+    model: &'static str,
+    width: usize,
+    batch: usize,
+    steps: usize,
+    threads: usize,
+    step_s: f64,
+    images_per_s: f64,
+    forward_train_s: f64,
+    forward_eval_s: f64,
+}
+
+#[derive(serde::Serialize)]
+struct ServeReport {
+    identify_requests: usize,
+    concurrency: usize,
+    ok: usize,
+    errors: usize,
+    enrolled: usize,
+    missing_after: usize,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+    seconds: f64,
+    identify_per_s: f64,
+    threads: usize,
+}
+
+/// `bench crops --photos`: one saved crop's best score and what the retry found.
+#[derive(serde::Serialize)]
+struct CropLine<'a> {
+    crop: &'a str,
+    best_score: Option<f32>,
+    retry: Option<Option<facestyle_face::detect::Fallback>>,
 }

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use facestyle_serve::client::{Part, Reply, multipart, request};
-use serde_json::{Value, json};
 
 const TOKEN: &str = "soak-token-0123456789abcdef";
 
@@ -255,7 +254,7 @@ fn main() -> anyhow::Result<()> {
         expected.iter().filter(|(n, c)| present.get(*n).is_some_and(|p| p != *c)).map(|(n, _)| n).collect();
     let unexpected: Vec<&String> = present.keys().filter(|n| !expected.contains_key(*n)).collect();
     let tallies = tallies.into_inner().unwrap_or_else(|e| e.into_inner());
-    let mut by_op = serde_json::Map::new();
+    let mut by_op = BTreeMap::new();
     let mut total = 0;
     let mut errors = 0;
     for (op, mut t) in tallies {
@@ -267,25 +266,75 @@ fn main() -> anyhow::Result<()> {
         };
         total += t.ok + t.busy + t.errors.len();
         errors += t.errors.len();
-        let first: Vec<&String> = t.errors.iter().take(3).collect();
-        by_op.insert(
-            format!("{op:?}").to_lowercase(),
-            json!({"ok": t.ok, "queue_full_429": t.busy, "errors": t.errors.len(), "first_errors": first,
-                "p50_ms": pct(0.5), "p99_ms": pct(0.99)}),
-        );
+        let first_errors: Vec<String> = t.errors.iter().take(3).cloned().collect();
+        let summary = OpSummary {
+            ok: t.ok,
+            queue_full_429: t.busy,
+            errors: t.errors.len(),
+            first_errors,
+            p50_ms: pct(0.5),
+            p99_ms: pct(0.99),
+        };
+        by_op.insert(format!("{op:?}").to_lowercase(), summary);
     }
     let consistent = missing.is_empty() && wrong_count.is_empty() && unexpected.is_empty();
-    let report: Value = json!({
-        "seconds": elapsed, "concurrency": concurrency, "requests": total, "errors": errors,
-        "requests_per_s": total as f64 / elapsed, "by_operation": by_op,
-        "server_peak_rss_mib": peak,
-        "gallery": {"people_expected": expected.len(), "people_present": present.len(),
-            "missing": missing, "wrong_embedding_count": wrong_count, "unexpected": unexpected,
-            "consistent": consistent},
-        "cpu": cpu_model(), "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
-    });
+    let report = SoakReport {
+        seconds: elapsed,
+        concurrency,
+        requests: total,
+        errors,
+        requests_per_s: total as f64 / elapsed,
+        by_operation: by_op,
+        server_peak_rss_mib: peak,
+        gallery: GalleryCheck {
+            people_expected: expected.len(),
+            people_present: present.len(),
+            missing,
+            wrong_embedding_count: wrong_count,
+            unexpected,
+            consistent,
+        },
+        cpu: cpu_model(),
+        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+    };
     println!("{}", serde_json::to_string_pretty(&report)?);
     drop(server);
     anyhow::ensure!(consistent, "the gallery does not hold what the clients were told");
     Ok(())
+}
+
+/// What the soak printed: throughput, errors and latencies per operation, the server's peak
+/// memory, and whether the gallery holds what the clients were told.
+#[derive(serde::Serialize)]
+struct SoakReport<'a> {
+    seconds: f64,
+    concurrency: usize,
+    requests: usize,
+    errors: usize,
+    requests_per_s: f64,
+    by_operation: BTreeMap<String, OpSummary>,
+    server_peak_rss_mib: Option<u64>,
+    gallery: GalleryCheck<'a>,
+    cpu: String,
+    cores: usize,
+}
+
+#[derive(serde::Serialize)]
+struct OpSummary {
+    ok: usize,
+    queue_full_429: usize,
+    errors: usize,
+    first_errors: Vec<String>,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+}
+
+#[derive(serde::Serialize)]
+struct GalleryCheck<'a> {
+    people_expected: usize,
+    people_present: usize,
+    missing: Vec<&'a String>,
+    wrong_embedding_count: Vec<&'a String>,
+    unexpected: Vec<&'a String>,
+    consistent: bool,
 }

@@ -195,10 +195,20 @@ fn main() -> anyhow::Result<()> {
         );
         print!("{line}");
         md += &line;
-        jsonl += &serde_json::json!({"content": c, "style": s, "ssim": row.ssim, "style_ratio": row.ratio,
-            "meets_bar": ok, "evaluations": row.evals, "seconds": row.seconds, "peak_rss_mib": row.rss,
-            "seconds_optimise": f("seconds_optimise"), "size": o.size, "flags": o.extra})
-        .to_string();
+        let line = JsonRow {
+            content: c,
+            style: s,
+            ssim: row.ssim,
+            style_ratio: row.ratio,
+            meets_bar: ok,
+            evaluations: row.evals,
+            seconds: row.seconds,
+            peak_rss_mib: row.rss,
+            seconds_optimise: f("seconds_optimise"),
+            size: o.size,
+            flags: &o.extra,
+        };
+        jsonl += &serde_json::to_string(&line)?;
         jsonl.push('\n');
         rows.push(row);
     }
@@ -224,4 +234,20 @@ fn main() -> anyhow::Result<()> {
     sheet.save(&sheet_path).with_context(|| format!("{}", sheet_path.display()))?;
     println!("contact sheet: {}", sheet_path.display());
     Ok(())
+}
+
+/// One pair's line of the JSON-lines table.
+#[derive(serde::Serialize)]
+struct JsonRow<'a> {
+    content: &'a str,
+    style: &'a str,
+    ssim: f64,
+    style_ratio: f64,
+    meets_bar: bool,
+    evaluations: f64,
+    seconds: f64,
+    peak_rss_mib: f64,
+    seconds_optimise: f64,
+    size: u32,
+    flags: &'a [String],
 }

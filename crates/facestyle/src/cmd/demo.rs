@@ -125,7 +125,7 @@ pub fn run(out: &Path, json_out: bool) -> anyhow::Result<()> {
                 nearest.name,
                 nearest.distance
             ));
-            report.identify.push(DemoFace { image: *name, face: i, who });
+            report.identify.push(DemoFace { image: name, face: i, who });
         }
     }
     say("4. verify (1:1):".into());
