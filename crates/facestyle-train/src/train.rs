@@ -125,6 +125,11 @@ fn checkpoint_dir(out: &Path) -> PathBuf {
     out.join("checkpoint")
 }
 
+/// Whether `out` holds a complete checkpoint of a training run (one [`train`] can resume).
+pub fn has_checkpoint(out: &Path) -> bool {
+    checkpoint_dir(out).join("state.json").exists()
+}
+
 fn io(path: &Path, what: &str, e: impl std::fmt::Display) -> FaceError {
     FaceError::Other(format!("{}: cannot {what}: {e}", path.display()))
 }
@@ -199,7 +204,7 @@ fn start_or_resume(
 ) -> Result<(TrainState, Embedder, ModuleOptimizer)> {
     let ckpt = checkpoint_dir(out);
     let state_file = ckpt.join("state.json");
-    if !state_file.exists() {
+    if !has_checkpoint(out) {
         if resume {
             return Err(FaceError::Other(format!("{} holds no checkpoint to resume", out.display())));
         }

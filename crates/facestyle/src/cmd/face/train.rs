@@ -11,7 +11,7 @@ use facestyle_face::lfw::read_pairs;
 use facestyle_train::batches::Sampler;
 use facestyle_train::crops::{self, Crops};
 use facestyle_train::dataset::{exclude, hold_out, pair_people, read_people, restrict, scan};
-use facestyle_train::train::{EpochRecord, Hooks, Init, TrainConfig, TrainData, train};
+use facestyle_train::train::{EpochRecord, Hooks, Init, TrainConfig, TrainData, has_checkpoint, train};
 use facestyle_train::triplet::Mining;
 use facestyle_train::validate::crop_pairs;
 use serde::Serialize;
@@ -328,6 +328,14 @@ fn epoch_line(r: &EpochRecord) -> String {
 
 pub fn run(a: TrainArgs, json_out: bool) -> anyhow::Result<()> {
     let config = a.config()?;
+    match (has_checkpoint(&a.out), a.resume) {
+        (true, false) => anyhow::bail!(
+            "--out {} already holds a training run; pass --resume to continue it, or choose another --out",
+            a.out.display()
+        ),
+        (false, true) => anyhow::bail!("--resume: {} holds no checkpoint to continue", a.out.display()),
+        _ => {}
+    }
     let sel = select(&a)?;
     let prep = prepare(&a, &sel, json_out)?;
     let data = TrainData {
