@@ -218,7 +218,7 @@ fn top_patches(a: TopPatchesArgs, json_out: bool) -> anyhow::Result<()> {
         scan_files(probe.as_ref(), files, a.size, &layers, a.top, &load, &mut |n| bar.set_position(n as u64));
     bar.finish_and_clear();
     for (p, e) in &scan.skipped {
-        eprintln!("skipped {}: {e}", p.display());
+        tracing::warn!("skipped {}: {e}", p.display());
     }
     if scan.skipped.len() == scan.files.len() {
         bail!("none of the {} images could be read", scan.files.len());
