@@ -212,3 +212,32 @@ fn bad_training_arguments_are_refused_with_the_reason() {
         "model.json",
     );
 }
+
+#[test]
+fn a_history_is_drawn_again_as_png_or_svg() {
+    let history = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/train/history_scratch.json");
+    let history = history.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (png, svg) = (dir.path().join("c.png"), dir.path().join("c.svg"));
+    let v = json(&facestyle(&["--json", "face", "curve", history, "-o", png.to_str().unwrap()]));
+    assert!(v["epochs"].as_u64().unwrap() > 1, "{v}");
+    let img = image::open(&png).unwrap().to_rgb8();
+    assert!(img.pixels().any(|p| p.0 != img.get_pixel(0, 0).0), "a blank picture");
+    json(&facestyle(&[
+        "--json",
+        "face",
+        "curve",
+        history,
+        "-o",
+        svg.to_str().unwrap(),
+        "--title",
+        "scratch",
+    ]));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("<svg") && text.contains("scratch") && text.contains("epoch"), "{text:.300}");
+    // Not a history, or a picture format the plots do not write: refused, naming the file.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{}").unwrap();
+    assert_refused(&["face", "curve", bad.to_str().unwrap(), "-o", png.to_str().unwrap()], "bad.json");
+    assert_refused(&["face", "curve", history, "-o", dir.path().join("c.gif").to_str().unwrap()], "c.gif");
+}

@@ -2,6 +2,7 @@
 //! evaluate.
 
 mod batch;
+mod curve;
 mod detect;
 mod eval;
 mod gallery;
@@ -39,6 +40,8 @@ pub enum FaceCommand {
     Cluster(batch::ClusterArgs),
     /// Train an embedding with the triplet loss (from scratch, or fine-tune SFace).
     Train(Box<train::TrainArgs>),
+    /// Draw a training run's curves again from its history.json (PNG or SVG).
+    Curve(curve::CurveArgs),
     /// Train a logistic verification head on stored embeddings of training pairs.
     TrainHead(Box<head::TrainHeadArgs>),
     /// Evaluate verification on a benchmark.
@@ -59,6 +62,7 @@ pub fn run(command: FaceCommand, json: bool) -> anyhow::Result<()> {
         FaceCommand::Eval(c) => eval::run(c, json),
         FaceCommand::Train(a) => train::run(*a, json),
         FaceCommand::TrainHead(a) => head::run(*a, json),
+        FaceCommand::Curve(a) => curve::run(a, json),
     }
 }
 
