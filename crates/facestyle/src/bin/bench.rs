@@ -11,6 +11,7 @@
 //!     cargo run --release -p facestyle --bin bench -- serve --requests 500 --concurrency 8
 //!     cargo run --release -p facestyle --bin bench -- crops --lfw DIR [--n 2000] [--style DIR]
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -21,7 +22,6 @@ use facestyle_face::engine::FaceEngine;
 use facestyle_face::metric::{Metric, Verifier, l2_normalize};
 use facestyle_face::photo::load_rgb;
 use facestyle_face::search::Index;
-use serde_json::json;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -572,10 +572,9 @@ impl Tally {
         self.best.iter().filter(|b| !found(b)).count()
     }
 
-    fn json(&self) -> serde_json::Value {
-        let by: serde_json::Map<String, serde_json::Value> =
-            strategies().into_iter().map(|(name, st)| (name, json!(self.misses(&st)))).collect();
-        json!({"images": self.best.len(), "misses": by})
+    fn report(&self) -> TallyReport {
+        let misses = strategies().into_iter().map(|(name, st)| (name, self.misses(&st))).collect();
+        TallyReport { images: self.best.len(), misses }
     }
 }
 
@@ -730,28 +729,96 @@ fn percentile(v: &[f32], q: f64) -> Option<f32> {
 }
 
 impl Outcome {
-    fn json(&self) -> serde_json::Value {
-        let cos = |v: &Vec<f32>| {
-            json!({"n": v.len(), "mean": v.iter().sum::<f32>() / v.len().max(1) as f32,
-                "p01": percentile(v, 0.01), "min": percentile(v, 0.0)})
+    fn report(&self) -> OutcomeReport {
+        let cos = |v: &Vec<f32>| Cosines {
+            n: v.len(),
+            mean: v.iter().sum::<f32>() / v.len().max(1) as f32,
+            p01: percentile(v, 0.01),
+            min: percentile(v, 0.0),
         };
-        let errors = |v: &Vec<f32>| {
-            json!({"mean": v.iter().sum::<f32>() / v.len().max(1) as f32, "p99": percentile(v, 0.99),
-                "max": percentile(v, 1.0), "above_0.25": v.iter().filter(|&&e| e > 0.25).count()})
+        let errors = |v: &Vec<f32>| LandmarkErrors {
+            mean: v.iter().sum::<f32>() / v.len().max(1) as f32,
+            p99: percentile(v, 0.99),
+            max: percentile(v, 1.0),
+            above_0_25: v.iter().filter(|&&e| e > 0.25).count(),
         };
         let verify =
-            |v: &[usize; 4]| json!({"pairs": v[0], "same_whole": v[1], "same_crop": v[2], "same_both": v[3]});
+            |v: &[usize; 4]| VerifyCounts { pairs: v[0], same_whole: v[1], same_crop: v[2], same_both: v[3] };
         let n = self.images.max(1) as f64;
-        json!({
-            "images": self.images, "plain": self.plain, "low_score": self.low_score, "padded": self.padded,
-            "no_face": self.none, "no_face_rate": self.none as f64 / n,
-            "cosine_to_whole_photo": {"plain": cos(&self.cos[0]), "retry": cos(&self.cos[1])},
-            "same_as_whole_photo": {"plain": self.same[0], "retry": self.same[1]},
-            "landmark_error": {"plain": errors(&self.off[0]), "retry": errors(&self.off[1])},
-            "verify_other_photo": {"plain": verify(&self.verify[0]), "retry": verify(&self.verify[1])},
-            "ms_per_image": {"without_retry": self.ms[0] / n, "with_retry": self.ms[1] / n},
-        })
+        OutcomeReport {
+            images: self.images,
+            plain: self.plain,
+            low_score: self.low_score,
+            padded: self.padded,
+            no_face: self.none,
+            no_face_rate: self.none as f64 / n,
+            cosine_to_whole_photo: PlainRetry { plain: cos(&self.cos[0]), retry: cos(&self.cos[1]) },
+            same_as_whole_photo: PlainRetry { plain: self.same[0], retry: self.same[1] },
+            landmark_error: PlainRetry { plain: errors(&self.off[0]), retry: errors(&self.off[1]) },
+            verify_other_photo: PlainRetry { plain: verify(&self.verify[0]), retry: verify(&self.verify[1]) },
+            ms_per_image: MsPerImage { without_retry: self.ms[0] / n, with_retry: self.ms[1] / n },
+        }
     }
+}
+
+/// What a retry strategy study found on a set of images: misses per strategy.
+#[derive(serde::Serialize)]
+struct TallyReport {
+    images: usize,
+    misses: BTreeMap<String, usize>,
+}
+
+#[derive(serde::Serialize)]
+struct OutcomeReport {
+    images: usize,
+    plain: usize,
+    low_score: usize,
+    padded: usize,
+    no_face: usize,
+    no_face_rate: f64,
+    cosine_to_whole_photo: PlainRetry<Cosines>,
+    same_as_whole_photo: PlainRetry<usize>,
+    landmark_error: PlainRetry<LandmarkErrors>,
+    verify_other_photo: PlainRetry<VerifyCounts>,
+    ms_per_image: MsPerImage,
+}
+
+/// A figure for faces found without the retry and for those found by it.
+#[derive(serde::Serialize)]
+struct PlainRetry<T> {
+    plain: T,
+    retry: T,
+}
+
+#[derive(serde::Serialize)]
+struct Cosines {
+    n: usize,
+    mean: f32,
+    p01: Option<f32>,
+    min: Option<f32>,
+}
+
+#[derive(serde::Serialize)]
+struct LandmarkErrors {
+    mean: f32,
+    p99: Option<f32>,
+    max: Option<f32>,
+    #[serde(rename = "above_0.25")]
+    above_0_25: usize,
+}
+
+#[derive(serde::Serialize)]
+struct VerifyCounts {
+    pairs: usize,
+    same_whole: usize,
+    same_crop: usize,
+    same_both: usize,
+}
+
+#[derive(serde::Serialize)]
+struct MsPerImage {
+    without_retry: f64,
+    with_retry: f64,
 }
 
 /// The library's detection of `img` with and without its retry (timed), into `out`; the
@@ -895,20 +962,35 @@ fn crops(args: &[String]) -> anyhow::Result<()> {
         for (name, img) in non_faces(std::path::Path::new(&style))? {
             fp_tally.add(&all_passes(&engine, &img));
             if let Some(f) = library(&engine, &img, &mut fp_outcome) {
-                fp_names.push(json!({"image": name, "score": f.score, "fallback": f.fallback}));
+                fp_names.push(FoundFace { image: name, score: f.score, fallback: f.fallback });
             }
         }
     }
-    let v = json!({
-        "people": n, "shrink": shrink, "seconds": start.elapsed().as_secs_f64(),
-        "threads": rayon::current_num_threads(),
-        "whole_images": {"tally": full_tally.json(), "library": full_outcome.json(),
-            "no_face_at_0.9": no_full_face, "retry_face_covers_centre": retry_covers_centre},
-        "variants": VARIANTS.iter().zip(&tallies).zip(&outcomes).zip(&missed)
-            .map(|(((v, t), o), m)| json!({"variant": v.name, "tally": t.json(), "library": o.json(), "missed": m}))
-            .collect::<Vec<_>>(),
-        "non_faces": {"tally": fp_tally.json(), "library": fp_outcome.json(), "faces_found": fp_names},
-    });
+    let v = CropsReport {
+        people: n,
+        shrink,
+        seconds: start.elapsed().as_secs_f64(),
+        threads: rayon::current_num_threads(),
+        whole_images: WholeImages {
+            tally: full_tally.report(),
+            library: full_outcome.report(),
+            no_face_at_0_9: no_full_face,
+            retry_face_covers_centre: retry_covers_centre,
+        },
+        variants: VARIANTS
+            .iter()
+            .zip(&tallies)
+            .zip(&outcomes)
+            .zip(&missed)
+            .map(|(((v, t), o), m)| VariantReport {
+                variant: v.name,
+                tally: t.report(),
+                library: o.report(),
+                missed: m,
+            })
+            .collect(),
+        non_faces: NonFaces { tally: fp_tally.report(), library: fp_outcome.report(), faces_found: fp_names },
+    };
     let text = serde_json::to_string_pretty(&v)?;
     match get("--out") {
         Some(out) => std::fs::write(&out, text).with_context(|| format!("{out}: cannot write"))?,
@@ -1054,4 +1136,49 @@ struct CropLine<'a> {
     crop: &'a str,
     best_score: Option<f32>,
     retry: Option<Option<facestyle_face::detect::Fallback>>,
+}
+
+/// `bench crops --lfw`: the retry strategies and the library's detector on whole photos, on
+/// each kind of crop, and on pictures without faces.
+#[derive(serde::Serialize)]
+struct CropsReport<'a> {
+    people: usize,
+    shrink: f32,
+    seconds: f64,
+    threads: usize,
+    whole_images: WholeImages,
+    variants: Vec<VariantReport<'a>>,
+    non_faces: NonFaces,
+}
+
+#[derive(serde::Serialize)]
+struct WholeImages {
+    tally: TallyReport,
+    library: OutcomeReport,
+    #[serde(rename = "no_face_at_0.9")]
+    no_face_at_0_9: usize,
+    retry_face_covers_centre: usize,
+}
+
+#[derive(serde::Serialize)]
+struct VariantReport<'a> {
+    variant: &'a str,
+    tally: TallyReport,
+    library: OutcomeReport,
+    missed: &'a [String],
+}
+
+#[derive(serde::Serialize)]
+struct NonFaces {
+    tally: TallyReport,
+    library: OutcomeReport,
+    faces_found: Vec<FoundFace>,
+}
+
+/// A face the detector reports on a picture without faces.
+#[derive(serde::Serialize)]
+struct FoundFace {
+    image: String,
+    score: f32,
+    fallback: Option<facestyle_face::detect::Fallback>,
 }
