@@ -36,6 +36,27 @@ pub fn name_or_unknown<'a>(best: Option<&Hit>, names: &'a [String], verifier: &V
     }
 }
 
+/// A face of a photo (box, score, how it was found) and who it is: one entry of an
+/// identification, as the command line and the server report it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NamedFace {
+    /// `[x, y, width, height]` of the face.
+    pub bbox: [f32; 4],
+    /// Detector confidence in [0, 1].
+    pub score: f32,
+    /// How the face was found when the detector's pass at its threshold found none.
+    pub fallback: Option<crate::detect::Fallback>,
+    #[serde(flatten)]
+    pub who: Identified,
+}
+
+impl NamedFace {
+    pub fn new(face: &crate::detect::Face, who: Identified) -> Self {
+        NamedFace { bbox: face.bbox, score: face.score, fallback: face.fallback, who }
+    }
+}
+
 /// A person near a face, at the distance of their closest embedding.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

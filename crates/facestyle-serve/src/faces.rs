@@ -13,7 +13,7 @@ use facestyle_face::detect::Fallback;
 use facestyle_face::engine::FaceEmbedding;
 use facestyle_face::gallery::{Enrolled, EnrolledPhoto, NewEmbedding, Person};
 use facestyle_face::metric::{Metric, Verdict, Verifier};
-use facestyle_face::search::Identified;
+use facestyle_face::search::NamedFace;
 use facestyle_face::sface::DIM;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -123,19 +123,6 @@ pub struct Verified {
     pub verdict: Verdict,
     pub a: Compared,
     pub b: Compared,
-}
-
-/// A face of an identified photo and who it is.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NamedFace {
-    /// `[x, y, width, height]` of the face.
-    pub bbox: [f32; 4],
-    /// Detector confidence in [0, 1].
-    pub score: f32,
-    /// How the face was found when the detector's pass at its threshold found none.
-    pub fallback: Option<Fallback>,
-    #[serde(flatten)]
-    pub who: Identified,
 }
 
 /// The answer of `POST /v1/identify`.
@@ -257,12 +244,7 @@ pub async fn identify(
             .engine()?
             .analyze(&img.image)
             .iter()
-            .map(|f| NamedFace {
-                bbox: f.face.bbox,
-                score: f.face.score,
-                fallback: f.face.fallback,
-                who: index.identify(&f.embedding, top, &verifier, &names),
-            })
+            .map(|f| NamedFace::new(&f.face, index.identify(&f.embedding, top, &verifier, &names)))
             .collect();
         Ok(Json(Identification {
             width: img.image.width(),

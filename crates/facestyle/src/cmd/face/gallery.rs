@@ -8,7 +8,7 @@ use facestyle_face::detect::Face;
 use facestyle_face::engine::{FaceEngine, model_identity};
 use facestyle_face::gallery::{Enrolled, EnrolledPhoto, Gallery, NewEmbedding, Person};
 use facestyle_face::metric::Metric;
-use facestyle_face::search::Identified;
+use facestyle_face::search::{Identified, NamedFace};
 use facestyle_face::sface::DIM;
 use serde::Serialize;
 
@@ -133,23 +133,7 @@ struct Identification {
 #[derive(Serialize)]
 struct PhotoFaces {
     image: PathBuf,
-    faces: Vec<FaceIdentified>,
-}
-
-/// A face (box, score, how it was found) and who it is.
-#[derive(Serialize)]
-struct FaceIdentified {
-    bbox: [f32; 4],
-    score: f32,
-    fallback: Option<facestyle_face::detect::Fallback>,
-    #[serde(flatten)]
-    who: Identified,
-}
-
-impl FaceIdentified {
-    fn new(face: &Face, who: Identified) -> Self {
-        FaceIdentified { bbox: face.bbox, score: face.score, fallback: face.fallback, who }
-    }
+    faces: Vec<NamedFace>,
 }
 
 pub fn identify(a: IdentifyArgs, json_out: bool) -> anyhow::Result<()> {
@@ -176,7 +160,7 @@ pub fn identify(a: IdentifyArgs, json_out: bool) -> anyhow::Result<()> {
             if !json_out {
                 print_identified(i, &f.face, &who, verifier.threshold);
             }
-            faces.push(FaceIdentified::new(&f.face, who));
+            faces.push(NamedFace::new(&f.face, who));
         }
         results.push(PhotoFaces { image: photo.path.clone(), faces });
     }
