@@ -70,18 +70,7 @@ impl Objective<'_> {
         let config = self.config;
         let acts = self.vgg.features(Vgg19::preprocess(g.clone()), &self.wanted, config.pooling);
         let j_content = content_cost(self.a_c.clone(), acts[acts.len() - 1].clone());
-        let layers = self
-            .grams
-            .iter()
-            .flat_map(|(style_grams, weight)| {
-                style_grams
-                    .iter()
-                    .zip(&acts)
-                    .zip(&config.style_layers)
-                    .map(move |((gs, ag), (_, lambda))| (gs.clone(), ag.clone(), lambda * weight))
-            })
-            .collect();
-        let j_style = style_cost(layers);
+        let j_style = style_cost(style_terms(&self.grams, &acts, config));
         let j_tv = tv_cost(g);
         let total =
             j_content.clone() * self.alpha + j_style.clone() * config.beta + j_tv.clone() * config.tv_weight;
@@ -136,17 +125,27 @@ pub fn style_loss(
 ) -> f32 {
     let style_idx: Vec<usize> = config.style_layers.iter().map(|l| l.0).collect();
     let acts = vgg.features(Vgg19::preprocess(image.detach()), &style_idx, config.pooling);
-    let layers = grams
+    values(style_cost(style_terms(grams, &acts, config)).detach())[0]
+}
+
+/// The terms of `J_style`: for every style image and every style layer, its Gram matrix, the
+/// image's activation at that layer (`acts` in the order of `config.style_layers`) and the
+/// weight lambda_l times the style's blend weight.
+fn style_terms(
+    grams: &[(Vec<Tensor<2>>, f32)],
+    acts: &[Tensor<4>],
+    config: &StyleConfig,
+) -> Vec<(Tensor<2>, Tensor<4>, f32)> {
+    grams
         .iter()
         .flat_map(|(style_grams, weight)| {
             style_grams
                 .iter()
-                .zip(&acts)
+                .zip(acts)
                 .zip(&config.style_layers)
                 .map(move |((gs, ag), (_, lambda))| (gs.clone(), ag.clone(), lambda * weight))
         })
-        .collect();
-    values(style_cost(layers).detach())[0]
+        .collect()
 }
 
 /// `[1, C, H, W]` scaled to `h` x `w` by bilinear interpolation (pixel centres aligned).
