@@ -161,7 +161,7 @@ pub fn train(
     let net = initial(config.init, sface_onnx, &ad)?;
     let optim = AdamConfig::new().with_epsilon(1e-8).init();
     let (mut state, mut net, mut optim) = start_or_resume(config, out, resume, net, optim)?;
-    let mut run = Run::new(state.config.clone(), data, out, device, state.elapsed)?;
+    let mut run = Run::new(state.config.clone(), data, out, device, ad, state.elapsed)?;
 
     if state.history.is_empty() {
         // Epoch 0: where the network starts.
@@ -269,6 +269,7 @@ impl<'a> Run<'a> {
         data: &'a TrainData<'a>,
         out: &Path,
         device: &'a Device,
+        ad: Device,
         elapsed_before: f64,
     ) -> Result<Self> {
         let ckpt = checkpoint_dir(out);
@@ -288,7 +289,7 @@ impl<'a> Run<'a> {
             config,
             data,
             device,
-            ad: device.clone().autodiff(),
+            ad,
             steps_file,
             step_log,
             started: Instant::now(),
