@@ -225,6 +225,46 @@ impl Preset {
     }
 }
 
+/// Settings given on top of a preset; `None` keeps the preset's. Another optimiser than the
+/// preset's takes its own default step unless `lr` is given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    pub iterations: Option<usize>,
+    pub method: Option<Method>,
+    pub lr: Option<f64>,
+    pub beta: Option<f32>,
+    pub init: Option<Init>,
+    pub coarse: Option<Vec<usize>>,
+}
+
+impl Preset {
+    /// This preset's configuration with `o` applied (not validated: see
+    /// [`StyleConfig::validate`]).
+    pub fn with(&self, o: &Overrides) -> StyleConfig {
+        let mut c = self.config();
+        if let Some(n) = o.iterations {
+            c.iterations = n;
+        }
+        if let Some(m) = o.method {
+            c.method = m;
+            c.lr = self.lr_for(m);
+        }
+        if let Some(lr) = o.lr {
+            c.lr = lr;
+        }
+        if let Some(b) = o.beta {
+            c.beta = b;
+        }
+        if let Some(i) = o.init {
+            c.init = i;
+        }
+        if let Some(levels) = &o.coarse {
+            c.coarse = levels.clone();
+        }
+        c
+    }
+}
+
 /// Coarse-level iterations from `20,10` (coarsest first); `none` or empty for none.
 pub fn parse_coarse(s: &str) -> Result<Vec<usize>> {
     if s == "none" || s.is_empty() {

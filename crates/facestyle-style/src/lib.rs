@@ -6,6 +6,7 @@ pub mod config;
 pub mod cost;
 pub mod error;
 pub mod gram;
+pub mod inputs;
 pub mod picture;
 pub mod quality;
 pub mod transfer;

@@ -12,14 +12,15 @@ use clap::{Args, ValueEnum};
 use facestyle_face::photo::load_rgb;
 use facestyle_nn::burn::prelude::*;
 use facestyle_style::config::{
-    DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS, blend_weights, parse_coarse, parse_numbers,
+    DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS, Overrides, blend_weights, parse_coarse, parse_numbers,
     parse_style_layers,
 };
-use facestyle_style::picture::{self, DEFAULT_SIZE, MAX_SIZE, to_image, to_tensor};
+use facestyle_style::inputs::Inputs;
+use facestyle_style::picture::{self, DEFAULT_SIZE, MAX_SIZE, to_image};
 use facestyle_style::quality::{self, Quality};
 use facestyle_style::transfer::{FAST, GATYS, Method, Preset, StepCosts, Transfer, transfer};
 use facestyle_style::vgg::{Pooling, Vgg19, layer};
-use facestyle_style::{StyleConfig, StyleError, colour};
+use facestyle_style::{StyleConfig, StyleError};
 use image::RgbImage;
 use serde::Serialize;
 
@@ -170,27 +171,15 @@ fn flag_of(e: &StyleError) -> &'static str {
 /// The transfer's settings from the flags: the `--method` preset, each flag given overriding it,
 /// checked.
 pub fn style_config(a: &StyleArgs) -> anyhow::Result<StyleConfig> {
-    let preset = a.method.preset();
-    let mut c = preset.config();
-    if let Some(n) = a.iterations {
-        c.iterations = n;
-    }
-    if let Some(o) = a.optimizer {
-        c.method = o.into();
-        c.lr = preset.lr_for(c.method);
-    }
-    if let Some(lr) = a.lr {
-        c.lr = lr;
-    }
-    if let Some(b) = a.beta {
-        c.beta = b;
-    }
-    if let Some(s) = &a.init {
-        c.init = s.parse().context("--init")?;
-    }
-    if let Some(s) = &a.coarse {
-        c.coarse = parse_coarse(s).context("--coarse")?;
-    }
+    let overrides = Overrides {
+        iterations: a.iterations,
+        method: a.optimizer.map(Method::from),
+        lr: a.lr,
+        beta: a.beta,
+        init: a.init.as_deref().map(str::parse).transpose().context("--init")?,
+        coarse: a.coarse.as_deref().map(parse_coarse).transpose().context("--coarse")?,
+    };
+    let mut c = a.method.preset().with(&overrides);
     (c.alpha, c.tv_weight, c.seed, c.pooling) = (a.alpha, a.tv_weight, a.seed, a.pooling.into());
     c.content_layer = layer(&a.content_layer).context("--content-layer")?;
     c.style_layers = parse_style_layers(&a.style_layers).context("--style-layers")?;
@@ -237,38 +226,6 @@ fn load_pictures(a: &StyleArgs, style_size: u32) -> anyhow::Result<(RgbImage, Ve
         check(img, style_size, path)?;
     }
     Ok((content, styles))
-}
-
-/// What the transfer sees: the content and the weighted styles as tensors, in grey with
-/// `--preserve-colors` (then `colours` holds the content in colour for [`Inputs::finish`]).
-struct Inputs {
-    content: Tensor<4>,
-    styles: Vec<(Tensor<4>, f32)>,
-    colours: Option<Tensor<4>>,
-}
-
-impl Inputs {
-    fn new(a: &StyleArgs, s: &Settings, content: &RgbImage, styles: &[RgbImage], device: &Device) -> Self {
-        let content = to_tensor(content, a.size, device);
-        let mut styles: Vec<(Tensor<4>, f32)> =
-            styles.iter().zip(&s.blend).map(|(img, w)| (to_tensor(img, s.style_size, device), *w)).collect();
-        if !a.preserve_colors {
-            return Inputs { content, styles, colours: None };
-        }
-        for (st, _) in styles.iter_mut() {
-            *st = colour::matched_grey(st.clone(), content.clone());
-        }
-        Inputs { content: colour::grey(content.clone()), styles, colours: Some(content) }
-    }
-
-    /// The generated picture as saved: with the content's colours back under its luminance
-    /// when the transfer ran in grey.
-    fn finish(&self, g: Tensor<4>) -> Tensor<4> {
-        match &self.colours {
-            Some(c) => colour::with_colours_of(g, c.clone()),
-            None => g,
-        }
-    }
 }
 
 fn save(img: &RgbImage, path: &Path) -> anyhow::Result<()> {
@@ -441,7 +398,8 @@ pub fn run(a: StyleArgs, json_out: bool) -> anyhow::Result<()> {
     let device = facestyle_nn::device::training_device();
     let vgg = Vgg19::load_cached(&device)?.no_grad();
     let load = t0.elapsed().as_secs_f64();
-    let inputs = Inputs::new(&a, &s, &content_img, &style_imgs, &device);
+    let inputs =
+        Inputs::new(&content_img, &style_imgs, &s.blend, a.size, s.style_size, a.preserve_colors, &device);
     let (result, costs) = optimise(&a, &vgg, &inputs, &s.config)?;
     let t_q = Instant::now();
     let q = quality::measure(&vgg, result.image.clone(), inputs.content.clone(), &inputs.styles, &s.config);
