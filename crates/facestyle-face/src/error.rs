@@ -23,6 +23,9 @@ pub enum FaceError {
     /// A verification threshold that is not a finite number >= 0.
     #[error("threshold {value}: must be a finite number >= 0")]
     Threshold { value: f32 },
+    /// A trained model directory (`facestyle face train`'s output) that cannot be used.
+    #[error("model directory {path}: {problem}")]
+    ModelDir { path: PathBuf, problem: String },
     /// Model weights that cannot be fetched or read, or that do not fit the network.
     #[error(transparent)]
     Model(#[from] facestyle_models::ModelError),

@@ -92,7 +92,7 @@ impl ModelInfo {
 }
 
 fn bad(dir: &Path, problem: impl Into<String>) -> FaceError {
-    FaceError::Other(format!("model directory {}: {}", dir.display(), problem.into()))
+    FaceError::ModelDir { path: dir.to_path_buf(), problem: problem.into() }
 }
 
 pub fn read_info(dir: &Path) -> Result<ModelInfo> {

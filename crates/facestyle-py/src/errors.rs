@@ -31,7 +31,7 @@ pub fn face(e: FaceError) -> PyErr {
         }
         FaceError::NoFace { .. } => NoFaceError::new_err(text),
         FaceError::Gallery { .. } => GalleryError::new_err(text),
-        FaceError::Model(_) => ModelError::new_err(text),
+        FaceError::Model(_) | FaceError::ModelDir { .. } => ModelError::new_err(text),
         FaceError::Dataset { .. } | FaceError::Other(_) => PyRuntimeError::new_err(text),
     }
 }

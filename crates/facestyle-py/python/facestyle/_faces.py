@@ -38,6 +38,7 @@ class Face:
         return cls(tuple(box), score, tuple(tuple(p) for p in landmarks), fallback)
 
     def to_dict(self) -> dict:
+        """The face as plain lists and numbers (for JSON)."""
         return {"box": list(self.box), "score": self.score, "landmarks": [list(p) for p in self.landmarks],
                 "fallback": self.fallback}
 

@@ -83,6 +83,7 @@ class Gallery:
 
     @property
     def path(self):
+        """The gallery file."""
         return self._native.path
 
     def enroll(self, name: str, images: Sequence[ImageLike]) -> Enrolled:

@@ -32,6 +32,10 @@ def _from_array(a: np.ndarray, name: str) -> _native.Picture:
     elif a.ndim != 3 or a.shape[2] != 3:
         raise ValueError(f"{name}: array of shape {a.shape}, expected (H, W, 3) RGB, (H, W, 4) RGBA or (H, W) grey")
     h, w = a.shape[:2]
+    if h * w > _native.MAX_PIXELS:
+        raise ValueError(f"{name}: image is {w}x{h} = {w * h} pixels, above the limit of {_native.MAX_PIXELS}")
+    if h * w == 0:
+        raise ValueError(f"{name}: image has no pixels ({w}x{h})")
     return _native.Picture.from_rgb(np.ascontiguousarray(a).tobytes(), w, h, name)
 
 
