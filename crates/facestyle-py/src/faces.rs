@@ -16,10 +16,16 @@ use crate::errors;
 use crate::picture::Picture;
 
 /// A face as Python receives it: box `[x, y, w, h]`, score, 5 landmarks, fallback name.
-pub type FaceTuple = ([f32; 4], f32, [[f32; 2]; 5], Option<&'static str>);
+pub type FaceTuple = ([f64; 4], f64, [[f64; 2]; 5], Option<&'static str>);
+
+/// An f32 as the Python float that prints as it does (`1.307`, not `1.3070000410079956`): the
+/// shortest decimal that reads back as the same f32, so order and equality are kept.
+pub fn decimal(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
+}
 
 pub fn face_tuple(f: &Face) -> FaceTuple {
-    (f.bbox, f.score, f.landmarks, f.fallback.map(|x| x.name()))
+    (f.bbox.map(decimal), decimal(f.score), f.landmarks.map(|p| p.map(decimal)), f.fallback.map(|x| x.name()))
 }
 
 /// Embeddings as native-endian f32 bytes, row after row (numpy reads them without a copy).
@@ -43,7 +49,7 @@ fn analysed<'py>(py: Python<'py>, found: &[FaceEmbedding]) -> Analysed<'py> {
 
 /// One verification as Python receives it: metric, distance, threshold, same, faces in a,
 /// faces in b.
-type VerdictTuple = (&'static str, f32, f32, bool, usize, usize);
+type VerdictTuple = (&'static str, f64, f64, bool, usize, usize);
 
 #[pyclass(frozen, module = "facestyle._native")]
 pub struct Engine {
@@ -133,8 +139,8 @@ impl Engine {
     /// The threshold in force for `metric`: `threshold` when given (checked), else the
     /// model's validation threshold, else the pretrained pipeline's.
     #[pyo3(signature = (metric, threshold = None))]
-    fn resolve_threshold(&self, metric: &str, threshold: Option<f32>) -> PyResult<f32> {
-        Ok(self.verifier(metric, threshold)?.threshold)
+    fn resolve_threshold(&self, metric: &str, threshold: Option<f32>) -> PyResult<f64> {
+        Ok(decimal(self.verifier(metric, threshold)?.threshold))
     }
 
     /// Every face of each picture, best score first.
@@ -224,7 +230,7 @@ impl Engine {
                     let (fa, na) = self.largest_face(a.get())?;
                     let (fb, nb) = self.largest_face(b.get())?;
                     let v = verifier.verdict(&fa.embedding, &fb.embedding);
-                    Ok((v.metric.name(), v.distance, v.threshold, v.same, na, nb))
+                    Ok((v.metric.name(), decimal(v.distance), decimal(v.threshold), v.same, na, nb))
                 })
                 .collect()
         })

@@ -9,7 +9,7 @@ use facestyle_face::sface::DIM;
 use pyo3::prelude::*;
 
 use crate::errors;
-use crate::faces::{Engine, FaceTuple, face_tuple};
+use crate::faces::{Engine, FaceTuple, decimal, face_tuple};
 use crate::picture::Picture;
 
 /// One enrolment: name as stored, faces added, faces already there, the person's count after,
@@ -17,7 +17,7 @@ use crate::picture::Picture;
 type EnrolledTuple = (String, usize, usize, usize, Vec<Option<&'static str>>);
 
 /// One identified face: the face, the name (or `unknown`), its distance, the candidates.
-type IdentifiedTuple = (FaceTuple, String, Option<f32>, Vec<(String, f32)>);
+type IdentifiedTuple = (FaceTuple, String, Option<f64>, Vec<(String, f64)>);
 
 #[pyclass(frozen, module = "facestyle._native")]
 pub struct Gallery {
@@ -126,8 +126,8 @@ impl Gallery {
                         .map(|f| {
                             let who = index.identify(&f.embedding, top, &verifier, &names);
                             let candidates =
-                                who.candidates.into_iter().map(|c| (c.name, c.distance)).collect();
-                            (face_tuple(&f.face), who.name, who.distance, candidates)
+                                who.candidates.into_iter().map(|c| (c.name, decimal(c.distance))).collect();
+                            (face_tuple(&f.face), who.name, who.distance.map(decimal), candidates)
                         })
                         .collect()
                 })

@@ -4,7 +4,7 @@ visualisation, computed by a Rust engine (no deep-learning framework underneath)
 Quick start::
 
     import facestyle
-    facestyle.verify("a.jpg", "b.jpg")        # Verification(same=True, distance=0.61, ...)
+    facestyle.verify("a.jpg", "b.jpg")        # Verification(same=True, distance=0.536, ...)
     facestyle.embed("group.jpg")              # (n, 128) float32, one row per face
     g = facestyle.Gallery("people.db")
     g.enroll("Ada", ["ada.jpg"])              # one photo is enough
