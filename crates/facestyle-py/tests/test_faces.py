@@ -130,3 +130,10 @@ def test_the_engine_reports_its_model(engine):
     assert engine.model_id == "sface-2021dec-int8bq"
     assert len(engine.model_version) == 12
     assert "sface" in repr(engine)
+
+
+def test_cluster_threshold_zero_leaves_every_face_alone(engine):
+    clusters = facestyle.cluster([GUL_1, GUL_8], threshold=0.0)
+    assert [len(c) for c in clusters] == [1, 1, 1, 1]
+    by_cosine = engine.cluster([GUL_1, GUL_8], metric="cosine")
+    assert [len(c) for c in by_cosine] == [2, 1, 1]

@@ -48,3 +48,9 @@ def test_missing_folders_raise_file_not_found(tmp_path):
         facestyle.top_patches(tmp_path / "nowhere")
     with pytest.raises(ValueError, match="no image"):
         facestyle.top_patches(tmp_path)
+
+
+def test_sface_units_look_at_aligned_faces():
+    out = facestyle.top_patches(PHOTOS, model="sface", layers=["conv1", "pw2"], units=2, top=1, cell=16)
+    assert list(out.layers) == ["conv1", "pw2"]
+    assert all(len(u["patches"]) == 1 for u in out.layers["pw2"].units)
