@@ -11,7 +11,9 @@
 //! of an existing file is left as it is.
 
 mod name;
+pub mod postgres;
 mod schema;
+pub mod store;
 
 use std::path::{Path, PathBuf};
 
@@ -25,7 +27,7 @@ pub use name::{MAX_NAME_BYTES, check_name, normalize_name};
 pub use schema::VERSION as SCHEMA_VERSION;
 
 /// One face to store for a person.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewEmbedding {
     pub image_sha256: String,
     pub image_path: String,
@@ -184,25 +186,7 @@ impl Gallery {
     /// again, so retrying an enrolment changes nothing.
     pub fn enroll_report(&mut self, name: &str, faces: &[NewEmbedding]) -> Result<Enrolled> {
         let name = check_name(name)?;
-        let dim = self.dimension()?.or(faces.first().map(|f| f.vector.len())).unwrap_or(0);
-        for f in faces {
-            if f.vector.len() != dim || dim == 0 {
-                return Err(FaceError::gallery(
-                    &self.path,
-                    format!(
-                        "embedding of {} has {} values, the gallery holds {dim}-value embeddings",
-                        f.image_path,
-                        f.vector.len()
-                    ),
-                ));
-            }
-            if f.vector.iter().any(|x| !x.is_finite()) {
-                return Err(FaceError::gallery(
-                    &self.path,
-                    format!("embedding of {} is not finite", f.image_path),
-                ));
-            }
-        }
+        store::check_faces(&self.path, self.dimension()?, faces)?;
         let path = self.path.clone();
         let err = |e: rusqlite::Error| FaceError::gallery(&path, describe(&e));
         let tx = self.conn.transaction().map_err(err)?;
@@ -241,6 +225,52 @@ impl Gallery {
             .map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(Enrolled { name, added, already_present: faces.len() - added, total: n as usize })
+    }
+
+    /// See [`store::Store::export`].
+    pub fn export(&self, after: Option<(&str, &str)>, limit: usize) -> Result<Vec<store::Exported>> {
+        let (name, sha) = after.unwrap_or(("", ""));
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT p.name, e.image_sha256, e.image_path, e.bbox, e.vector
+                 FROM embeddings e JOIN people p ON p.id = e.person_id
+                 WHERE ?1 = 0 OR p.name > ?2 OR (p.name = ?2 AND e.image_sha256 > ?3)
+                 ORDER BY p.name, e.image_sha256 LIMIT ?4",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![after.is_some() as i64, name, sha, limit as i64], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Vec<u8>>(4)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, image_sha256, image_path, bbox, vector) = row.map_err(|e| self.err(e))?;
+            let bbox: [f32; 4] = serde_json::from_str(&bbox).map_err(|e| {
+                FaceError::gallery(&self.path, format!("a face box of '{name}' is not 4 numbers: {e}"))
+            })?;
+            out.push(store::Exported {
+                name,
+                face: NewEmbedding { image_sha256, image_path, bbox, vector: bytes_vector(&vector) },
+            });
+        }
+        Ok(out)
+    }
+
+    /// How many embeddings the gallery holds.
+    pub fn embedding_count(&self) -> Result<usize> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM embeddings", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        Ok(n as usize)
     }
 
     /// Values per embedding in this gallery (`None` while it is empty).

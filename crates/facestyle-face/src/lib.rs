@@ -19,6 +19,7 @@ pub mod metric;
 pub mod model_dir;
 pub mod nms;
 pub mod onnx_layers;
+pub mod pgtest;
 pub mod photo;
 pub mod plot;
 pub mod roc;

@@ -1,11 +1,11 @@
-//! A gallery for Python: the CLI's SQLite gallery (same file format, same checks), enrolled
-//! and searched through a face engine.
+//! A gallery for Python: the CLI's galleries (a SQLite file or a PostgreSQL URL, same format,
+//! same checks), enrolled and searched through a face engine.
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
+use facestyle_face::gallery::store::{self, Location, Store};
 use facestyle_face::gallery::{self, NewEmbedding};
-use facestyle_face::sface::DIM;
 use pyo3::prelude::*;
 
 use crate::errors;
@@ -21,13 +21,13 @@ type IdentifiedTuple = (FaceTuple, String, Option<f64>, Vec<(String, f64)>);
 
 #[pyclass(frozen, module = "facestyle._native")]
 pub struct Gallery {
-    inner: Mutex<gallery::Gallery>,
+    inner: Mutex<Box<dyn Store>>,
     engine: Py<Engine>,
-    path: PathBuf,
+    location: String,
 }
 
 impl Gallery {
-    fn lock(&self) -> MutexGuard<'_, gallery::Gallery> {
+    fn lock(&self) -> MutexGuard<'_, Box<dyn Store>> {
         // A panic while the lock was held cannot leave the database half-written (every
         // change is a transaction), so a poisoned lock is still usable.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
@@ -36,33 +36,23 @@ impl Gallery {
 
 #[pymethods]
 impl Gallery {
-    /// Opens the gallery at `path` for `engine`'s embedding model, creating an empty one when
-    /// `create` and the file does not exist.
+    /// Opens the gallery at `location` (a SQLite file, or a `postgres://` URL) for `engine`'s
+    /// embedding model, creating an empty one when `create` and there is none.
     #[new]
-    #[pyo3(signature = (path, engine, create = true))]
-    fn new(py: Python<'_>, path: PathBuf, engine: Py<Engine>, create: bool) -> PyResult<Gallery> {
-        let text = path.to_string_lossy();
-        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            return Err(errors::argument(
-                "path",
-                "PostgreSQL galleries are not available in this package; give the path of a SQLite file",
-            ));
-        }
+    #[pyo3(signature = (location, engine, create = true))]
+    fn new(py: Python<'_>, location: PathBuf, engine: Py<Engine>, create: bool) -> PyResult<Gallery> {
+        let at = Location::parse(&location.to_string_lossy());
         let inner = py.detach(|| {
             let e = &engine.get().inner;
-            if create {
-                gallery::Gallery::open_or_create(&path, &e.model_id, &e.model_version)
-            } else {
-                gallery::Gallery::open(&path, &e.model_id, &e.model_version)
-            }
-            .map_err(errors::face)
+            store::open(&at, &e.model_id, &e.model_version, create).map_err(errors::face)
         })?;
-        Ok(Gallery { inner: Mutex::new(inner), engine, path })
+        Ok(Gallery { location: inner.location(), inner: Mutex::new(inner), engine })
     }
 
+    /// Where the gallery is (a URL without its password).
     #[getter]
-    fn path(&self) -> &std::path::Path {
-        &self.path
+    fn location(&self) -> &str {
+        &self.location
     }
 
     #[getter]
@@ -93,7 +83,7 @@ impl Gallery {
                     vector: found.embedding,
                 });
             }
-            let done = self.lock().enroll_report(&name, &rows).map_err(errors::face)?;
+            let done = self.lock().enroll(&name, &rows).map_err(errors::face)?;
             Ok((done.name, done.added, done.already_present, done.total, fallbacks))
         })
     }
@@ -115,16 +105,18 @@ impl Gallery {
             return Err(errors::argument("top", "must be at least 1"));
         }
         py.detach(|| {
-            let (index, names) = self.lock().load_index(DIM).map_err(errors::face)?;
-            Ok(pictures
+            let found: Vec<_> = pictures.iter().map(|p| engine.inner.analyze(&p.get().image)).collect();
+            // One search for the faces of every picture (a SQLite gallery is read once).
+            let queries: Vec<&[f32]> = found.iter().flatten().map(|f| f.embedding.as_slice()).collect();
+            let mut answers =
+                self.lock().identify(&queries, top, &verifier).map_err(errors::face)?.into_iter();
+            Ok(found
                 .iter()
-                .map(|p| {
-                    engine
-                        .inner
-                        .analyze(&p.get().image)
+                .map(|faces| {
+                    faces
                         .iter()
-                        .map(|f| {
-                            let who = index.identify(&f.embedding, top, &verifier, &names);
+                        .zip(answers.by_ref())
+                        .map(|(f, who)| {
                             let candidates =
                                 who.candidates.into_iter().map(|c| (c.name, decimal(c.distance))).collect();
                             (face_tuple(&f.face), who.name, who.distance.map(decimal), candidates)

@@ -3,7 +3,10 @@ facestyle command line for comparisons, and the models (fetched by the first eng
 
 import os
 import shutil
+import socket
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -49,3 +52,43 @@ def engine():
     import facestyle
 
     return facestyle.default_engine()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster (binaries from $FACESTYLE_PG_BIN, as .ci/run installs
+    them; run as nobody under root); returns a function making a database and its URL."""
+    bin_dir = os.environ.get("FACESTYLE_PG_BIN")
+    if not bin_dir or not os.path.isfile(os.path.join(bin_dir, "pg_ctl")):
+        if os.environ.get("FACESTYLE_REQUIRE_POSTGRES") == "1":
+            pytest.fail("FACESTYLE_REQUIRE_POSTGRES=1 but $FACESTYLE_PG_BIN has no pg_ctl")
+        print("SKIP: no PostgreSQL binaries ($FACESTYLE_PG_BIN) for the PostgreSQL gallery test", file=sys.stderr)
+        pytest.skip("no PostgreSQL binaries ($FACESTYLE_PG_BIN)")
+    root = tempfile.mkdtemp(prefix="facestyle-pg-")
+    as_nobody = {}
+    if os.geteuid() == 0:
+        os.chown(root, 65534, 65534)
+        as_nobody = {"user": 65534, "group": 65534}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = os.path.join(root, "data")
+
+    def run(*args):
+        subprocess.run([os.path.join(bin_dir, args[0]), *args[1:]], check=True, capture_output=True, cwd=root,
+                       **as_nobody)
+
+    run("initdb", "-D", data, "-U", "facestyle", "--auth=trust", "-E", "UTF8")
+    run("pg_ctl", "-D", data, "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+        "-l", os.path.join(root, "log"), "-w", "start")
+    made = []
+
+    def database(name):
+        if name not in made:
+            run("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "facestyle", name)
+            made.append(name)
+        return f"postgres://facestyle@127.0.0.1:{port}/{name}"
+
+    yield database
+    run("pg_ctl", "-D", data, "-m", "immediate", "stop")
+    shutil.rmtree(root, ignore_errors=True)

@@ -65,8 +65,8 @@ def test_a_failed_enrolment_changes_nothing(gallery, tmp_path):
 def test_opening_checks_the_file(tmp_path, engine):
     with pytest.raises(facestyle.GalleryError, match="does not exist"):
         facestyle.Gallery(tmp_path / "none.db", engine, create=False)
-    with pytest.raises(ValueError, match="PostgreSQL"):
-        facestyle.Gallery("postgres://localhost/faces", engine)
+    with pytest.raises(facestyle.GalleryError, match="cannot connect"):
+        facestyle.Gallery("postgres://facestyle:secret@127.0.0.1:1/faces", engine)
     other = tmp_path / "other.db"
     facestyle.Gallery(other, engine).enroll("Colin Powell", [POWELL])
     with sqlite3.connect(other) as db:
@@ -81,3 +81,21 @@ def test_identify_batch_reads_the_gallery_once_and_answers_each_image(gallery):
     gallery.enroll("Colin Powell", [POWELL])
     answers = gallery.identify_batch([POWELL, BUSH, GUL_8])
     assert [[f.name for f in faces] for faces in answers] == [["Colin Powell"], ["unknown"], ["unknown"] * 3]
+
+
+def test_a_postgresql_gallery_works_like_a_file_and_is_shared_with_the_cli(postgres, engine, cli):
+    url = postgres("faces")
+    g = facestyle.Gallery(url, engine)
+    assert g.location == url
+    g.enroll("Abdullah Gul", [GUL_1])
+    g.enroll("Colin Powell", [POWELL])
+    assert [f.name for f in g.identify(GUL_8)] == ["Abdullah Gul", "unknown", "unknown"]
+    assert [p.name for p in g.people()] == ["Abdullah Gul", "Colin Powell"]
+    import json
+    import subprocess
+    out = subprocess.run([str(cli), "--json", "face", "people", "--gallery", url], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert [p["name"] for p in json.loads(out.stdout)["people"]] == ["Abdullah Gul", "Colin Powell"]
+    assert g.forget("Colin Powell") and len(g) == 1
+    with pytest.raises(facestyle.GalleryError, match="holds no facestyle gallery"):
+        facestyle.Gallery(postgres("empty"), engine, create=False)

@@ -11,9 +11,10 @@ use axum::http::StatusCode;
 use facestyle_face::FaceError;
 use facestyle_face::detect::Fallback;
 use facestyle_face::engine::FaceEmbedding;
+use facestyle_face::gallery::store::Location;
 use facestyle_face::gallery::{Enrolled, EnrolledPhoto, NewEmbedding, Person};
 use facestyle_face::metric::{Metric, Verdict, Verifier};
-use facestyle_face::search::NamedFace;
+use facestyle_face::search::{Identified, NamedFace};
 use facestyle_face::sface::DIM;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -237,15 +238,23 @@ pub async fn identify(
     check_budget([&file], &limits(&state))?;
     work(&state, move |s| {
         let img = decode(&file)?;
-        let (index, names) = s.index.get(&s.config.gallery, || {
-            s.gallery(false)?.load_index(DIM).map_err(|e| ApiError::internal(e.to_string()))
-        })?;
-        let faces = s
-            .engine()?
-            .analyze(&img.image)
-            .iter()
-            .map(|f| NamedFace::new(&f.face, index.identify(&f.embedding, top, &verifier, &names)))
-            .collect();
+        let found = s.engine()?.analyze(&img.image);
+        let named: Vec<Identified> = match &s.config.gallery {
+            // A SQLite gallery is searched in a cached index, loaded again only after a change.
+            Location::File(path) => {
+                let (index, names) = s.index.get(path, || {
+                    s.sqlite(path, false)?.load_index(DIM).map_err(|e| ApiError::internal(e.to_string()))
+                })?;
+                found.iter().map(|f| index.identify(&f.embedding, top, &verifier, &names)).collect()
+            }
+            Location::Postgres(_) => {
+                let queries: Vec<&[f32]> = found.iter().map(|f| f.embedding.as_slice()).collect();
+                s.with_gallery(false, |g| {
+                    g.identify(&queries, top, &verifier).map_err(|e| ApiError::internal(e.to_string()))
+                })?
+            }
+        };
+        let faces = found.iter().zip(named).map(|(f, who)| NamedFace::new(&f.face, who)).collect();
         Ok(Json(Identification {
             width: img.image.width(),
             height: img.image.height(),
@@ -297,8 +306,7 @@ pub async fn enroll(
             });
         }
         let _writer = s.write_lock();
-        let mut gallery = s.gallery(true)?;
-        let done = gallery.enroll_report(&name, &rows).map_err(write_error);
+        let done = s.with_gallery(true, |g| g.enroll(&name, &rows).map_err(write_error));
         s.index.changed();
         Ok(Json(Enrollment { enrolled: done?, photos }))
     })
@@ -329,10 +337,12 @@ fn write_error(e: FaceError) -> ApiError {
 )]
 pub async fn people(State(state): State<Arc<AppState>>) -> ApiResult<Json<People>> {
     work(&state, move |s| {
-        if !s.config.gallery.exists() {
+        if let Location::File(path) = &s.config.gallery
+            && !path.exists()
+        {
             return Ok(Json(People { people: Vec::new() }));
         }
-        let people = s.gallery(false)?.people().map_err(|e| ApiError::internal(e.to_string()))?;
+        let people = s.with_gallery(false, |g| g.people().map_err(|e| ApiError::internal(e.to_string())))?;
         Ok(Json(People { people }))
     })
     .await
@@ -356,7 +366,7 @@ pub async fn forget(
 ) -> ApiResult<Json<Forgotten>> {
     work(&state, move |s| {
         let _writer = s.write_lock();
-        let removed = s.gallery(false)?.forget(&name).map_err(write_error)?;
+        let removed = s.with_gallery(false, |g| g.forget(&name).map_err(write_error))?;
         s.index.changed();
         if !removed {
             return Err(ApiError::not_found(format!("no one named '{name}' in the gallery")));

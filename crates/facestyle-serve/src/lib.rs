@@ -187,7 +187,7 @@ pub async fn serve_on(
         );
         eprintln!("web page with the token filled in: http://{addr}/#token={}", state.token.value());
     }
-    eprintln!("listening on http://{addr} (gallery {})", config.gallery.display());
+    eprintln!("listening on http://{addr} (gallery {})", config.gallery);
     let jobs = state.clone();
     let limits = listen::ConnLimits {
         max_connections: config.max_connections,

@@ -3,7 +3,7 @@
 //! permits, metrics and the style jobs.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use burn::module::Module;
 use facestyle_face::detect::DetectConfig;
 use facestyle_face::engine::{FaceEngine, MODEL_ID};
 use facestyle_face::gallery::Gallery;
+use facestyle_face::gallery::store::{self, Location, Store};
 use facestyle_style::vgg::Vgg19;
 use tokio::sync::Semaphore;
 
@@ -23,7 +24,7 @@ use crate::metrics::Metrics;
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub addr: SocketAddr,
-    pub gallery: PathBuf,
+    pub gallery: Location,
     /// The bearer token set by the operator (`FACESTYLE_TOKEN` or `--token-file`). With one,
     /// every `/v1` route needs it; without one, the server makes a token at start-up that the
     /// write and job routes need, and reads stay open on loopback.
@@ -59,11 +60,11 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
-    pub fn new(addr: SocketAddr, gallery: PathBuf, token: Option<String>) -> Self {
+    pub fn new(addr: SocketAddr, gallery: impl Into<Location>, token: Option<String>) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         ServeConfig {
             addr,
-            gallery,
+            gallery: gallery.into(),
             token: token.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()),
             allowed_hosts: Vec::new(),
             public_metrics: false,
@@ -140,6 +141,8 @@ pub struct AppState {
     /// Held while writing the gallery, so concurrent enrolments queue instead of failing on a
     /// busy database.
     gallery_write: Mutex<()>,
+    /// Idle PostgreSQL gallery connections (at most one per request handled at once).
+    connections: Mutex<Vec<Box<dyn Store>>>,
     pub index: IndexCache,
     /// Permits to decode images or run the networks; `config.max_inflight` of them.
     pub work: Arc<Semaphore>,
@@ -160,6 +163,7 @@ impl AppState {
             engine: OnceLock::new(),
             vgg: Mutex::new(None),
             gallery_write: Mutex::new(()),
+            connections: Mutex::new(Vec::new()),
             index: IndexCache::default(),
             metrics: Metrics::default(),
             jobs,
@@ -211,11 +215,10 @@ impl AppState {
         lock(&self.gallery_write)
     }
 
-    /// The gallery, opened for this request (created on first enrolment).
-    pub fn gallery(&self, create: bool) -> ApiResult<Gallery> {
+    /// The SQLite gallery at `path`, opened for this request (created on first enrolment).
+    pub fn sqlite(&self, path: &Path, create: bool) -> ApiResult<Gallery> {
         let version =
             facestyle_face::engine::model_version().map_err(|e| ApiError::internal(e.to_string()))?;
-        let path = &self.config.gallery;
         let opened = if create {
             Gallery::open_or_create(path, MODEL_ID, &version)
         } else if path.exists() {
@@ -224,6 +227,50 @@ impl AppState {
             return Err(ApiError::not_found("the gallery is empty: enroll someone first"));
         };
         opened.map_err(|e| ApiError::internal(e.to_string()))
+    }
+
+    /// Runs `f` on the gallery (created first when `create`): a SQLite file opened for the
+    /// request, or a PostgreSQL connection taken from the pool (and put back after a call that
+    /// did not fail; a failed one may have lost its connection).
+    pub fn with_gallery<T>(
+        &self,
+        create: bool,
+        f: impl FnOnce(&mut dyn Store) -> ApiResult<T>,
+    ) -> ApiResult<T> {
+        let url = match &self.config.gallery {
+            Location::File(path) => return f(&mut self.sqlite(path, create)?),
+            Location::Postgres(url) => url,
+        };
+        let pooled = lock(&self.connections).pop();
+        let mut g = match pooled {
+            Some(g) => g,
+            None => {
+                let version =
+                    facestyle_face::engine::model_version().map_err(|e| ApiError::internal(e.to_string()))?;
+                // Opened with `create`: the tables are made once, then every call finds them.
+                store::open(&Location::Postgres(url.clone()), MODEL_ID, &version, true)
+                    .map_err(|e| ApiError::internal(e.to_string()))?
+            }
+        };
+        let out = f(g.as_mut());
+        if out.is_ok() {
+            let mut pool = lock(&self.connections);
+            if pool.len() < self.config.max_inflight {
+                pool.push(g);
+            }
+        }
+        out
+    }
+}
+
+impl Drop for AppState {
+    /// Closes the pooled PostgreSQL connections on a thread of their own: each runs a small
+    /// runtime that may not be dropped from inside the server's.
+    fn drop(&mut self) {
+        let connections = std::mem::take(&mut *lock(&self.connections));
+        if !connections.is_empty() {
+            let _ = std::thread::spawn(move || drop(connections)).join();
+        }
     }
 }
 

@@ -271,5 +271,5 @@ async fn names_are_checked_before_any_work() {
         let msg = json(&bytes)["error"].as_str().unwrap().to_string();
         assert!(msg.contains(want), "{name:?}: {msg}");
     }
-    assert!(!s.state.config.gallery.exists());
+    assert!(!s.state.config.gallery.file().unwrap().exists());
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
-use common::{TOKEN, call, face_models, json, multipart, photo, png, server};
+use common::{Server, TOKEN, call, face_models, json, multipart, photo, png, server};
 use facestyle_models::testing::cached_model;
 use facestyle_serve::client::Part;
 use facestyle_serve::state::ServeConfig;
@@ -120,13 +120,12 @@ async fn routes_need_the_token_as_documented() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     let at = |addr: &str, token: Option<&str>| {
-        ServeConfig::new(addr.parse().unwrap(), "g.db".into(), token.map(str::to_string)).check()
+        ServeConfig::new(addr.parse().unwrap(), "g.db", token.map(str::to_string)).check()
     };
     assert!(at("0.0.0.0:8080", None).unwrap_err().contains("FACESTYLE_TOKEN"));
     assert!(at("127.0.0.1:8080", Some("short")).unwrap_err().contains("at least 16"));
     assert!(at("0.0.0.0:8080", Some(TOKEN)).unwrap_err().contains("plain HTTP"));
-    let mut behind_proxy =
-        ServeConfig::new("0.0.0.0:8080".parse().unwrap(), "g.db".into(), Some(TOKEN.into()));
+    let mut behind_proxy = ServeConfig::new("0.0.0.0:8080".parse().unwrap(), "g.db", Some(TOKEN.into()));
     behind_proxy.allow_plain_http = true;
     assert!(behind_proxy.check().is_ok());
     assert!(at("127.0.0.1:8080", None).is_ok());
@@ -198,7 +197,7 @@ async fn bad_input_is_a_4xx_json_error() {
         assert_eq!(status, want, "{uri}: {v}");
         assert!(v["error"].as_str().unwrap().contains(text), "{uri}: expected '{text}' in {v}");
     }
-    assert!(!s.state.config.gallery.exists(), "no gallery was created");
+    assert!(!s.state.config.gallery.file().unwrap().exists(), "no gallery was created");
 }
 
 #[tokio::test]
@@ -246,7 +245,26 @@ async fn enroll_identify_verify_forget() {
     if !face_models() {
         return;
     }
-    let s = server(Some(TOKEN), |_| {});
+    enroll_identify_verify_forget_on(server(Some(TOKEN), |_| {})).await;
+}
+
+#[tokio::test]
+async fn the_same_on_a_postgresql_gallery() {
+    if !face_models() {
+        return;
+    }
+    let Some(pg) = facestyle_face::pgtest::Cluster::start() else { return };
+    let url = pg.database("faces");
+    let s = server(Some(TOKEN), |c| c.gallery = url.as_str().into());
+    // Nothing enrolled yet: an empty list, not an error.
+    let (status, body) = call(&s.app, Method::GET, "/v1/people", Some(TOKEN), None).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    enroll_identify_verify_forget_on(s).await;
+}
+
+/// Enrolment (all or nothing, retried), identification, verification and forgetting through
+/// the routes, on the server `s`'s gallery.
+async fn enroll_identify_verify_forget_on(s: Server) {
     let t = Some(TOKEN);
     // A photo without a face spoils the whole enrolment: nothing is written.
     let bad = multipart(&[

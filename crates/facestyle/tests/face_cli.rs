@@ -78,13 +78,33 @@ fn one_shot_enrollment_then_open_set_identification() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let g = dir.path().join("g.db");
+    enrol_identify_forget(&dir.path().join("g.db").display().to_string());
+}
+
+#[test]
+fn the_same_on_a_postgresql_gallery() {
+    if !face_models() {
+        return;
+    }
+    let Some(pg) = facestyle_face::pgtest::Cluster::start() else { return };
+    enrol_identify_forget(&pg.database("faces"));
+    // A database that is not there: a clear message, the URL shown without its password.
+    let url = pg.url("nothing_here").replace("facestyle@", "facestyle:hunter2@");
+    let out = facestyle(&["face", "people", "--gallery", &url]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = err(&out);
+    assert!(e.contains("cannot connect") && e.contains("nothing_here") && !e.contains("hunter2"), "{e}");
+}
+
+/// Enrolment from one photo, open-set identification, listing and forgetting on `g` (a file or
+/// a URL), through the CLI.
+fn enrol_identify_forget(g: &str) {
     let v = json(&facestyle(&[
         "--json",
         "face",
         "enroll",
         "--gallery",
-        s(&g),
+        g,
         "--name",
         "Abdullah Gul",
         &photo("Abdullah_Gul_0001.jpg"),
@@ -96,7 +116,7 @@ fn one_shot_enrollment_then_open_set_identification() {
         "face",
         "enroll",
         "--gallery",
-        s(&g),
+        g,
         "--name",
         " Abdullah Gul ",
         &photo("Abdullah_Gul_0001.jpg"),
@@ -104,7 +124,7 @@ fn one_shot_enrollment_then_open_set_identification() {
     assert_eq!((again["added"].as_u64(), again["already_present"].as_u64()), (Some(0), Some(1)), "{again}");
     for bad in ["unknown", "a\u{7}b"] {
         common::assert_refused(
-            &["face", "enroll", "--gallery", s(&g), "--name", bad, &photo("Colin_Powell_0001.jpg")],
+            &["face", "enroll", "--gallery", g, "--name", bad, &photo("Colin_Powell_0001.jpg")],
             "--name",
         );
     }
@@ -113,12 +133,12 @@ fn one_shot_enrollment_then_open_set_identification() {
         "face",
         "enroll",
         "--gallery",
-        s(&g),
+        g,
         "--name",
         "Colin Powell",
         &photo("Colin_Powell_0001.jpg"),
     ]));
-    let v = json(&facestyle(&["--json", "face", "people", "--gallery", s(&g)]));
+    let v = json(&facestyle(&["--json", "face", "people", "--gallery", g]));
     let names: Vec<&str> =
         v["people"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["Abdullah Gul", "Colin Powell"]);
@@ -128,7 +148,7 @@ fn one_shot_enrollment_then_open_set_identification() {
         "face",
         "identify",
         "--gallery",
-        s(&g),
+        g,
         "--top",
         "2",
         &photo("Abdullah_Gul_0008.png"),
@@ -142,10 +162,10 @@ fn one_shot_enrollment_then_open_set_identification() {
     assert_eq!(r[1]["faces"][0]["name"], "unknown", "Bush is not enrolled: {}", r[1]);
     assert_eq!(r[1]["faces"][0]["candidates"].as_array().unwrap().len(), 2);
 
-    json(&facestyle(&["--json", "face", "forget", "--gallery", s(&g), "Colin Powell"]));
-    let v = json(&facestyle(&["--json", "face", "people", "--gallery", s(&g)]));
+    json(&facestyle(&["--json", "face", "forget", "--gallery", g, "Colin Powell"]));
+    let v = json(&facestyle(&["--json", "face", "people", "--gallery", g]));
     assert_eq!(v["people"].as_array().unwrap().len(), 1);
-    let out = facestyle(&["face", "forget", "--gallery", s(&g), "Nobody"]);
+    let out = facestyle(&["face", "forget", "--gallery", g, "Nobody"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(err(&out).contains("no person named 'Nobody'"), "{}", err(&out));
 }
@@ -333,4 +353,65 @@ fn embed_and_cluster_a_folder() {
     let o = facestyle(&["face", "embed", s(&empty), "--out", s(&jsonl)]);
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("no images"), "{}", err(&o));
+}
+
+#[test]
+fn galleries_copy_between_sqlite_and_postgresql_and_compare_equal() {
+    if !face_models() {
+        return;
+    }
+    let Some(pg) = facestyle_face::pgtest::Cluster::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (file, back) = (dir.path().join("g.db"), dir.path().join("back.db"));
+    for (name, p) in [("Abdullah Gul", "Abdullah_Gul_0001.jpg"), ("Colin Powell", "Colin_Powell_0001.jpg")] {
+        json(&facestyle(&["--json", "face", "enroll", "--gallery", s(&file), "--name", name, &photo(p)]));
+    }
+    json(&facestyle(&[
+        "--json",
+        "face",
+        "enroll",
+        "--gallery",
+        s(&file),
+        "--name",
+        "Abdullah Gul",
+        &photo("Abdullah_Gul_0008.png"),
+    ]));
+    let url = pg.database("faces");
+    let there = json(&facestyle(&["--json", "face", "gallery", "copy", "--from", s(&file), "--to", &url]));
+    assert_eq!(
+        (there["people"].as_u64(), there["added"].as_u64(), there["embeddings"].as_u64()),
+        (Some(2), Some(3), Some(3)),
+        "{there}"
+    );
+    // Run again (as after an interruption): nothing to add, still equal.
+    let again = json(&facestyle(&["--json", "face", "gallery", "copy", "--from", s(&file), "--to", &url]));
+    assert_eq!((again["added"].as_u64(), again["already_present"].as_u64()), (Some(0), Some(3)), "{again}");
+    let home = json(&facestyle(&["--json", "face", "gallery", "copy", "--from", &url, "--to", s(&back)]));
+    let sums: Vec<Value> = [s(&file), &url, s(&back)]
+        .iter()
+        .map(|g| json(&facestyle(&["--json", "face", "gallery", "checksum", "--gallery", g])))
+        .collect();
+    assert_eq!(sums[0]["checksum"], sums[1]["checksum"]);
+    assert_eq!(sums[0]["checksum"], sums[2]["checksum"]);
+    assert_eq!(sums[0]["checksum"], home["checksum"]);
+    // The same person seen by the PostgreSQL gallery as by the file.
+    let who =
+        json(&facestyle(&["--json", "face", "identify", "--gallery", &url, &photo("Abdullah_Gul_0008.png")]));
+    assert_eq!(who["results"][0]["faces"][0]["name"], "Abdullah Gul");
+    // A target that already holds someone else is not an equal copy: said, exit 2.
+    json(&facestyle(&[
+        "--json",
+        "face",
+        "enroll",
+        "--gallery",
+        s(&back),
+        "--name",
+        "George W Bush",
+        &photo("George_W_Bush_0001.jpg"),
+    ]));
+    let out = facestyle(&["face", "gallery", "copy", "--from", s(&file), "--to", s(&back)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err(&out).contains("not equal"), "{}", err(&out));
+    let out = facestyle(&["face", "gallery", "copy", "--from", s(&file), "--to", s(&file)]);
+    assert!(err(&out).contains("same gallery"), "{}", err(&out));
 }

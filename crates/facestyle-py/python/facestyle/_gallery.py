@@ -1,11 +1,12 @@
 """Galleries: people enrolled from one photo or more, searched 1:K with "unknown" when nobody
-is close. The file is the command line's SQLite gallery (same format and checks)."""
+is close. A gallery is the command line's: a SQLite file, or a PostgreSQL database with pgvector
+given by a ``postgres://`` URL (same tables and checks)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 from . import _native
 from ._faces import Face, FaceEngine, default_engine
@@ -64,27 +65,28 @@ class Person:
 
 
 class Gallery:
-    """A gallery of people in a SQLite file (created on first use unless ``create=False``).
+    """A gallery of people in a SQLite file or a PostgreSQL database (``postgres://user@host/db``),
+    created on first use unless ``create=False``.
 
     Every enrolment is one transaction: a photo without a face or a bad name changes nothing,
     and enrolling the same photo again adds nothing. The gallery records which model made its
     embeddings and refuses another.
 
-    :param path: the gallery file (the command line's ``--gallery``).
+    :param path: the gallery file or PostgreSQL URL (the command line's ``--gallery``).
     :param engine: the face engine (default: the shared default engine).
     """
 
-    def __init__(self, path: os.PathLike, engine: Optional[FaceEngine] = None, create: bool = True) -> None:
+    def __init__(self, path: Union[str, os.PathLike], engine: Optional[FaceEngine] = None, create: bool = True) -> None:
         self.engine = engine or default_engine()
         self._native = _native.Gallery(os.fspath(path), self.engine._native, create)
 
     def __repr__(self) -> str:
-        return f"Gallery({os.fspath(self.path)!r})"
+        return f"Gallery({self.location!r})"
 
     @property
-    def path(self):
-        """The gallery file."""
-        return self._native.path
+    def location(self) -> str:
+        """The gallery file, or its URL without the password."""
+        return self._native.location
 
     def enroll(self, name: str, images: Sequence[ImageLike]) -> Enrolled:
         """Adds the largest face of each image to person ``name`` (one photo is enough)."""

@@ -10,9 +10,10 @@ use facestyle_serve::state::ServeConfig;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The SQLite gallery (created on the first enrolment).
+    /// The gallery: a SQLite file (created on the first enrolment) or a PostgreSQL URL
+    /// (`postgres://user@host/db`).
     #[arg(long)]
-    pub gallery: PathBuf,
+    pub gallery: facestyle_face::gallery::store::Location,
     /// Address to listen on. Off loopback a token is needed (FACESTYLE_TOKEN or --token-file).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,

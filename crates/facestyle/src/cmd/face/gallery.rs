@@ -1,32 +1,34 @@
 //! `facestyle face enroll | identify | people | forget`: the one-shot gallery.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use facestyle_face::FaceError;
 use facestyle_face::detect::Face;
 use facestyle_face::engine::{FaceEngine, model_identity};
-use facestyle_face::gallery::{Enrolled, EnrolledPhoto, Gallery, NewEmbedding, Person};
+use facestyle_face::gallery::store::{self, Location, Store};
+use facestyle_face::gallery::{Enrolled, EnrolledPhoto, NewEmbedding, Person};
 use facestyle_face::metric::Metric;
 use facestyle_face::search::{Identified, NamedFace};
-use facestyle_face::sface::DIM;
 use serde::Serialize;
 
 use super::{DetectorArgs, MetricArgs, ModelArg, fallback_note, load_engine, read_photo};
 
 #[derive(Debug, Args)]
 pub struct GalleryArgs {
-    /// Gallery database (SQLite).
+    /// The gallery: a SQLite file, or a PostgreSQL database with pgvector
+    /// (`postgres://user@host:port/db`).
     #[arg(long)]
-    pub gallery: PathBuf,
+    pub gallery: Location,
     #[command(flatten)]
     pub model: ModelArg,
 }
 
 #[derive(Debug, Args)]
 pub struct EnrollArgs {
+    /// The gallery: a SQLite file (created if missing) or a PostgreSQL URL.
     #[arg(long)]
-    pub gallery: PathBuf,
+    pub gallery: Location,
     /// The person's name.
     #[arg(long)]
     pub name: String,
@@ -40,8 +42,9 @@ pub struct EnrollArgs {
 
 #[derive(Debug, Args)]
 pub struct IdentifyArgs {
+    /// The gallery: a SQLite file or a PostgreSQL URL.
     #[arg(long)]
-    pub gallery: PathBuf,
+    pub gallery: Location,
     #[arg(required = true)]
     pub images: Vec<PathBuf>,
     /// Candidates listed per face.
@@ -55,16 +58,17 @@ pub struct IdentifyArgs {
 
 #[derive(Debug, Args)]
 pub struct ForgetArgs {
+    /// The gallery: a SQLite file or a PostgreSQL URL.
     #[arg(long)]
-    pub gallery: PathBuf,
+    pub gallery: Location,
     pub name: String,
     #[command(flatten)]
     pub model: ModelArg,
 }
 
-fn open(path: &Path, model: &ModelArg) -> anyhow::Result<Gallery> {
+fn open(location: &Location, model: &ModelArg) -> anyhow::Result<Box<dyn Store>> {
     let (id, version) = model_identity(model.model.as_deref())?;
-    Ok(Gallery::open(path, &id, &version)?)
+    Ok(store::open(location, &id, &version, false)?)
 }
 
 pub fn enroll(a: EnrollArgs, json_out: bool) -> anyhow::Result<()> {
@@ -95,10 +99,10 @@ pub fn enroll(a: EnrollArgs, json_out: bool) -> anyhow::Result<()> {
             vector: found.embedding,
         });
     }
-    let mut gallery = Gallery::open_or_create(&a.gallery, &engine.model_id, &engine.model_version)?;
-    let done = gallery.enroll_report(&name, &rows)?;
+    let mut gallery = store::open(&a.gallery, &engine.model_id, &engine.model_version, true)?;
+    let done = gallery.enroll(&name, &rows)?;
     if json_out {
-        let out = Enrolment { done: &done, gallery: &a.gallery, photos: &fallbacks };
+        let out = Enrolment { done: &done, gallery: gallery.location(), photos: &fallbacks };
         println!("{}", serde_json::to_string(&out)?);
     } else {
         let again = match done.already_present {
@@ -118,7 +122,7 @@ pub fn enroll(a: EnrollArgs, json_out: bool) -> anyhow::Result<()> {
 struct Enrolment<'a> {
     #[serde(flatten)]
     done: &'a Enrolled,
-    gallery: &'a Path,
+    gallery: String,
     photos: &'a [EnrolledPhoto],
 }
 
@@ -138,13 +142,9 @@ struct PhotoFaces {
 
 pub fn identify(a: IdentifyArgs, json_out: bool) -> anyhow::Result<()> {
     let verifier = a.metric.verifier(&a.detector.model)?;
-    let gallery = open(&a.gallery, &a.detector.model)?;
-    let (index, names) = gallery.load_index(DIM)?;
-    if index.is_empty() {
-        anyhow::bail!(
-            "gallery {}: no one is enrolled yet (use `facestyle face enroll`)",
-            a.gallery.display()
-        );
+    let mut gallery = open(&a.gallery, &a.detector.model)?;
+    if gallery.embeddings()? == 0 {
+        anyhow::bail!("gallery {}: no one is enrolled yet (use `facestyle face enroll`)", gallery.location());
     }
     let photos = a.images.iter().map(|p| read_photo(p)).collect::<anyhow::Result<Vec<_>>>()?;
     let engine: FaceEngine = load_engine(&a.detector)?;
@@ -154,9 +154,10 @@ pub fn identify(a: IdentifyArgs, json_out: bool) -> anyhow::Result<()> {
         if !json_out {
             println!("{}: {} face(s)", photo.path.display(), found.len());
         }
+        let queries: Vec<&[f32]> = found.iter().map(|f| f.embedding.as_slice()).collect();
+        let answers = gallery.identify(&queries, a.top, &verifier)?;
         let mut faces = Vec::new();
-        for (i, f) in found.iter().enumerate() {
-            let who = index.identify(&f.embedding, a.top, &verifier, &names);
+        for (i, (f, who)) in found.iter().zip(answers).enumerate() {
             if !json_out {
                 print_identified(i, &f.face, &who, verifier.threshold);
             }
@@ -187,7 +188,7 @@ fn print_identified(i: usize, face: &Face, who: &Identified, threshold: f32) {
 
 #[derive(Serialize)]
 struct People<'a> {
-    gallery: &'a Path,
+    gallery: String,
     people: &'a [Person],
 }
 
@@ -197,12 +198,13 @@ struct Forgotten<'a> {
 }
 
 pub fn people(a: GalleryArgs, json_out: bool) -> anyhow::Result<()> {
-    let people = open(&a.gallery, &a.model)?.people()?;
+    let mut gallery = open(&a.gallery, &a.model)?;
+    let people = gallery.people()?;
     if json_out {
-        println!("{}", serde_json::to_string(&People { gallery: &a.gallery, people: &people })?);
+        println!("{}", serde_json::to_string(&People { gallery: gallery.location(), people: &people })?);
     } else {
         if people.is_empty() {
-            println!("{}: empty", a.gallery.display());
+            println!("{}: empty", gallery.location());
         }
         for p in people {
             println!("{}\t{} embedding(s)\tsince {}", p.name, p.embeddings, p.created_at);
@@ -214,7 +216,7 @@ pub fn people(a: GalleryArgs, json_out: bool) -> anyhow::Result<()> {
 pub fn forget(a: ForgetArgs, json_out: bool) -> anyhow::Result<()> {
     let mut g = open(&a.gallery, &a.model)?;
     if !g.forget(&a.name)? {
-        anyhow::bail!("gallery {}: no person named '{}'", a.gallery.display(), a.name);
+        anyhow::bail!("gallery {}: no person named '{}'", g.location(), a.name);
     }
     if json_out {
         println!("{}", serde_json::to_string(&Forgotten { forgotten: &a.name })?);

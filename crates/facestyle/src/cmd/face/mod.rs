@@ -2,6 +2,7 @@
 //! evaluate.
 
 mod batch;
+mod copy;
 mod curve;
 mod detect;
 mod eval;
@@ -34,6 +35,9 @@ pub enum FaceCommand {
     People(gallery::GalleryArgs),
     /// Remove a person (and their embeddings) from a gallery.
     Forget(gallery::ForgetArgs),
+    /// Copy a gallery between a SQLite file and PostgreSQL (either way), or checksum one.
+    #[command(subcommand)]
+    Gallery(copy::GalleryCommand),
     /// Embed every face of every image under a folder into a JSON-lines file.
     Embed(batch::EmbedArgs),
     /// Group the faces of a photo collection by identity.
@@ -57,6 +61,7 @@ pub fn run(command: FaceCommand, json: bool) -> anyhow::Result<()> {
         FaceCommand::Identify(a) => gallery::identify(a, json),
         FaceCommand::People(a) => gallery::people(a, json),
         FaceCommand::Forget(a) => gallery::forget(a, json),
+        FaceCommand::Gallery(c) => copy::run(c, json),
         FaceCommand::Embed(a) => batch::embed(a, json),
         FaceCommand::Cluster(a) => batch::cluster(a, json),
         FaceCommand::Eval(c) => eval::run(c, json),
