@@ -13,6 +13,7 @@
 mod name;
 pub mod postgres;
 mod schema;
+pub mod sharded;
 pub mod store;
 
 use std::path::{Path, PathBuf};

@@ -68,15 +68,7 @@ impl Cluster {
             );
             return None;
         };
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("facestyle-pg-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a folder for the cluster");
-        let user = rustix::process::geteuid().is_root().then_some(NOBODY);
-        if let Some(uid) = user {
-            std::os::unix::fs::chown(&dir, Some(uid), Some(uid)).expect("hand the folder to nobody");
-        }
-        let c = Cluster { dir, bin, port: free_port(), user };
+        let c = Cluster::empty(bin);
         check(
             "initdb",
             c.command("initdb")
@@ -88,6 +80,48 @@ impl Cluster {
         .unwrap_or_else(|e| panic!("{e}"));
         c.start_again().unwrap_or_else(|e| panic!("{e}"));
         Some(c)
+    }
+
+    /// A fresh folder (handed to nobody under root) and a free port, nothing running yet.
+    fn empty(bin: PathBuf) -> Cluster {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("facestyle-pg-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a folder for the cluster");
+        let user = rustix::process::geteuid().is_root().then_some(NOBODY);
+        if let Some(uid) = user {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(uid)).expect("hand the folder to nobody");
+        }
+        Cluster { dir, bin, port: free_port(), user }
+    }
+
+    /// A streaming replica of this cluster (`pg_basebackup -R`), started on its own port.
+    pub fn replica(&self) -> Cluster {
+        let r = Cluster::empty(self.bin.clone());
+        let port = self.port.to_string();
+        check(
+            "pg_basebackup",
+            r.command("pg_basebackup")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &port,
+                    "-U",
+                    "facestyle",
+                    "-X",
+                    "stream",
+                    "-R",
+                    "-c",
+                    "fast",
+                    "-D",
+                ])
+                .arg(r.data())
+                .output(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        r.start_again().unwrap_or_else(|e| panic!("{e}"));
+        r
     }
 
     fn data(&self) -> PathBuf {

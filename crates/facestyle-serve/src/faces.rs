@@ -247,7 +247,7 @@ pub async fn identify(
                 })?;
                 found.iter().map(|f| index.identify(&f.embedding, top, &verifier, &names)).collect()
             }
-            Location::Postgres(_) => {
+            Location::Postgres(_) | Location::Sharded(_) => {
                 let queries: Vec<&[f32]> = found.iter().map(|f| f.embedding.as_slice()).collect();
                 s.with_gallery(false, |g| {
                     g.identify(&queries, top, &verifier).map_err(|e| ApiError::internal(e.to_string()))

@@ -237,10 +237,9 @@ impl AppState {
         create: bool,
         f: impl FnOnce(&mut dyn Store) -> ApiResult<T>,
     ) -> ApiResult<T> {
-        let url = match &self.config.gallery {
-            Location::File(path) => return f(&mut self.sqlite(path, create)?),
-            Location::Postgres(url) => url,
-        };
+        if let Location::File(path) = &self.config.gallery {
+            return f(&mut self.sqlite(path, create)?);
+        }
         let pooled = lock(&self.connections).pop();
         let mut g = match pooled {
             Some(g) => g,
@@ -248,7 +247,7 @@ impl AppState {
                 let version =
                     facestyle_face::engine::model_version().map_err(|e| ApiError::internal(e.to_string()))?;
                 // Opened with `create`: the tables are made once, then every call finds them.
-                store::open(&Location::Postgres(url.clone()), MODEL_ID, &version, true)
+                store::open(&self.config.gallery, MODEL_ID, &version, true)
                     .map_err(|e| ApiError::internal(e.to_string()))?
             }
         };

@@ -18,23 +18,28 @@ pub enum Location {
     File(PathBuf),
     /// A PostgreSQL connection URL (`postgres://` or `postgresql://`).
     Postgres(String),
+    /// Several PostgreSQL databases, people spread over them (URLs separated by white space;
+    /// in each, hosts after the first are the primary's replicas).
+    Sharded(Vec<String>),
 }
 
 impl Location {
-    /// A `postgres://` or `postgresql://` URL is a PostgreSQL database, anything else a file.
+    /// A `postgres://` or `postgresql://` URL is a PostgreSQL database, several of them
+    /// separated by white space a sharded gallery, anything else a file.
     pub fn parse(s: &str) -> Location {
-        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            Location::Postgres(s.to_string())
-        } else {
-            Location::File(PathBuf::from(s))
+        let is_url = |u: &str| u.starts_with("postgres://") || u.starts_with("postgresql://");
+        let parts: Vec<&str> = s.split_whitespace().collect();
+        if parts.len() > 1 && parts.iter().all(|p| is_url(p)) {
+            return Location::Sharded(parts.into_iter().map(String::from).collect());
         }
+        if is_url(s) { Location::Postgres(s.to_string()) } else { Location::File(PathBuf::from(s)) }
     }
 
     /// The file, for a SQLite gallery.
     pub fn file(&self) -> Option<&Path> {
         match self {
             Location::File(p) => Some(p),
-            Location::Postgres(_) => None,
+            Location::Postgres(_) | Location::Sharded(_) => None,
         }
     }
 
@@ -43,6 +48,7 @@ impl Location {
         match self {
             Location::File(p) => p.display().to_string(),
             Location::Postgres(url) => redact(url),
+            Location::Sharded(urls) => urls.iter().map(|u| redact(u)).collect::<Vec<_>>().join(" "),
         }
     }
 }
@@ -189,6 +195,12 @@ pub fn open(
         Location::Postgres(url) => {
             Ok(Box::new(crate::gallery::postgres::PgGallery::connect(url, model_id, model_version, create)?))
         }
+        Location::Sharded(urls) => Ok(Box::new(crate::gallery::sharded::ShardedGallery::connect(
+            urls,
+            model_id,
+            model_version,
+            create,
+        )?)),
     }
 }
 
