@@ -74,6 +74,8 @@ pub struct PgGallery {
     /// Values per embedding, once the first enrolment has set it.
     dim: Option<usize>,
     nearest: Option<Statement>,
+    /// The `hnsw.ef_search` set on this connection.
+    ef_search: Option<i64>,
 }
 
 /// A PostgreSQL error with its cause, for messages.
@@ -109,6 +111,7 @@ impl PgGallery {
             model_version: model_version.into(),
             dim: None,
             nearest: None,
+            ef_search: None,
         };
         let found = if create { g.migrate()? } else { g.version()? };
         match found {
@@ -358,9 +361,20 @@ impl Store for PgGallery {
         };
         let statement = self.nearest(dim)?;
         let limit = CANDIDATES.max(20 * top) as i64;
-        self.client
-            .batch_execute(&format!("SET hnsw.ef_search = {}", limit.min(1000)))
-            .map_err(|e| self.err(e))?;
+        // The index's search list holds at least the candidates asked for; a larger
+        // `hnsw.ef_search` given for the connection (URL `options=-c hnsw.ef_search=N`) is kept.
+        let wanted = limit.min(1000);
+        if self.ef_search.is_none_or(|ef| ef < wanted) {
+            let given: Option<i64> = self
+                .client
+                .query_one("SELECT current_setting('hnsw.ef_search', true)", &[])
+                .map_err(|e| self.err(e))?
+                .get::<_, Option<String>>(0)
+                .and_then(|v| v.parse().ok());
+            let ef = given.unwrap_or(0).max(wanted);
+            self.client.batch_execute(&format!("SET hnsw.ef_search = {ef}")).map_err(|e| self.err(e))?;
+            self.ef_search = Some(ef);
+        }
         let mut out = Vec::with_capacity(queries.len());
         for q in queries {
             if q.len() != dim {
