@@ -42,8 +42,8 @@ def median(v):
     return v[len(v) // 2] if v else 0.0
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def pipeline_args(ap):
+    """The options of the scripts that time the face pipeline against the bench binary."""
     ap.add_argument("--images", required=True)
     ap.add_argument("--limit", type=int, default=200)
     ap.add_argument("--models", default=os.environ.get("FACESTYLE_MODELS", os.path.expanduser("~/.cache/facestyle/models")))
@@ -51,6 +51,11 @@ def main():
     ap.add_argument("--bench", default=None, help="path of the bench binary (default: target/release/bench)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds over the images (default 3)")
     ap.add_argument("--chunk", type=int, default=10, help="images per stretch, alternating OpenCV and facestyle (default 10)")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    pipeline_args(ap)
     args = ap.parse_args()
 
     cv2.setNumThreads(args.threads)
@@ -149,6 +154,13 @@ def opencv_pass(imgs, state, crops=None):
         out["embed"].append((time.perf_counter() - t) * 1000)
         if crops is not None:
             crops.append(crop)
+    out["full"] = full_pass(imgs, state)
+    return out
+
+
+def full_pass(imgs, state):
+    """OpenCV's detect + align + embed of the largest face of each image, in ms per image."""
+    out = []
     for img in imgs:
         det = detector(state, img)
         t = time.perf_counter()
@@ -156,7 +168,7 @@ def opencv_pass(imgs, state, crops=None):
         if faces is not None:
             face = max(faces, key=lambda f: f[2] * f[3])
             state["recognizer"].feature(state["recognizer"].alignCrop(img, face))
-        out["full"].append((time.perf_counter() - t) * 1000)
+        out.append((time.perf_counter() - t) * 1000)
     return out
 
 

@@ -29,7 +29,7 @@ import cv2
 import facestyle
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_face import detector, images, median  # noqa: E402
+from bench_face import full_pass, images, median, pipeline_args  # noqa: E402
 from bench_serve import start, stop, timings  # noqa: E402
 from face_golden import SFACE, YUNET, clean_sface  # noqa: E402
 
@@ -68,19 +68,6 @@ def python_pass(engine, arrays):
     return out
 
 
-def opencv_pass(state, imgs):
-    out = []
-    for img in imgs:
-        det = detector(state, img)
-        t = time.perf_counter()
-        _, faces = det.detect(img)
-        if faces is not None:
-            face = max(faces, key=lambda f: f[2] * f[3])
-            state["recognizer"].feature(state["recognizer"].alignCrop(img, face))
-        out.append((time.perf_counter() - t) * 1000)
-    return out
-
-
 def import_seconds(runs=7):
     """Median time of `python -c "import facestyle"` less that of `python -c pass`."""
     def run(code):
@@ -96,14 +83,8 @@ def import_seconds(runs=7):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--images", required=True)
-    ap.add_argument("--limit", type=int, default=200)
-    ap.add_argument("--models", default=os.environ.get("FACESTYLE_MODELS", os.path.expanduser("~/.cache/facestyle/models")))
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--bench", default=None, help="the bench binary (default: target/release/bench)")
+    pipeline_args(ap)
     ap.add_argument("--wheel", default=None, help="the wheel whose size to report (a glob)")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--chunk", type=int, default=10)
     args = ap.parse_args()
 
     cv2.setNumThreads(args.threads)
@@ -122,7 +103,7 @@ def main():
         sys.exit(f"bench read {ready.get('images')} images, this script {len(files)}")
     engine = facestyle.FaceEngine()
     python_pass(engine, rgb[:3])  # warm-up
-    opencv_pass(state, bgr[:3])
+    full_pass(bgr[:3], state)
     py, rust, ocv, per_round = [], [], [], []
     for r in range(args.rounds):
         rp, rr, ro = [], [], []
@@ -135,7 +116,7 @@ def main():
                 elif side == 1:
                     rr += timings(proc, first, end)["full"]
                 else:
-                    ro += opencv_pass(state, bgr[first:end])
+                    ro += full_pass(bgr[first:end], state)
         per_round.append({"python_vs_rust": median(rp) / median(rr), "python_vs_opencv": median(rp) / median(ro)})
         py, rust, ocv = py + rp, rust + rr, ocv + ro
     stop(proc)

@@ -3,41 +3,13 @@
 //! gallery, one transaction per enrolment, the model guard, the schema made once under
 //! concurrent opens.
 
-use facestyle_face::gallery::NewEmbedding;
+mod common;
+
+use common::{face, row};
 use facestyle_face::gallery::postgres::person_id;
 use facestyle_face::gallery::store::{self, Location, Store};
-use facestyle_face::metric::{Metric, Verifier, l2_normalize};
+use facestyle_face::metric::{Metric, Verifier};
 use facestyle_face::pgtest::Cluster;
-
-/// A number in [-1, 1) from `seed` (splitmix64).
-fn noise(seed: u64) -> f32 {
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-}
-
-/// A unit vector of a person (`who`) seen in one photo (`shot`): people point in random
-/// directions, far apart; photos of one person are close.
-fn face(who: u32, shot: u32) -> Vec<f32> {
-    let mut v: Vec<f32> = (0..128u64)
-        .map(|i| {
-            noise(u64::from(who) << 8 | i)
-                + 0.1 * noise((u64::from(who) << 40) ^ (u64::from(shot) << 8) ^ i ^ 1 << 63)
-        })
-        .collect();
-    l2_normalize(&mut v);
-    v
-}
-
-fn row(who: u32, shot: u32) -> NewEmbedding {
-    NewEmbedding {
-        image_sha256: format!("{who:032}{shot:032}"),
-        image_path: format!("p{who}_{shot}.jpg"),
-        bbox: [1.0, 2.0, 3.0, 4.0],
-        vector: face(who, shot),
-    }
-}
 
 fn verifier() -> Verifier {
     Verifier::standard(Metric::SqL2)
@@ -131,7 +103,7 @@ fn concurrent_opens_create_the_schema_once_and_enrolments_do_not_collide() {
     let Some(pg) = Cluster::start() else { return };
     let url = Location::parse(&pg.database("faces"));
     std::thread::scope(|s| {
-        for t in 0..6u32 {
+        for t in 0..6u64 {
             let url = url.clone();
             s.spawn(move || {
                 let mut g = store::open(&url, "m", "v1", true).unwrap();
@@ -151,7 +123,7 @@ fn the_index_finds_the_people_exact_search_finds() {
     let dir = tempfile::tempdir().unwrap();
     let mut exact = store::open(&Location::File(dir.path().join("g.db")), "m", "v1", true).unwrap();
     let mut ann = store::open(&url, "m", "v1", true).unwrap();
-    for who in 0..1500u32 {
+    for who in 0..1500u64 {
         let rows = [row(who, 0), row(who, 1)];
         exact.enroll(&format!("p{who}"), &rows).unwrap();
         ann.enroll(&format!("p{who}"), &rows).unwrap();

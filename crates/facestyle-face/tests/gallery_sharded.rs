@@ -3,38 +3,16 @@
 //! the middle of a run: reads go on from the replica, writes to that shard fail cleanly, and
 //! after the restart everything is consistent.
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use facestyle_face::gallery::NewEmbedding;
+use common::{face, row};
 use facestyle_face::gallery::postgres::person_id;
 use facestyle_face::gallery::store::{self, Location, Store};
-use facestyle_face::metric::{Metric, Verifier, l2_normalize};
+use facestyle_face::metric::{Metric, Verifier};
 use facestyle_face::pgtest::Cluster;
-
-fn noise(seed: u64) -> f32 {
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-}
-
-fn face(who: u64, shot: u64) -> Vec<f32> {
-    let mut v: Vec<f32> = (0..128u64)
-        .map(|i| noise(who << 8 | i) + 0.1 * noise((who << 40) ^ (shot << 8) ^ i ^ 1 << 63))
-        .collect();
-    l2_normalize(&mut v);
-    v
-}
-
-fn row(who: u64, shot: u64) -> NewEmbedding {
-    NewEmbedding {
-        image_sha256: format!("{who:032}{shot:032}"),
-        image_path: format!("p{who}_{shot}.jpg"),
-        bbox: [0.0, 0.0, 1.0, 1.0],
-        vector: face(who, shot),
-    }
-}
 
 fn shard_of(name: &str) -> u64 {
     person_id(name) as u64 % 3

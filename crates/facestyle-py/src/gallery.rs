@@ -77,7 +77,7 @@ impl Gallery {
                 let (found, _) = engine.largest_face(p)?;
                 fallbacks.push(found.face.fallback.map(|f| f.name()));
                 rows.push(NewEmbedding {
-                    image_sha256: p.sha256.clone(),
+                    image_sha256: p.sha256().to_string(),
                     image_path: p.name.clone(),
                     bbox: found.face.bbox,
                     vector: found.embedding,

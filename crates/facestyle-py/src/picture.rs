@@ -3,6 +3,7 @@
 //! pixel limit checked from the header) or from raw RGB rows (numpy arrays, PIL images).
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use facestyle_face::photo::{MAX_PIXELS, decode_rgb};
 use image::RgbImage;
@@ -16,7 +17,16 @@ use crate::errors;
 pub struct Picture {
     pub image: RgbImage,
     pub name: String,
-    pub sha256: String,
+    /// The sha256 of the encoded file, known at decoding; for raw pixels it is computed
+    /// from them when first asked for (a gallery records it; detection does not need it).
+    sha: OnceLock<String>,
+}
+
+impl Picture {
+    /// The sha256 a gallery records: of the encoded file, or of the raw RGB pixels.
+    pub fn sha256(&self) -> &str {
+        self.sha.get_or_init(|| hex::encode(Sha256::digest(self.image.as_raw())))
+    }
 }
 
 #[pymethods]
@@ -26,7 +36,7 @@ impl Picture {
     fn decode(py: Python<'_>, data: &[u8], name: String) -> PyResult<Picture> {
         py.detach(|| {
             let image = decode_rgb(data, Path::new(&name)).map_err(errors::face)?;
-            Ok(Picture { image, sha256: hex::encode(Sha256::digest(data)), name })
+            Ok(Picture { image, sha: OnceLock::from(hex::encode(Sha256::digest(data))), name })
         })
     }
 
@@ -51,7 +61,7 @@ impl Picture {
         }
         py.detach(|| {
             let image = RgbImage::from_raw(width, height, data.to_vec()).expect("length checked");
-            Ok(Picture { image, sha256: hex::encode(Sha256::digest(data)), name })
+            Ok(Picture { image, sha: OnceLock::new(), name })
         })
     }
 
@@ -70,9 +80,9 @@ impl Picture {
         &self.name
     }
 
-    #[getter]
-    fn sha256(&self) -> &str {
-        &self.sha256
+    #[getter(sha256)]
+    fn sha256_hex(&self) -> &str {
+        self.sha256()
     }
 
     /// The pixels, row after row, 3 bytes (R, G, B) each.

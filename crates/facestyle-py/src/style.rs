@@ -81,17 +81,6 @@ fn parse_pooling(name: &str) -> PyResult<Pooling> {
     }
 }
 
-/// The name of the keyword argument a [`StyleConfig::validate`] error is about.
-fn option_of(e: &StyleError) -> &'static str {
-    match e {
-        StyleError::Weight { name, .. } if name == "alpha" => "alpha",
-        StyleError::Weight { name, .. } if name == "beta" => "beta",
-        StyleError::Weight { name, .. } if name == "tv_weight" => "tv_weight",
-        StyleError::NotPositive { name: "lr", .. } => "lr",
-        _ => "style_layers",
-    }
-}
-
 impl Options {
     fn config(self) -> PyResult<StyleConfig> {
         let preset = preset(&self.method).ok_or_else(|| {
@@ -104,7 +93,7 @@ impl Options {
         if let Some(l) = self.style_layers {
             c.style_layers = l.resolve().map_err(|e| errors::argument("style_layers", e))?;
         }
-        c.validate().map_err(|e| errors::argument(option_of(&e), e))?;
+        c.validate().map_err(|e| errors::argument(e.setting(), e))?;
         Ok(c)
     }
 }

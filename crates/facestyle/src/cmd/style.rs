@@ -11,6 +11,7 @@ use anyhow::{Context, anyhow};
 use clap::{Args, ValueEnum};
 use facestyle_face::photo::load_rgb;
 use facestyle_nn::burn::prelude::*;
+use facestyle_style::StyleConfig;
 use facestyle_style::config::{
     DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS, Overrides, blend_weights, parse_coarse, parse_numbers,
     parse_style_layers,
@@ -20,7 +21,6 @@ use facestyle_style::picture::{self, DEFAULT_SIZE, MAX_SIZE, to_image};
 use facestyle_style::quality::{self, Quality};
 use facestyle_style::transfer::{FAST, GATYS, Method, Preset, StepCosts, Transfer, transfer};
 use facestyle_style::vgg::{Pooling, Vgg19, layer};
-use facestyle_style::{StyleConfig, StyleError};
 use image::RgbImage;
 use serde::Serialize;
 
@@ -156,18 +156,6 @@ pub struct StyleArgs {
     pub save_every: Option<usize>,
 }
 
-/// The flag that sets what a [`StyleConfig::validate`] error is about.
-fn flag_of(e: &StyleError) -> &'static str {
-    match e {
-        StyleError::Weight { name, .. } if name == "alpha" => "--alpha",
-        StyleError::Weight { name, .. } if name == "beta" => "--beta",
-        StyleError::Weight { name, .. } if name == "tv_weight" => "--tv-weight",
-        StyleError::NotPositive { name: "lr", .. } => "--lr",
-        StyleError::UnknownLayer(_) => "--content-layer",
-        _ => "--style-layers",
-    }
-}
-
 /// The transfer's settings from the flags: the `--method` preset, each flag given overriding it,
 /// checked.
 pub fn style_config(a: &StyleArgs) -> anyhow::Result<StyleConfig> {
@@ -184,7 +172,7 @@ pub fn style_config(a: &StyleArgs) -> anyhow::Result<StyleConfig> {
     c.content_layer = layer(&a.content_layer).context("--content-layer")?;
     c.style_layers = parse_style_layers(&a.style_layers).context("--style-layers")?;
     c.validate().map_err(|e| {
-        let flag = flag_of(&e);
+        let flag = format!("--{}", e.setting().replace('_', "-"));
         anyhow::Error::new(e).context(flag)
     })?;
     Ok(c)
