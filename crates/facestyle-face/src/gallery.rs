@@ -73,7 +73,14 @@ pub struct Gallery {
     conn: Connection,
     model_id: String,
     model_version: String,
+    /// The search index [`store::Store::identify`] last loaded, with what it was loaded from
+    /// (see [`Gallery::stamp`]).
+    index: Option<(Stamp, Index, Vec<String>)>,
 }
+
+/// What a loaded index depends on: the embedding size, the database's `data_version` (it
+/// changes when another connection commits) and this connection's total changes.
+type Stamp = (usize, i64, u64);
 
 impl Gallery {
     /// Opens an existing gallery (error if the file does not exist).
@@ -108,6 +115,7 @@ impl Gallery {
             conn,
             model_id: model_id.into(),
             model_version: model_version.into(),
+            index: None,
         };
         let writable = !g.conn.is_readonly(rusqlite::MAIN_DB).map_err(err)?;
         let found = if writable {
@@ -226,6 +234,25 @@ impl Gallery {
             .map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(Enrolled { name, added, already_present: faces.len() - added, total: n as usize })
+    }
+
+    /// The [`Stamp`] of an index of `dim`-value embeddings loaded now.
+    fn stamp(&self, dim: usize) -> Result<Stamp> {
+        let version: i64 =
+            self.conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| self.err(e))?;
+        Ok((dim, version, self.conn.total_changes()))
+    }
+
+    /// The search index with its owners' names, loaded again only when the gallery changed
+    /// (through this connection or any other) since the last load.
+    pub fn index(&mut self, dim: usize) -> Result<(&Index, &[String])> {
+        let now = self.stamp(dim)?;
+        if self.index.as_ref().is_none_or(|(s, _, _)| *s != now) {
+            let (index, names) = self.load_index(dim)?;
+            self.index = Some((now, index, names));
+        }
+        let (_, index, names) = self.index.as_ref().expect("loaded");
+        Ok((index, names))
     }
 
     /// See [`store::Store::export`].

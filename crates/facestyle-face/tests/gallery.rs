@@ -80,3 +80,27 @@ fn a_failing_enrolment_writes_nothing() {
     let people = g.people().unwrap();
     assert_eq!(people.iter().map(|p| (p.name.as_str(), p.embeddings)).collect::<Vec<_>>(), [("ann", 1)]);
 }
+
+#[test]
+fn a_kept_search_index_follows_writes_from_this_and_other_connections() {
+    use facestyle_face::gallery::store::Store;
+    use facestyle_face::metric::Verifier;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.db");
+    let mut writer = Gallery::open_or_create(&path, "m", "v1").unwrap();
+    let mut reader = Gallery::open(&path, "m", "v1").unwrap();
+    let exact = Verifier::new(Metric::SqL2, 1e-4).unwrap();
+    let who = |g: &mut Gallery, seed: u32| g.identify(&[&unit(seed)], 1, &exact).unwrap().remove(0).name;
+    writer.enroll("ann", &[row(1)]).unwrap();
+    assert_eq!(who(&mut reader, 1), "ann");
+    assert_eq!(who(&mut reader, 2), "unknown");
+    // Another connection commits: the reader's kept index is loaded again.
+    writer.enroll("bob", &[row(2)]).unwrap();
+    assert_eq!(who(&mut reader, 2), "bob");
+    // The reader's own write.
+    assert!(reader.forget("ann").unwrap());
+    assert_eq!(who(&mut reader, 1), "unknown");
+    assert_eq!(who(&mut writer, 1), "unknown");
+    writer.enroll("cy", &[row(3)]).unwrap();
+    assert_eq!((who(&mut writer, 3), who(&mut reader, 3)), ("cy".to_string(), "cy".to_string()));
+}

@@ -249,8 +249,8 @@ impl Store for Gallery {
 
     fn identify(&mut self, queries: &[&[f32]], top: usize, verifier: &Verifier) -> Result<Vec<Identified>> {
         let Some(dim) = queries.first().map(|q| q.len()) else { return Ok(Vec::new()) };
-        let (index, names) = self.load_index(dim)?;
-        Ok(queries.iter().map(|q| index.identify(q, top, verifier, &names)).collect())
+        let (index, names) = self.index(dim)?;
+        Ok(queries.iter().map(|q| index.identify(q, top, verifier, names)).collect())
     }
 
     fn export(&mut self, after: Option<(&str, &str)>, limit: usize) -> Result<Vec<Exported>> {
