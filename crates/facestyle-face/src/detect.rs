@@ -116,6 +116,27 @@ impl Default for DetectConfig {
     }
 }
 
+impl DetectConfig {
+    /// The default settings with this score threshold, long side and fallback ([`Retry`]'s
+    /// default, or none), checked: the threshold in [0, 1], the long side at least 32 pixels.
+    pub fn with(score_threshold: f32, max_side: u32, fallback: bool) -> crate::Result<Self> {
+        if !(0.0..=1.0).contains(&score_threshold) {
+            let problem = format!("{score_threshold} is not in [0, 1]");
+            return Err(crate::FaceError::Setting { name: "score_threshold", problem });
+        }
+        if max_side < 32 {
+            let problem = format!("{max_side} is below 32 pixels");
+            return Err(crate::FaceError::Setting { name: "max_side", problem });
+        }
+        Ok(DetectConfig {
+            score_threshold,
+            max_side,
+            retry: fallback.then(Retry::default),
+            ..DetectConfig::default()
+        })
+    }
+}
+
 /// Rounds `n` up to a multiple of 32.
 pub fn pad32(n: u32) -> u32 {
     n.div_ceil(32) * 32
@@ -325,6 +346,21 @@ pub fn largest(faces: &[Face]) -> Option<&Face> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_are_checked_and_named() {
+        let c = DetectConfig::with(0.5, 320, false).unwrap();
+        assert_eq!((c.score_threshold, c.max_side, c.retry), (0.5, 320, None));
+        assert_eq!(DetectConfig::with(0.9, 640, true).unwrap(), DetectConfig::default());
+        for (score, side, name) in
+            [(1.5, 640, "score_threshold"), (f32::NAN, 640, "score_threshold"), (0.9, 31, "max_side")]
+        {
+            match DetectConfig::with(score, side, true) {
+                Err(crate::FaceError::Setting { name: n, .. }) => assert_eq!(n, name),
+                other => panic!("{score} {side}: {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn input_is_bgr_planes_zero_padded_to_multiples_of_32() {

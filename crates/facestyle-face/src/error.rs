@@ -20,6 +20,10 @@ pub enum FaceError {
     /// A dataset file (pairs list, people list) that cannot be parsed.
     #[error("{path}: {problem}")]
     Dataset { path: PathBuf, problem: String },
+    /// A setting out of its range (`name` is the setting's name in the library, for callers
+    /// to name it their way: a flag, a keyword argument).
+    #[error("{name} {problem}")]
+    Setting { name: &'static str, problem: String },
     /// A verification threshold that is not a finite number >= 0.
     #[error("threshold {value}: must be a finite number >= 0")]
     Threshold { value: f32 },

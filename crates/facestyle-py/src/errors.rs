@@ -26,9 +26,10 @@ create_exception!(
 pub fn face(e: FaceError) -> PyErr {
     let text = e.to_string();
     match e {
-        FaceError::Image { .. } | FaceError::Name { .. } | FaceError::Threshold { .. } => {
-            PyValueError::new_err(text)
-        }
+        FaceError::Image { .. }
+        | FaceError::Name { .. }
+        | FaceError::Threshold { .. }
+        | FaceError::Setting { .. } => PyValueError::new_err(text),
         FaceError::NoFace { .. } => NoFaceError::new_err(text),
         FaceError::Gallery { .. } => GalleryError::new_err(text),
         FaceError::Model(_) | FaceError::ModelDir { .. } => ModelError::new_err(text),

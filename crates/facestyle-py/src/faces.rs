@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use facestyle_face::align::align_face;
 use facestyle_face::cluster::chinese_whispers;
-use facestyle_face::detect::{DetectConfig, Face, Retry};
+use facestyle_face::detect::{DetectConfig, Face};
 use facestyle_face::engine::{FaceEmbedding, FaceEngine};
 use facestyle_face::metric::{Metric, Verifier};
 use facestyle_face::sface::INPUT;
@@ -97,18 +97,7 @@ impl Engine {
         fallback: bool,
         model: Option<PathBuf>,
     ) -> PyResult<Engine> {
-        if !(0.0..=1.0).contains(&score_threshold) {
-            return Err(errors::argument("score_threshold", format!("{score_threshold} is not in [0, 1]")));
-        }
-        if max_side < 32 {
-            return Err(errors::argument("max_side", format!("{max_side} is below 32 pixels")));
-        }
-        let config = DetectConfig {
-            score_threshold,
-            max_side,
-            retry: fallback.then(Retry::default),
-            ..DetectConfig::default()
-        };
+        let config = DetectConfig::with(score_threshold, max_side, fallback).map_err(errors::face)?;
         py.detach(|| {
             let device = facestyle_nn::device::default_device();
             let inner = FaceEngine::load_with(config, device, model.as_deref()).map_err(errors::face)?;

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use facestyle_face::detect::{DetectConfig, Fallback, Retry};
+use facestyle_face::FaceError;
+use facestyle_face::detect::{DetectConfig, Fallback};
 use facestyle_face::engine::FaceEngine;
 use facestyle_face::metric::{Metric, Verifier};
 use image::RgbImage;
@@ -100,17 +101,9 @@ pub struct DetectorArgs {
 
 impl DetectorArgs {
     pub fn config(&self) -> anyhow::Result<DetectConfig> {
-        if !(0.0..=1.0).contains(&self.score_threshold) {
-            anyhow::bail!("--score-threshold {} is not in [0, 1]", self.score_threshold);
-        }
-        if self.max_side < 32 {
-            anyhow::bail!("--max-side {} is below 32 pixels", self.max_side);
-        }
-        Ok(DetectConfig {
-            score_threshold: self.score_threshold,
-            max_side: self.max_side,
-            retry: (!self.no_fallback).then(Retry::default),
-            ..DetectConfig::default()
+        DetectConfig::with(self.score_threshold, self.max_side, !self.no_fallback).map_err(|e| match e {
+            FaceError::Setting { name, problem } => anyhow::anyhow!("--{} {problem}", name.replace('_', "-")),
+            other => other.into(),
         })
     }
 }
