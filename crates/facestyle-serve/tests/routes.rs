@@ -325,6 +325,21 @@ async fn enroll_identify_verify_forget_on(s: Server) {
     assert!(json(&body)["error"].as_str().unwrap().contains("no one named 'Gul'"));
 }
 
+/// Submits a style job of 40x32 noise in the style of 32x32 noise at 32 px, `iterations`
+/// long; returns its id.
+async fn submit_style_job(s: &Server, t: Option<&str>, iterations: usize) -> String {
+    let iterations = iterations.to_string();
+    let job = multipart(&[
+        ("content", Part::File("c.png", &png(40, 32))),
+        ("style", Part::File("s.png", &png(32, 32))),
+        ("size", Part::Text("32")),
+        ("iterations", Part::Text(&iterations)),
+    ]);
+    let (status, body) = call(&s.app, Method::POST, "/v1/style", t, Some(job)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    json(&body)["id"].as_str().unwrap().to_string()
+}
+
 #[tokio::test]
 async fn a_style_job_runs_to_its_picture() {
     if cached_model("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").is_none() {
@@ -333,15 +348,7 @@ async fn a_style_job_runs_to_its_picture() {
     let s = server(None, |_| {});
     facestyle_serve::style::spawn_worker(s.state.clone());
     let t = s.token();
-    let job = multipart(&[
-        ("content", Part::File("c.png", &png(40, 32))),
-        ("style", Part::File("s.png", &png(32, 32))),
-        ("size", Part::Text("32")),
-        ("iterations", Part::Text("3")),
-    ]);
-    let (status, body) = call(&s.app, Method::POST, "/v1/style", t, Some(job)).await;
-    assert_eq!(status, StatusCode::ACCEPTED);
-    let id = json(&body)["id"].as_str().unwrap().to_string();
+    let id = submit_style_job(&s, t, 3).await;
     let mut last = Value::Null;
     for _ in 0..600 {
         let (_, body) = call(&s.app, Method::GET, &format!("/v1/jobs/{id}"), t, None).await;
@@ -368,15 +375,7 @@ async fn a_running_style_job_shows_its_picture_as_it_forms() {
     }
     let s = server(None, |_| {});
     let t = s.token();
-    let job = multipart(&[
-        ("content", Part::File("c.png", &png(40, 32))),
-        ("style", Part::File("s.png", &png(32, 32))),
-        ("size", Part::Text("32")),
-        ("iterations", Part::Text("60")),
-    ]);
-    let (status, body) = call(&s.app, Method::POST, "/v1/style", t, Some(job)).await;
-    assert_eq!(status, StatusCode::ACCEPTED);
-    let id = json(&body)["id"].as_str().unwrap().to_string();
+    let id = submit_style_job(&s, t, 60).await;
     let preview = format!("/v1/jobs/{id}/preview.png");
     // Queued (no worker yet): no picture.
     let (status, body) = call(&s.app, Method::GET, &preview, t, None).await;

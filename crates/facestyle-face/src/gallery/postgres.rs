@@ -184,7 +184,8 @@ impl PgGallery {
             .map_err(err)?;
         }
         tx.commit().map_err(err)?;
-        Ok(Some(found.max(if exists.is_some() { found } else { VERSION })))
+        // A new database is at this version now; an existing one reports what it held.
+        Ok(Some(if exists.is_some() { found } else { VERSION }))
     }
 
     /// Refuses galleries of another embedding model; reads the embedding size.

@@ -123,6 +123,8 @@ class FaceEngine:
         return self._native.model_version
 
     def _decision(self, metric: Optional[str], threshold: Optional[float]) -> Tuple[str, Optional[float]]:
+        """The metric and threshold of a call: the engine's unless a metric is given (then the
+        threshold given, or that metric's own in the native code)."""
         if metric is None:
             return self.metric, self.threshold if threshold is None else threshold
         return metric, threshold
@@ -202,7 +204,7 @@ class FaceEngine:
                      threshold: Optional[float] = None) -> list[Verification]:
         """:meth:`verify` for each ``(a, b)`` pair of a list."""
         metric, threshold = self._decision(metric, threshold)
-        pics = [(picture(a, None), picture(b, None)) for a, b in pairs]
+        pics = [(picture(a), picture(b)) for a, b in pairs]
         return [Verification(same, distance, tau, m, na, nb)
                 for m, distance, tau, same, na, nb in self._native.verify(pics, metric, threshold)]
 

@@ -104,8 +104,7 @@ class Gallery:
     def identify_batch(self, images: Sequence[ImageLike], top: int = 1, *, metric: Optional[str] = None,
                        threshold: Optional[float] = None) -> list[list[Identified]]:
         """:meth:`identify` for each image of a list (the gallery is read once)."""
-        if metric is None:
-            metric, threshold = self.engine.metric, self.engine.threshold if threshold is None else threshold
+        metric, threshold = self.engine._decision(metric, threshold)
         found = self._native.identify(pictures(images), top, metric, threshold)
         return [[Identified(Face._of(t), name, distance, tuple(Candidate(n, d) for n, d in cands))
                  for t, name, distance, cands in faces] for faces in found]

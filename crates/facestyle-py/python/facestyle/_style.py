@@ -94,7 +94,7 @@ def style_transfer(
     """
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     data, w, h, evals, ssim, ratio, meets, losses, seconds, stopped = _native.style_transfer(
-        picture(content, None),
+        picture(content),
         [picture(s) for s in styles],
         size=size, method=method, iterations=iterations, alpha=alpha, beta=beta, tv_weight=tv_weight,
         optimizer=optimizer, lr=lr, init=init, seed=seed, content_layer=content_layer,
