@@ -1,38 +1,16 @@
 //! The top patches for Python: for chosen units of chosen layers, the image patches (their
 //! exact receptive fields) that excite each unit most over a collection, one grid per layer.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use facestyle_face::detect::DetectConfig;
-use facestyle_face::engine::FaceEngine;
-use facestyle_face::photo::load_rgb;
-use facestyle_style::vgg::Vgg19;
 use facestyle_viz::VizError;
-use facestyle_viz::probe::{Probe, SFaceProbe, VggProbe};
 use facestyle_viz::report::{ReportConfig, build};
 use facestyle_viz::scan::{self, scan_files};
-use image::RgbImage;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::errors;
-
-fn probe(model: &str) -> PyResult<Box<dyn Probe>> {
-    let device = facestyle_nn::device::default_device();
-    match model {
-        "vgg19" => Ok(Box::new(VggProbe::new(Vgg19::load_cached(&device).map_err(errors::style)?, device))),
-        "sface" => {
-            let engine = FaceEngine::load(DetectConfig::default(), device).map_err(errors::face)?;
-            Ok(Box::new(SFaceProbe::new(engine).map_err(errors::viz)?))
-        }
-        other => Err(errors::argument("model", format!("'{other}': expected 'vgg19' or 'sface'"))),
-    }
-}
-
-fn load(p: &Path) -> facestyle_viz::error::Result<RgbImage> {
-    Ok(load_rgb(p)?)
-}
 
 /// One layer's grid: name, RGB bytes, width, height, and the units with their patches as
 /// JSON (`top_patches.json`'s layer entry).
@@ -78,7 +56,10 @@ pub fn top_patches<'py>(
     let total = files.len();
     let mut raised: Option<PyErr> = None;
     let done = py.detach(|| -> PyResult<_> {
-        let probe = probe(&model)?;
+        let probe = facestyle_viz::probe::named(&model).map_err(|e| match e {
+            VizError::Model(_) => errors::argument("model", e),
+            other => errors::viz(other),
+        })?;
         let names: Vec<String> = match layers {
             Some(l) => l,
             None => probe.default_layers().into_iter().map(String::from).collect(),
@@ -88,7 +69,7 @@ pub fn top_patches<'py>(
             .map(|l| probe.layer(l))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| errors::argument("layers", e))?;
-        let scan = scan_files(probe.as_ref(), files, size, &chosen, top, &load, &mut |n| {
+        let scan = scan_files(probe.as_ref(), files, size, &chosen, top, &scan::load_file, &mut |n| {
             if let Some(cb) = &progress
                 && raised.is_none()
                 && let Err(e) = Python::attach(|py| cb.call1(py, (n, total)).and(py.check_signals()))
@@ -107,7 +88,7 @@ pub fn top_patches<'py>(
             ));
         }
         let infos: Vec<_> = chosen.iter().map(|&l| &probe.layers()[l]).collect();
-        let built = build(probe.as_ref(), &scan, &infos, &config, &load).map_err(errors::viz)?;
+        let built = build(probe.as_ref(), &scan, &infos, &config, &scan::load_file).map_err(errors::viz)?;
         let skipped: Vec<(PathBuf, String)> =
             scan.skipped.iter().map(|(p, e)| (p.clone(), e.to_string())).collect();
         Ok(Some((built, skipped)))

@@ -34,9 +34,25 @@ pub enum VizError {
     /// A layout that is not `blocks` or `strip`.
     #[error("layout '{0}': expected blocks or strip")]
     Layout(String),
-    /// A picture that cannot be read or decoded.
+    /// A picture that cannot be read or decoded, or a face network that cannot be loaded.
     #[error(transparent)]
     Face(#[from] facestyle_face::FaceError),
+    /// VGG19's weights that cannot be fetched or read.
+    #[error(transparent)]
+    Style(#[from] facestyle_style::StyleError),
+    /// An `.onnx` file that is not an SFace-architecture network.
+    #[error("{path}: not an SFace-architecture ONNX file: {source}")]
+    NotSFaceOnnx {
+        path: PathBuf,
+        #[source]
+        source: facestyle_face::FaceError,
+    },
+    /// A network name that is not one the probes know.
+    #[error(
+        "model '{0}': expected vgg19, sface, a trained model directory or the path of an \
+         SFace-architecture .onnx file"
+    )]
+    Model(String),
     /// The network view of one file failed (no face, say).
     #[error("{path}: {source}")]
     View {

@@ -53,6 +53,34 @@ pub trait Probe: Sync {
     }
 }
 
+/// The network called `model`: `vgg19`, `sface` (each image's largest face, aligned), a
+/// model directory written by `facestyle face train`, or an SFace-architecture `.onnx` file
+/// (detected and aligned with the cached YuNet); the weights come from the model cache.
+pub fn named(model: &str) -> Result<Box<dyn Probe>> {
+    use facestyle_face::detect::DetectConfig;
+    use std::path::Path;
+    let device = facestyle_nn::device::default_device();
+    let face = |engine: FaceEngine| -> Result<Box<dyn Probe>> { Ok(Box::new(SFaceProbe::new(engine)?)) };
+    match model {
+        "vgg19" => Ok(Box::new(VggProbe::new(Vgg19::load_cached(&device)?, device))),
+        "sface" => face(FaceEngine::load(DetectConfig::default(), device)?),
+        dir if Path::new(dir).join(facestyle_face::model_dir::INFO_FILE).is_file() => {
+            face(FaceEngine::load_with(DetectConfig::default(), device, Some(Path::new(dir)))?)
+        }
+        path if path.ends_with(".onnx") => {
+            let path = Path::new(path);
+            if !path.is_file() {
+                return Err(facestyle_face::FaceError::image(path, "no such file").into());
+            }
+            let yunet = facestyle_face::engine::model_file("yunet")?;
+            let engine = FaceEngine::from_files(&yunet, path, "custom", DetectConfig::default(), device)
+                .map_err(|source| VizError::NotSFaceOnnx { path: path.to_path_buf(), source })?;
+            face(engine)
+        }
+        other => Err(VizError::Model(other.to_string())),
+    }
+}
+
 /// VGG19 (conv1_1 .. conv5_4, after ReLU) on RGB 0-255 input.
 pub struct VggProbe {
     net: Vgg19,

@@ -49,6 +49,12 @@ pub const MAX_SIZE: u32 = 2048;
 /// A picture loader: one file decoded to RGB.
 pub type Load = dyn Fn(&Path) -> Result<RgbImage> + Sync;
 
+/// The loader of files as the command line reads them
+/// ([`load_rgb`](facestyle_face::photo::load_rgb): any common format, EXIF orientation applied).
+pub fn load_file(p: &Path) -> Result<RgbImage> {
+    Ok(facestyle_face::photo::load_rgb(p)?)
+}
+
 /// `Err` unless the long side `size` is [`MIN_SIDE`] to [`MAX_SIZE`] pixels.
 pub fn check_size(size: u32) -> Result<()> {
     if !(MIN_SIDE..=MAX_SIZE).contains(&size) {

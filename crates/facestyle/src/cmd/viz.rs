@@ -4,17 +4,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use facestyle_face::detect::DetectConfig;
-use facestyle_face::engine::FaceEngine;
 use facestyle_face::photo::load_rgb;
-use facestyle_style::vgg::Vgg19;
 use facestyle_viz::VizError;
-use facestyle_viz::probe::{Probe, SFaceProbe, VggProbe};
+use facestyle_viz::probe::Probe;
 use facestyle_viz::render::{Layout, tile_maps};
 use facestyle_viz::report::{ReportConfig, build, write};
 use facestyle_viz::scan::{self, scan_files};
 use facestyle_viz::topk::Pick;
-use image::RgbImage;
 use serde::Serialize;
 
 use super::face::progress;
@@ -99,37 +95,9 @@ pub struct ActivationsArgs {
     pub out: PathBuf,
 }
 
-/// The network to look into: `vgg19`, `sface` (on aligned faces), or an SFace-architecture
-/// ONNX file (for instance a fine-tuned export), detected and aligned with the cached YuNet.
+/// The network to look into ([`facestyle_viz::probe::named`]), the flag named in errors.
 fn probe(model: &str) -> anyhow::Result<Box<dyn Probe>> {
-    let device = facestyle_nn::device::default_device();
-    match model {
-        "vgg19" => Ok(Box::new(VggProbe::new(Vgg19::load_cached(&device)?, device))),
-        "sface" => Ok(Box::new(SFaceProbe::new(FaceEngine::load(DetectConfig::default(), device)?)?)),
-        dir if Path::new(dir).join(facestyle_face::model_dir::INFO_FILE).is_file() => {
-            let engine = FaceEngine::load_with(DetectConfig::default(), device, Some(Path::new(dir)))?;
-            Ok(Box::new(SFaceProbe::new(engine).map_err(|e| anyhow::anyhow!("--model {dir}: {e}"))?))
-        }
-        path if path.ends_with(".onnx") => {
-            let path = Path::new(path);
-            if !path.is_file() {
-                bail!("--model {}: no such file", path.display());
-            }
-            let yunet = facestyle_face::engine::model_file("yunet")?;
-            let engine = FaceEngine::from_files(&yunet, path, "custom", DetectConfig::default(), device)
-                .with_context(|| {
-                    format!("--model {}: not an SFace-architecture ONNX file", path.display())
-                })?;
-            Ok(Box::new(SFaceProbe::new(engine)?))
-        }
-        other => {
-            bail!("--model {other:?}: expected vgg19, sface or the path of an SFace-architecture .onnx file")
-        }
-    }
-}
-
-fn load(p: &Path) -> facestyle_viz::error::Result<RgbImage> {
-    Ok(load_rgb(p)?)
+    facestyle_viz::probe::named(model).with_context(|| format!("--model {model}"))
 }
 
 /// The flag that sets what a [`ReportConfig::validate`] error is about, with advice.
@@ -214,8 +182,9 @@ fn top_patches(a: TopPatchesArgs, json_out: bool) -> anyhow::Result<()> {
     let probe = probe(&a.model)?;
     let layers = chosen_layers(probe.as_ref(), a.layers.as_deref())?;
     let bar = progress(files.len() as u64, "top patches");
-    let scan =
-        scan_files(probe.as_ref(), files, a.size, &layers, a.top, &load, &mut |n| bar.set_position(n as u64));
+    let scan = scan_files(probe.as_ref(), files, a.size, &layers, a.top, &scan::load_file, &mut |n| {
+        bar.set_position(n as u64)
+    });
     bar.finish_and_clear();
     for (p, e) in &scan.skipped {
         tracing::warn!("skipped {}: {e}", p.display());
@@ -224,7 +193,7 @@ fn top_patches(a: TopPatchesArgs, json_out: bool) -> anyhow::Result<()> {
         bail!("none of the {} images could be read", scan.files.len());
     }
     let infos: Vec<_> = layers.iter().map(|&l| &probe.layers()[l]).collect();
-    let built = build(probe.as_ref(), &scan, &infos, &config, &load)?;
+    let built = build(probe.as_ref(), &scan, &infos, &config, &scan::load_file)?;
     write(&a.out, &scan, &built, &a.model)?;
     let n = scan.files.len() - scan.skipped.len();
     if json_out {
