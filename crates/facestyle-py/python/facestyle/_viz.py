@@ -67,7 +67,8 @@ def top_patches(
     top-patches`` makes them.
 
     :param images: a folder (searched recursively), an image file, or a list of them.
-    :param model: ``"vgg19"`` or ``"sface"`` (each image's largest face, aligned).
+    :param model: ``"vgg19"``, ``"sface"`` (each image's largest face, aligned), a model
+        directory written by ``facestyle face train``, or an SFace-architecture ``.onnx`` file.
     :param layers: layer names (default: one per block, VGG19's conv1_1 ... conv5_1).
     :param limit: at most this many images from each folder, spread over its sorted list.
     :param units: units shown per layer. :param top: patches per unit.
