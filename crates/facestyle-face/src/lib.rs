@@ -25,6 +25,7 @@ pub mod plot;
 pub mod roc;
 pub mod search;
 pub mod sface;
+pub mod synthetic;
 pub mod yunet;
 
 pub use error::{FaceError, Result};
