@@ -10,6 +10,7 @@
 //! its owner only (0600; SQLite gives its `-wal` and `-shm` files the same mode); the mode
 //! of an existing file is left as it is.
 
+pub mod ann;
 mod name;
 pub mod postgres;
 mod schema;
@@ -21,8 +22,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::error::{FaceError, Result};
-use crate::metric::Metric;
-use crate::search::{Hit, Index};
+use crate::metric::{Metric, Verifier};
+use crate::search::{Hit, Identified, Index};
 
 pub use name::{MAX_NAME_BYTES, check_name, normalize_name};
 pub use schema::VERSION as SCHEMA_VERSION;
@@ -76,6 +77,12 @@ pub struct Gallery {
     /// The search index [`store::Store::identify`] last loaded, with what it was loaded from
     /// (see [`Gallery::stamp`]).
     index: Option<(Stamp, Index, Vec<String>)>,
+    /// How [`store::Store::identify`] searches, the approximate index once opened, and the
+    /// embedding count at a stamp (for [`ann::Search::Auto`]).
+    search: ann::Search,
+    ann: Option<(Stamp, ann::Ann)>,
+    counted: Option<(Stamp, usize)>,
+    progress: Option<Box<ann::Progress>>,
 }
 
 /// What a loaded index depends on: the embedding size, the database's `data_version` (it
@@ -116,6 +123,10 @@ impl Gallery {
             model_id: model_id.into(),
             model_version: model_version.into(),
             index: None,
+            search: ann::Search::Auto,
+            ann: None,
+            counted: None,
+            progress: None,
         };
         let writable = !g.conn.is_readonly(rusqlite::MAIN_DB).map_err(err)?;
         let found = if writable {
@@ -252,6 +263,125 @@ impl Gallery {
             self.index = Some((now, index, names));
         }
         let (_, index, names) = self.index.as_ref().expect("loaded");
+        Ok((index, names))
+    }
+
+    /// How identification searches this gallery (default [`ann::Search::Auto`]).
+    pub fn set_search(&mut self, search: ann::Search) {
+        self.search = search;
+    }
+
+    /// Reports the progress of a build of the approximate index.
+    pub fn on_progress(&mut self, progress: Box<ann::Progress>) {
+        self.progress = Some(progress);
+    }
+
+    /// The approximate index for `dim`-value embeddings, opened (loaded, caught up, or built)
+    /// when this connection has none, else brought up to date with the gallery's changes.
+    pub fn approximate(&mut self, dim: usize) -> Result<&ann::Ann> {
+        let now = self.stamp(dim)?;
+        match &mut self.ann {
+            Some((stamp, a)) if stamp.0 == dim => {
+                if *stamp != now {
+                    a.catch_up(&self.conn, &self.path)?;
+                    *stamp = now;
+                }
+            }
+            _ => {
+                if let Some(held) = self.dimension()?
+                    && held != dim
+                {
+                    return Err(FaceError::gallery(
+                        &self.path,
+                        format!("a query has {dim} values, the gallery holds {held}-value embeddings"),
+                    ));
+                }
+                let quiet = |_: usize, _: usize| {};
+                let progress: &ann::Progress = self.progress.as_deref().unwrap_or(&quiet);
+                let a = ann::Ann::open(&self.conn, &self.path, dim, progress)?;
+                // Opening may have saved and trimmed the log: stamp after it.
+                self.ann = Some((self.stamp(dim)?, a));
+            }
+        }
+        Ok(&self.ann.as_ref().expect("opened").1)
+    }
+
+    /// Whether identification of `dim`-value embeddings goes through the approximate index.
+    pub fn uses_approximate(&mut self, dim: usize) -> Result<bool> {
+        Ok(match self.search {
+            ann::Search::Exact => false,
+            ann::Search::Approximate => true,
+            ann::Search::Auto => {
+                if self.ann.is_some() {
+                    return Ok(true);
+                }
+                let now = self.stamp(dim)?;
+                let n = match self.counted {
+                    Some((s, n)) if s == now => n,
+                    _ => {
+                        let n = self.embedding_count()?;
+                        self.counted = Some((now, n));
+                        n
+                    }
+                };
+                n >= ann::APPROXIMATE_FROM
+            }
+        })
+    }
+
+    /// Identifies each query among the gallery's people: through the exact scan, or through the
+    /// approximate index's candidates re-ranked exactly (see [`Gallery::set_search`]).
+    pub fn identify(
+        &mut self,
+        queries: &[&[f32]],
+        top: usize,
+        verifier: &Verifier,
+    ) -> Result<Vec<Identified>> {
+        let Some(dim) = queries.first().map(|q| q.len()) else { return Ok(Vec::new()) };
+        if !self.uses_approximate(dim)? {
+            let (index, names) = self.index(dim)?;
+            return Ok(queries.iter().map(|q| index.identify(q, top, verifier, names)).collect());
+        }
+        self.approximate(dim)?;
+        let ann = &self.ann.as_ref().expect("opened").1;
+        let mut out = Vec::with_capacity(queries.len());
+        for q in queries {
+            let ids = ann.candidates(q, top, &self.path)?;
+            let (index, names) = self.rows(&ids, dim)?;
+            out.push(index.identify(q, top, verifier, &names));
+        }
+        Ok(out)
+    }
+
+    /// The embeddings of rows `ids` that still exist, as a search index with their owners'
+    /// names.
+    fn rows(&self, ids: &[i64], dim: usize) -> Result<(Index, Vec<String>)> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT p.id, p.name, e.vector FROM embeddings e JOIN people p ON p.id = e.person_id
+                 WHERE e.id = ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut index = Index::new(dim);
+        let mut names: Vec<String> = Vec::new();
+        let mut owners: std::collections::HashMap<i64, u32> = std::collections::HashMap::new();
+        for id in ids {
+            let row: Option<(i64, String, Vec<u8>)> = st
+                .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+                .map_err(|e| self.err(e))?;
+            let Some((pid, name, blob)) = row else { continue };
+            let v = bytes_vector(&blob);
+            if v.len() != dim {
+                continue;
+            }
+            let owner = *owners.entry(pid).or_insert_with(|| {
+                names.push(name);
+                (names.len() - 1) as u32
+            });
+            index.push(owner, &v);
+        }
         Ok((index, names))
     }
 

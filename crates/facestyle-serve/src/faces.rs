@@ -15,7 +15,6 @@ use facestyle_face::gallery::store::Location;
 use facestyle_face::gallery::{Enrolled, EnrolledPhoto, NewEmbedding, Person};
 use facestyle_face::metric::{Metric, Verdict, Verifier};
 use facestyle_face::search::{Identified, NamedFace};
-use facestyle_face::sface::DIM;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -240,12 +239,9 @@ pub async fn identify(
         let img = decode(&file)?;
         let found = s.engine()?.analyze(&img.image);
         let named: Vec<Identified> = match &s.config.gallery {
-            // A SQLite gallery is searched in a cached index, loaded again only after a change.
             Location::File(path) => {
-                let (index, names) = s.index.get(path, || {
-                    s.sqlite(path, false)?.load_index(DIM).map_err(|e| ApiError::internal(e.to_string()))
-                })?;
-                found.iter().map(|f| index.identify(&f.embedding, top, &verifier, &names)).collect()
+                let queries: Vec<&[f32]> = found.iter().map(|f| f.embedding.as_slice()).collect();
+                s.identify_sqlite(path, &queries, top, &verifier)?
             }
             Location::Postgres(_) | Location::Sharded(_) => {
                 let queries: Vec<&[f32]> = found.iter().map(|f| f.embedding.as_slice()).collect();

@@ -11,7 +11,11 @@ use burn::module::Module;
 use facestyle_face::detect::DetectConfig;
 use facestyle_face::engine::{FaceEngine, MODEL_ID};
 use facestyle_face::gallery::Gallery;
+use facestyle_face::gallery::ann::Search;
 use facestyle_face::gallery::store::{self, Location, Store};
+use facestyle_face::metric::Verifier;
+use facestyle_face::search::Identified;
+use facestyle_face::sface::DIM;
 use facestyle_style::vgg::Vgg19;
 use tokio::sync::Semaphore;
 
@@ -25,6 +29,8 @@ use crate::metrics::Metrics;
 pub struct ServeConfig {
     pub addr: SocketAddr,
     pub gallery: Location,
+    /// How a SQLite gallery is searched: exact, through its approximate index, or by size.
+    pub search: Search,
     /// The bearer token set by the operator (`FACESTYLE_TOKEN` or `--token-file`). With one,
     /// every `/v1` route needs it; without one, the server makes a token at start-up that the
     /// write and job routes need, and reads stay open on loopback.
@@ -65,6 +71,7 @@ impl ServeConfig {
         ServeConfig {
             addr,
             gallery: gallery.into(),
+            search: Search::Auto,
             token: token.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()),
             allowed_hosts: Vec::new(),
             public_metrics: false,
@@ -144,6 +151,8 @@ pub struct AppState {
     /// Idle PostgreSQL gallery connections (at most one per request handled at once).
     connections: Mutex<Vec<Box<dyn Store>>>,
     pub index: IndexCache,
+    /// The SQLite gallery connection that holds its approximate index between requests.
+    reader: Mutex<Option<Gallery>>,
     /// Permits to decode images or run the networks; `config.max_inflight` of them.
     pub work: Arc<Semaphore>,
     pub metrics: Metrics,
@@ -165,6 +174,7 @@ impl AppState {
             gallery_write: Mutex::new(()),
             connections: Mutex::new(Vec::new()),
             index: IndexCache::default(),
+            reader: Mutex::new(None),
             metrics: Metrics::default(),
             jobs,
             worker: Mutex::new(None),
@@ -227,6 +237,35 @@ impl AppState {
             return Err(ApiError::not_found("the gallery is empty: enroll someone first"));
         };
         opened.map_err(|e| ApiError::internal(e.to_string()))
+    }
+
+    /// Identifies `queries` in the SQLite gallery at `path`: through its approximate index
+    /// when `config.search` calls for it (one long-lived connection holds the index and brings
+    /// it up to date with the gallery's changes before each search), else through the cached
+    /// exact index, which requests search in parallel.
+    pub fn identify_sqlite(
+        &self,
+        path: &Path,
+        queries: &[&[f32]],
+        top: usize,
+        verifier: &Verifier,
+    ) -> ApiResult<Vec<Identified>> {
+        let internal = |e: facestyle_face::FaceError| ApiError::internal(e.to_string());
+        if self.config.search != Search::Exact {
+            let mut reader = lock(&self.reader);
+            if reader.is_none() {
+                let mut g = self.sqlite(path, false)?;
+                g.set_search(self.config.search);
+                *reader = Some(g);
+            }
+            let g = reader.as_mut().expect("opened");
+            if g.uses_approximate(DIM).map_err(internal)? {
+                return g.identify(queries, top, verifier).map_err(internal);
+            }
+        }
+        let (index, names) =
+            self.index.get(path, || self.sqlite(path, false)?.load_index(DIM).map_err(internal))?;
+        Ok(queries.iter().map(|q| index.identify(q, top, verifier, &names)).collect())
     }
 
     /// Runs `f` on the gallery (created first when `create`): a SQLite file opened for the

@@ -5,11 +5,14 @@
 //! - 1: one embedding per person and image: a unique index on `(person_id, image_sha256)`
 //!   (enrolment takes the largest face of each photo, so a photo gives a person one face).
 //!   Duplicates already there are removed first, keeping the oldest row.
+//! - 2: a change log for the approximate index (`gallery/ann.rs`): triggers append every
+//!   embedding added or removed (by enrolment, forget's cascade, or any other writer) to
+//!   `changes`, and `meta.gallery_id` names the gallery in its index files.
 
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -39,6 +42,19 @@ DELETE FROM embeddings WHERE id NOT IN (
 CREATE UNIQUE INDEX IF NOT EXISTS embeddings_person_image ON embeddings(person_id, image_sha256);
 ";
 
+const CHANGE_LOG: &str = "
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    embedding_id INTEGER NOT NULL,
+    added INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS embeddings_added AFTER INSERT ON embeddings
+BEGIN INSERT INTO changes(embedding_id, added) VALUES (NEW.id, 1); END;
+CREATE TRIGGER IF NOT EXISTS embeddings_removed AFTER DELETE ON embeddings
+BEGIN INSERT INTO changes(embedding_id, added) VALUES (OLD.id, 0); END;
+INSERT OR IGNORE INTO meta(key, value) VALUES ('gallery_id', lower(hex(randomblob(8))));
+";
+
 /// The schema version of an open gallery.
 pub fn version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -54,6 +70,9 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<i64> {
         tx.execute_batch(TABLES)?;
         if found < 1 {
             tx.execute_batch(UNIQUE_PERSON_IMAGE)?;
+        }
+        if found < 2 {
+            tx.execute_batch(CHANGE_LOG)?;
         }
         tx.pragma_update(None, "user_version", VERSION)?;
     }

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{FaceError, Result};
+use crate::gallery::ann::{Progress, Search};
 use crate::gallery::{Enrolled, Gallery, NewEmbedding, Person};
 use crate::metric::Verifier;
 use crate::search::Identified;
@@ -125,6 +126,11 @@ pub trait Store: Send {
     /// then image sha256, both by bytes), starting after `after` (`(name, image sha256)`).
     /// Every store lists the same content in the same order, so copies can be compared.
     fn export(&mut self, after: Option<(&str, &str)>, limit: usize) -> Result<Vec<Exported>>;
+
+    /// How [`Store::identify`] searches a SQLite gallery (exact scan or its approximate index,
+    /// [`Search`]), and where a build of that index reports its progress. PostgreSQL galleries
+    /// always search through their HNSW index and ignore it.
+    fn set_search(&mut self, _search: Search, _progress: Option<Box<Progress>>) {}
 }
 
 /// An embedding as [`Store::export`] lists it.
@@ -248,9 +254,14 @@ impl Store for Gallery {
     }
 
     fn identify(&mut self, queries: &[&[f32]], top: usize, verifier: &Verifier) -> Result<Vec<Identified>> {
-        let Some(dim) = queries.first().map(|q| q.len()) else { return Ok(Vec::new()) };
-        let (index, names) = self.index(dim)?;
-        Ok(queries.iter().map(|q| index.identify(q, top, verifier, names)).collect())
+        Gallery::identify(self, queries, top, verifier)
+    }
+
+    fn set_search(&mut self, search: Search, progress: Option<Box<Progress>>) {
+        Gallery::set_search(self, search);
+        if let Some(p) = progress {
+            self.on_progress(p);
+        }
     }
 
     fn export(&mut self, after: Option<(&str, &str)>, limit: usize) -> Result<Vec<Exported>> {

@@ -14,6 +14,10 @@ pub struct ServeArgs {
     /// (`postgres://user@host/db`).
     #[arg(long)]
     pub gallery: facestyle_face::gallery::store::Location,
+    /// How a SQLite gallery is searched: `exact`, `approximate` (an HNSW index kept beside the
+    /// file, candidates re-ranked exactly) or `auto` (approximate from 200,000 embeddings).
+    #[arg(long, default_value = "auto", value_parser = super::face::parse_search)]
+    pub search: facestyle_face::gallery::ann::Search,
     /// Address to listen on. Off loopback a token is needed (FACESTYLE_TOKEN or --token-file).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
@@ -79,6 +83,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     );
     let mut config = ServeConfig::new(a.addr, a.gallery.clone(), token(&a)?);
     config.allowed_hosts = a.allow_hosts.clone();
+    config.search = a.search;
     config.public_metrics = a.public_metrics;
     config.allow_plain_http = a.allow_plain_http;
     config.body_limit = a.body_limit_mb << 20;

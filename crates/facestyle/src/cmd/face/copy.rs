@@ -17,6 +17,9 @@ pub enum GalleryCommand {
     /// The number of embeddings and a SHA-256 over the gallery's content (names, image hashes,
     /// vectors, in a fixed order): equal for galleries that hold the same, wherever they live.
     Checksum(ChecksumArgs),
+    /// Builds a SQLite gallery's approximate (HNSW) index beside it, or brings it up to date;
+    /// identification otherwise builds it on first need.
+    Index(super::index::IndexArgs),
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +65,7 @@ pub fn run(command: GalleryCommand, json_out: bool) -> anyhow::Result<()> {
     match command {
         GalleryCommand::Copy(a) => copy(a, json_out),
         GalleryCommand::Checksum(a) => sum(a, json_out),
+        GalleryCommand::Index(a) => super::index::run(a, json_out),
     }
 }
 

@@ -6,6 +6,7 @@ use clap::Args;
 use facestyle_face::FaceError;
 use facestyle_face::detect::Face;
 use facestyle_face::engine::{FaceEngine, model_identity};
+use facestyle_face::gallery::ann::Search;
 use facestyle_face::gallery::store::{self, Location, Store};
 use facestyle_face::gallery::{Enrolled, EnrolledPhoto, NewEmbedding, Person};
 use facestyle_face::metric::Metric;
@@ -50,6 +51,11 @@ pub struct IdentifyArgs {
     /// Candidates listed per face.
     #[arg(long, default_value_t = 1)]
     pub top: usize,
+    /// How a SQLite gallery is searched: `exact` (a scan), `approximate` (an HNSW index kept
+    /// beside the file, candidates re-ranked exactly) or `auto` (approximate from 200,000
+    /// embeddings). A PostgreSQL gallery always uses its HNSW index.
+    #[arg(long, default_value = "auto", value_parser = super::index::parse_search)]
+    pub search: Search,
     #[command(flatten)]
     pub metric: MetricArgs,
     #[command(flatten)]
@@ -143,6 +149,19 @@ struct PhotoFaces {
 pub fn identify(a: IdentifyArgs, json_out: bool) -> anyhow::Result<()> {
     let verifier = a.metric.verifier(&a.detector.model)?;
     let mut gallery = open(&a.gallery, &a.detector.model)?;
+    let bar = super::progress(0, "building the approximate index");
+    bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    let shown = bar.clone();
+    gallery.set_search(
+        a.search,
+        Some(Box::new(move |done, total| {
+            if shown.is_hidden() {
+                shown.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                shown.set_length(total as u64);
+            }
+            shown.set_position(done as u64);
+        })),
+    );
     if gallery.embeddings()? == 0 {
         anyhow::bail!("gallery {}: no one is enrolled yet (use `facestyle face enroll`)", gallery.location());
     }
@@ -165,6 +184,7 @@ pub fn identify(a: IdentifyArgs, json_out: bool) -> anyhow::Result<()> {
         }
         results.push(PhotoFaces { image: photo.path.clone(), faces });
     }
+    bar.finish_and_clear();
     if json_out {
         let out = Identification { metric: verifier.metric, threshold: verifier.threshold, results };
         println!("{}", serde_json::to_string(&out)?);

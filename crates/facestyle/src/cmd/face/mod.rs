@@ -8,8 +8,11 @@ mod detect;
 mod eval;
 mod gallery;
 mod head;
+mod index;
 mod train;
 mod verify;
+
+pub use index::parse_search;
 
 use std::path::{Path, PathBuf};
 
