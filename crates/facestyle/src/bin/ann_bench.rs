@@ -1,62 +1,36 @@
-//! Gallery search at scale, side by side in one run: the exact scan of the embedded gallery
-//! (`search::Index`) and pgvector's HNSW index with exact re-ranking (the PostgreSQL gallery's
-//! search), on synthetic unit 128-d embeddings with identity structure (people of 2 to 10
-//! photos, photos of one person about as far apart as SFace's LFW photos of one person).
-//! Prints one JSON object: build time, bytes per face, p50/p99 query latency, queries/s at
-//! concurrency 1 and 8, recall@1 and @10 of the HNSW answers against the exact ones.
+//! Gallery search at scale, side by side in one run, each through the code the CLI and server
+//! run: the exact scan (`search::Index`), the SQLite gallery's approximate index (usearch HNSW,
+//! candidates re-ranked exactly from SQLite), pgvector's HNSW index on one node and on 3
+//! shards (`PgGallery`, `ShardedGallery`), on synthetic 128-d unit embeddings with identity
+//! structure (`facestyle_face::synthetic`: people of 2 to 10 photos; `--spread FILE` fits the
+//! spread of people and photos to real embeddings, the JSON lines of `facestyle face embed`,
+//! one folder per person as in LFW). Prints one JSON object: for each side build time, bytes
+//! per face, p50/p99 query latency, queries/s at concurrency 1 and 8, recall@1 and @10 of
+//! people against the exact scan; the CPU and the instruction sets the searches used.
 //!
-//!     FACESTYLE_PG_BIN=... cargo run --release -p facestyle --bin ann_bench -- --faces 100000
+//!     FACESTYLE_PG_BIN=... cargo run --release -p facestyle --bin ann_bench -- \
+//!         --faces 1000000 [--spread lfw.jsonl] [--sides exact,hnsw,pg,shards] [--ef 400]
 //!
-//! PostgreSQL: a throwaway cluster from `$FACESTYLE_PG_BIN` (see `facestyle_face::pgtest`).
-//! The embeddings are loaded with COPY and the HNSW index built after the load, as an operator
-//! would for a bulk import; searches go through `PgGallery::identify`, the code the CLI and
-//! server run.
+//! PostgreSQL: throwaway clusters from `$FACESTYLE_PG_BIN` (see `facestyle_face::pgtest`).
+//! Embeddings are loaded with COPY (SQLite: one transaction of inserts) and the indexes built
+//! after the load, as an operator would for a bulk import.
 
 use std::time::Instant;
 
 use anyhow::Context;
-use facestyle_face::gallery::postgres::PgGallery;
+use facestyle_face::gallery::Gallery;
+use facestyle_face::gallery::ann::Search;
+use facestyle_face::gallery::postgres::{PgGallery, person_id};
+use facestyle_face::gallery::sharded::ShardedGallery;
 use facestyle_face::gallery::store::Store;
-use facestyle_face::metric::{Metric, Verifier, l2_normalize};
+use facestyle_face::metric::{Metric, Verifier};
 use facestyle_face::pgtest::Cluster;
-use facestyle_face::search::Index;
+use facestyle_face::search::{Identified, Index};
+use facestyle_face::synthetic::{Fitted, People, Spread};
 use pgvector::Vector;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::Type;
 use serde::Serialize;
-
-/// A deterministic source of normal numbers (splitmix64 + Box-Muller).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f32 {
-        let (u, v) = (self.next().max(1e-12), self.next());
-        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
-    }
-
-    fn unit(&mut self, dim: usize) -> Vec<f32> {
-        let mut v: Vec<f32> = (0..dim).map(|_| self.normal()).collect();
-        l2_normalize(&mut v);
-        v
-    }
-}
-
-/// A photo of a person: their centre plus noise, on the unit sphere. With 0.07 per value the
-/// squared distance between two photos of one person is about 0.8 (SFace on LFW: genuine
-/// pairs mostly 0.4-1.2), between people about 2.
-fn photo(rng: &mut Rng, centre: &[f32]) -> Vec<f32> {
-    let mut v: Vec<f32> = centre.iter().map(|c| c + 0.07 * rng.normal()).collect();
-    l2_normalize(&mut v);
-    v
-}
 
 #[derive(Serialize)]
 struct Side {
@@ -68,20 +42,25 @@ struct Side {
     qps_8: f64,
     recall_at_1: Option<f64>,
     recall_at_10: Option<f64>,
+    /// With `--lfw`: the share of LFW probe photos whose first answer is their person.
+    lfw_rank1: Option<f64>,
 }
 
 #[derive(Serialize)]
 struct Report {
     cpu: String,
+    /// The CPU's vector extensions (from /proc/cpuinfo) and the kernels usearch chose.
+    isa: String,
     threads: usize,
     faces: usize,
     people: usize,
     queries: usize,
-    exact: Side,
-    pgvector_hnsw: Side,
-    postgres: String,
-    /// How PostgreSQL runs the search (EXPLAIN of the nearest-embeddings query).
-    plan: Vec<String>,
+    spread: String,
+    /// Mean squared L2 distance between photos of one person and between two people.
+    same_person_mean: f32,
+    two_people_mean: f32,
+    sides: Vec<(String, Side)>,
+    notes: Vec<String>,
 }
 
 fn percentile(v: &[f64], p: f64) -> f64 {
@@ -118,174 +97,370 @@ fn throughput(threads: usize, queries: &[Vec<f32>], search: impl Fn(usize, &[f32
     queries.len() as f64 / t.elapsed().as_secs_f64()
 }
 
+/// The CPU's vector extensions, as /proc/cpuinfo names them.
+fn isa() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let flags: Vec<&str> = info
+        .lines()
+        .find(|l| l.starts_with("flags"))
+        .map(|l| l.split_whitespace().collect())
+        .unwrap_or_default();
+    [
+        "sse4_2",
+        "avx2",
+        "fma",
+        "avx512f",
+        "avx512bw",
+        "avx512vl",
+        "avx512_vnni",
+        "avx512_bf16",
+        "avx512_fp16",
+        "amx_tile",
+    ]
+    .into_iter()
+    .filter(|f| flags.contains(f))
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
+/// Photos of people from `facestyle face embed` JSON lines (the person is the photo's folder;
+/// the largest face of each photo).
+fn read_embeddings(path: &str) -> anyhow::Result<(Vec<Vec<f32>>, Vec<usize>, Vec<String>)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("--spread {path}"))?;
+    let mut best: std::collections::BTreeMap<String, (f32, Vec<f32>)> = Default::default();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).with_context(|| format!("--spread {path}"))?;
+        let image = v["image"].as_str().context("a line without image")?.to_string();
+        let b = &v["bbox"];
+        let area = (b[2].as_f64().unwrap_or(0.0) * b[3].as_f64().unwrap_or(0.0)) as f32;
+        let e: Vec<f32> = serde_json::from_value(v["embedding"].clone())?;
+        if best.get(&image).is_none_or(|(a, _)| area > *a) {
+            best.insert(image, (area, e));
+        }
+    }
+    let mut people: std::collections::HashMap<String, usize> = Default::default();
+    let (mut photos, mut owners, mut names) = (Vec::new(), Vec::new(), Vec::new());
+    for (image, (_, e)) in best {
+        let folder =
+            std::path::Path::new(&image).parent().map(|p| p.display().to_string()).unwrap_or_default();
+        let n = people.len();
+        let who = *people.entry(folder.clone()).or_insert_with(|| {
+            names.push(folder);
+            n
+        });
+        owners.push(who);
+        photos.push(e);
+    }
+    Ok((photos, owners, names))
+}
+
+/// Latency and throughput of `identify` (one query at a time) and recall against `truth`.
+fn measure(
+    build_s: f64,
+    bytes: f64,
+    queries: &[Vec<f32>],
+    truth: &[Vec<String>],
+    probes: &[(Vec<f32>, String)],
+    identify: &(dyn Fn(usize, &[f32]) -> Identified + Sync),
+) -> Side {
+    let lfw_rank1 = (!probes.is_empty()).then(|| {
+        let right = probes
+            .iter()
+            .filter(|(q, who)| identify(0, q).candidates.first().is_some_and(|c| c.name == *who))
+            .count();
+        right as f64 / probes.len() as f64
+    });
+    let mut times = Vec::new();
+    let mut answers = Vec::new();
+    for q in queries {
+        let t = Instant::now();
+        let a = identify(0, q);
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        answers.push(a.candidates.into_iter().map(|c| c.name).collect::<Vec<_>>());
+    }
+    let n = queries.len() as f64;
+    let r1 = truth.iter().zip(&answers).filter(|(t, a)| t.first() == a.first()).count() as f64 / n;
+    let r10 = truth
+        .iter()
+        .zip(&answers)
+        .map(|(t, a)| t.iter().filter(|x| a.contains(x)).count() as f64 / t.len().max(1) as f64)
+        .sum::<f64>()
+        / n;
+    Side {
+        build_s,
+        bytes_per_face: bytes,
+        p50_ms: percentile(&times, 0.5),
+        p99_ms: percentile(&times, 0.99),
+        qps_1: throughput(1, queries, |k, q| {
+            std::hint::black_box(identify(k, q));
+        }),
+        qps_8: throughput(8, queries, |k, q| {
+            std::hint::black_box(identify(k, q));
+        }),
+        recall_at_1: Some(r1),
+        recall_at_10: Some(r10),
+        lfw_rank1,
+    }
+}
+
+/// Loads `rows` (photo indexes) of `data` into a PostgreSQL database with the gallery's tables,
+/// then builds the HNSW index; returns the seconds and the table's bytes.
+fn load_postgres(url: &str, data: &People, names: &[String], rows: &[usize]) -> anyhow::Result<(f64, f64)> {
+    let t = Instant::now();
+    drop(PgGallery::connect(url, "bench", "1", true)?);
+    let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+    let mut tx = client.transaction()?;
+    for (key, value) in [("model_id", "bench"), ("model_version", "1"), ("dimension", "128")] {
+        tx.execute("INSERT INTO facestyle_meta(key, value) VALUES ($1, $2)", &[&key, &value])?;
+    }
+    let mut people: Vec<u32> = rows.iter().map(|&i| data.owners[i]).collect();
+    people.dedup();
+    let w = tx.copy_in("COPY facestyle_people (id, name) FROM STDIN BINARY")?;
+    let mut w = BinaryCopyInWriter::new(w, &[Type::INT8, Type::TEXT]);
+    for &p in &people {
+        let n = &names[p as usize];
+        w.write(&[&person_id(n), n])?;
+    }
+    w.finish()?;
+    let vector_type = tx.prepare("SELECT $1::vector")?.params()[0].clone();
+    let w = tx.copy_in(
+        "COPY facestyle_embeddings (person_id, model_id, model_version, image_sha256, image_path, bbox, embedding)
+         FROM STDIN BINARY",
+    )?;
+    let types = [Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::FLOAT4_ARRAY, vector_type];
+    let mut w = BinaryCopyInWriter::new(w, &types);
+    let bbox: Vec<f32> = vec![0.0; 4];
+    for &i in rows {
+        let (sha, path) = (format!("{i:064}"), format!("{i}.jpg"));
+        let id = person_id(&names[data.owners[i] as usize]);
+        w.write(&[&id, &"bench", &"1", &sha, &path, &bbox, &Vector::from(data.face(i).to_vec())])?;
+    }
+    w.finish()?;
+    tx.commit()?;
+    client.batch_execute(
+        "SET maintenance_work_mem = '2GB';
+         CREATE INDEX facestyle_embeddings_hnsw ON facestyle_embeddings
+         USING hnsw ((embedding::vector(128)) vector_ip_ops)",
+    )?;
+    let bytes: i64 = client.query_one("SELECT pg_total_relation_size('facestyle_embeddings')", &[])?.get(0);
+    Ok((t.elapsed().as_secs_f64(), bytes as f64))
+}
+
+/// A SQLite gallery of every photo of `data`, written in one transaction.
+fn load_sqlite(path: &std::path::Path, data: &People, names: &[String]) -> anyhow::Result<()> {
+    drop(Gallery::open_or_create(path, "bench", "1")?);
+    let mut conn = rusqlite::Connection::open(path)?;
+    let tx = conn.transaction()?;
+    tx.execute("INSERT INTO meta(key, value) VALUES ('model_id', 'bench')", [])?;
+    {
+        let mut person = tx.prepare("INSERT INTO people(id, name) VALUES (?1, ?2)")?;
+        for (i, n) in names.iter().enumerate() {
+            person.execute(rusqlite::params![i as i64 + 1, n])?;
+        }
+        let mut face = tx.prepare(
+            "INSERT INTO embeddings(person_id, model_id, model_version, image_sha256, image_path, bbox, vector)
+             VALUES (?1, 'bench', '1', ?2, ?3, '[0,0,0,0]', ?4)",
+        )?;
+        for i in 0..data.len() {
+            let bytes: Vec<u8> = data.face(i).iter().flat_map(|x| x.to_le_bytes()).collect();
+            face.execute(rusqlite::params![
+                data.owners[i] as i64 + 1,
+                format!("{i:064}"),
+                format!("{i}.jpg"),
+                bytes
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let get = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     let faces: usize = get("--faces").map(|s| s.parse()).transpose()?.unwrap_or(100_000);
     let n_queries: usize = get("--queries").map(|s| s.parse()).transpose()?.unwrap_or(200);
-    let dim = 128;
-    let mut rng = Rng(7);
-
-    // People of 2-10 photos until `faces` photos; queries are new photos of stored people.
-    let (mut people, mut vectors, mut owners) =
-        (Vec::new(), Vec::with_capacity(faces), Vec::with_capacity(faces));
-    while vectors.len() < faces {
-        let centre = rng.unit(dim);
-        let n = 2 + (rng.next() * 9.0) as usize;
-        for _ in 0..n.min(faces - vectors.len()) {
-            vectors.push(photo(&mut rng, &centre));
-            owners.push(people.len() as u32);
+    let sides = get("--sides").unwrap_or_else(|| "exact,hnsw,pg,shards".into());
+    let wanted = |s: &str| sides.split(',').any(|x| x == s);
+    let (spread, spread_name) = match get("--spread") {
+        Some(path) => {
+            let (photos, owners, _) = read_embeddings(&path)?;
+            let fit = Fitted::fit(&photos, &owners).context("too few people with 2+ photos to fit")?;
+            let name = format!("fitted to {path}: {} people, {} photos", fit.people, fit.photos);
+            (Spread::Fitted(Box::new(fit)), name)
         }
-        people.push(centre);
+        None => (Spread::Isotropic, "isotropic".to_string()),
+    };
+    let mut data = People::with_spread(faces, 128, 7, spread);
+    let mut names: Vec<String> = (0..data.people()).map(|i| format!("p{i}")).collect();
+    let queries: Vec<Vec<f32>> = data.queries(n_queries, 8).into_iter().map(|(_, q)| q).collect();
+    // `--lfw FILE`: LFW's people with 2+ photos join the gallery with their first photo, among
+    // the synthetic distractors; their other photos are probes (MegaFace-style rank-1).
+    let mut probes: Vec<(Vec<f32>, String)> = Vec::new();
+    if let Some(path) = get("--lfw") {
+        let (photos, owners, folders) = read_embeddings(&path)?;
+        let mut count = vec![0usize; folders.len()];
+        for &o in &owners {
+            count[o] += 1;
+        }
+        let mut enrolled = vec![false; folders.len()];
+        for (v, &o) in photos.iter().zip(&owners) {
+            if count[o] < 2 {
+                continue;
+            }
+            let name = format!("lfw:{}", folders[o].rsplit('/').next().unwrap_or_default());
+            if enrolled[o] {
+                probes.push((v.clone(), name));
+            } else {
+                enrolled[o] = true;
+                data.vectors.extend_from_slice(v);
+                data.owners.push(names.len() as u32);
+                data.centres.extend_from_slice(v);
+                names.push(name);
+            }
+        }
+        // At most `--probes` of them (default 2000), evenly spread.
+        let cap: usize = get("--probes").map(|s| s.parse()).transpose()?.unwrap_or(2000);
+        let step = probes.len().div_ceil(cap.max(1)).max(1);
+        probes = probes.into_iter().step_by(step).collect();
+        eprintln!(
+            "LFW: {} people enrolled among the distractors, {} probes",
+            enrolled.iter().filter(|e| **e).count(),
+            probes.len()
+        );
     }
-    let names: Vec<String> = (0..people.len()).map(|i| format!("p{i}")).collect();
-    let queries: Vec<Vec<f32>> = (0..n_queries)
-        .map(|_| {
-            let who = (rng.next() * people.len() as f64) as usize;
-            photo(&mut rng, &people[who])
-        })
-        .collect();
+    let faces = data.len();
     let verifier = Verifier::standard(Metric::SqL2);
+    let (mut same, mut other) = (Vec::new(), Vec::new());
+    for i in 0..data.len().min(20_000) - 1 {
+        if data.owners[i] == data.owners[i + 1] {
+            same.push(Metric::SqL2.distance(data.face(i), data.face(i + 1)));
+        }
+        other.push(Metric::SqL2.distance(data.face(i), data.face((i + data.len() / 2) % data.len())));
+    }
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len().max(1) as f32;
+    eprintln!("{} faces of {} people ({spread_name})", data.len(), data.people());
 
-    // Exact scan.
+    let mut out = Vec::new();
+    let mut notes = Vec::new();
+    // Exact scan: the truth for recall.
     let t = Instant::now();
-    let mut index = Index::new(dim);
-    for (v, o) in vectors.iter().zip(&owners) {
-        index.push(*o, v);
+    let mut index = Index::new(128);
+    for i in 0..data.len() {
+        index.push(data.owners[i], data.face(i));
     }
     let build = t.elapsed().as_secs_f64();
     let truth: Vec<Vec<String>> = queries
         .iter()
         .map(|q| index.identify(q, 10, &verifier, &names).candidates.into_iter().map(|c| c.name).collect())
         .collect();
-    let times: Vec<f64> = queries
-        .iter()
-        .map(|q| {
-            let t = Instant::now();
-            std::hint::black_box(index.identify(q, 10, &verifier, &names));
-            t.elapsed().as_secs_f64() * 1000.0
-        })
-        .collect();
-    let exact = Side {
-        build_s: build,
-        bytes_per_face: index.memory_bytes() as f64 / faces as f64,
-        p50_ms: percentile(&times, 0.5),
-        p99_ms: percentile(&times, 0.99),
-        qps_1: throughput(1, &queries, |_, q| {
-            std::hint::black_box(index.identify(q, 10, &verifier, &names));
-        }),
-        qps_8: throughput(8, &queries, |_, q| {
-            std::hint::black_box(index.identify(q, 10, &verifier, &names));
-        }),
-        recall_at_1: None,
-        recall_at_10: None,
-    };
+    if wanted("exact") {
+        let bytes = index.memory_bytes() as f64 / faces as f64;
+        let side = measure(build, bytes, &queries, &truth, &probes, &|_, q| {
+            index.identify(q, 10, &verifier, &names)
+        });
+        eprintln!("exact: p50 {:.2} ms", side.p50_ms);
+        out.push(("exact scan".to_string(), side));
+    }
+    drop(index);
 
-    // pgvector on a throwaway cluster.
-    let pg = Cluster::start().context("set FACESTYLE_PG_BIN to PostgreSQL binaries with pgvector")?;
-    let url = pg.database("faces");
-    // `--ef N`: the connections' hnsw.ef_search (the gallery uses at least its candidate count).
-    let url = match get("--ef") {
+    let mut accel = String::new();
+    if wanted("hnsw") {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("g.db");
+        let t = Instant::now();
+        load_sqlite(&path, &data, &names)?;
+        notes.push(format!("SQLite load: {:.1} s", t.elapsed().as_secs_f64()));
+        let mut g = Gallery::open(&path, "bench", "1")?;
+        g.set_search(Search::Approximate);
+        let t = Instant::now();
+        let bytes = g.approximate(128)?.memory_bytes() as f64 / faces as f64;
+        let build = t.elapsed().as_secs_f64();
+        accel = usearch_kernels();
+        // One connection holds the index, as in the server; 8 clients take turns on it.
+        let g = std::sync::Mutex::new(g);
+        let side = measure(build, bytes, &queries, &truth, &probes, &|_, q| {
+            g.lock().unwrap().identify(&[q], 10, &verifier).unwrap().remove(0)
+        });
+        eprintln!("in-process HNSW: p50 {:.2} ms, recall@10 {:?}", side.p50_ms, side.recall_at_10);
+        out.push(("in-process HNSW (SQLite gallery)".to_string(), side));
+    }
+    let ef = get("--ef");
+    let with_ef = |url: String| match &ef {
         Some(ef) => format!("{url}?options=-c%20hnsw.ef_search%3D{ef}"),
         None => url,
     };
-    let t = Instant::now();
-    // The tables, as the program makes them.
-    drop(PgGallery::connect(&url, "bench", "1", true)?);
-    let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
-    {
-        let mut tx = client.transaction()?;
-        for (key, value) in [("model_id", "bench"), ("model_version", "1"), ("dimension", "128")] {
-            tx.execute("INSERT INTO facestyle_meta(key, value) VALUES ($1, $2)", &[&key, &value])?;
-        }
-        let ids: Vec<i64> = names.iter().map(|n| facestyle_face::gallery::postgres::person_id(n)).collect();
-        let w = tx.copy_in("COPY facestyle_people (id, name) FROM STDIN BINARY")?;
-        let mut w = BinaryCopyInWriter::new(w, &[Type::INT8, Type::TEXT]);
-        for (id, n) in ids.iter().zip(&names) {
-            w.write(&[id, n])?;
-        }
-        w.finish()?;
-        let vector_type = tx.prepare("SELECT $1::vector")?.params()[0].clone();
-        let w = tx.copy_in(
-            "COPY facestyle_embeddings (person_id, model_id, model_version, image_sha256, image_path, bbox, embedding)
-             FROM STDIN BINARY",
-        )?;
-        let types =
-            [Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::FLOAT4_ARRAY, vector_type];
-        let mut w = BinaryCopyInWriter::new(w, &types);
-        let bbox: Vec<f32> = vec![0.0; 4];
-        for (i, (v, o)) in vectors.iter().zip(&owners).enumerate() {
-            let (sha, path) = (format!("{i:064}"), format!("{i}.jpg"));
-            w.write(&[&ids[*o as usize], &"bench", &"1", &sha, &path, &bbox, &Vector::from(v.clone())])?;
-        }
-        w.finish()?;
-        tx.commit()?;
-    }
-    let loaded = t.elapsed().as_secs_f64();
-    client.batch_execute(
-        "SET maintenance_work_mem = '1GB';
-         CREATE INDEX facestyle_embeddings_hnsw ON facestyle_embeddings
-         USING hnsw ((embedding::vector(128)) vector_ip_ops)",
-    )?;
-    let build_pg = t.elapsed().as_secs_f64();
-    let bytes: i64 = client.query_one("SELECT pg_total_relation_size('facestyle_embeddings')", &[])?.get(0);
-    let mut g = PgGallery::connect(&url, "bench", "1", false)?;
-    let mut answers = Vec::new();
-    let mut times = Vec::new();
-    for q in &queries {
-        let t = Instant::now();
-        let a = g.identify(&[q], 10, &verifier)?.remove(0);
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
-        answers.push(a.candidates.into_iter().map(|c| c.name).collect::<Vec<_>>());
-    }
-    let r1 =
-        truth.iter().zip(&answers).filter(|(t, a)| t.first() == a.first()).count() as f64 / n_queries as f64;
-    let r10 = truth
-        .iter()
-        .zip(&answers)
-        .map(|(t, a)| t.iter().filter(|n| a.contains(n)).count() as f64 / t.len().max(1) as f64)
-        .sum::<f64>()
-        / n_queries as f64;
-    let qps = |threads: usize| -> anyhow::Result<f64> {
-        let stores: Vec<std::sync::Mutex<PgGallery>> = (0..threads)
+    let all: Vec<usize> = (0..data.len()).collect();
+    if wanted("pg") {
+        let pg = Cluster::start().context("set FACESTYLE_PG_BIN to PostgreSQL binaries with pgvector")?;
+        let url = with_ef(pg.database("faces"));
+        let (build, bytes) = load_postgres(&url, &data, &names, &all)?;
+        let stores: Vec<std::sync::Mutex<PgGallery>> = (0..8)
             .map(|_| PgGallery::connect(&url, "bench", "1", false).map(std::sync::Mutex::new))
             .collect::<Result<_, _>>()?;
-        Ok(throughput(threads, &queries, |k, q| {
-            let mut s = stores[k].lock().unwrap();
-            std::hint::black_box(s.identify(&[q], 10, &verifier).unwrap());
-        }))
-    };
-    let pgvector_hnsw = Side {
-        build_s: build_pg,
-        bytes_per_face: bytes as f64 / faces as f64,
-        p50_ms: percentile(&times, 0.5),
-        p99_ms: percentile(&times, 0.99),
-        qps_1: qps(1)?,
-        qps_8: qps(8)?,
-        recall_at_1: Some(r1),
-        recall_at_10: Some(r10),
-    };
-    let version: String = client.query_one("SELECT version()", &[])?.get(0);
-    let plan: Vec<String> = client
-        .query(
-            "EXPLAIN SELECT person_id, embedding FROM facestyle_embeddings
-             ORDER BY embedding::vector(128) <#> $1::vector(128) LIMIT 200",
-            &[&Vector::from(queries[0].clone())],
-        )?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        let side = measure(build, bytes / faces as f64, &queries, &truth, &probes, &|k, q| {
+            stores[k].lock().unwrap().identify(&[q], 10, &verifier).unwrap().remove(0)
+        });
+        eprintln!("pgvector: p50 {:.2} ms", side.p50_ms);
+        let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
+        let version: String = client.query_one("SELECT version()", &[])?.get(0);
+        notes.push(format!("pgvector on {version}"));
+        out.push(("pgvector HNSW, one node".to_string(), side));
+    }
+    if wanted("shards") {
+        let clusters: Vec<Cluster> =
+            (0..3).map(|_| Cluster::start()).collect::<Option<_>>().context("PostgreSQL did not start")?;
+        let urls: Vec<String> = clusters.iter().map(|c| with_ef(c.database("faces"))).collect();
+        let t = Instant::now();
+        let mut bytes = 0.0;
+        // Each shard its people (stable hash of the name, as ShardedGallery places them).
+        std::thread::scope(|s| -> anyhow::Result<()> {
+            let jobs: Vec<_> = urls
+                .iter()
+                .enumerate()
+                .map(|(k, url)| {
+                    let (data, names) = (&data, &names);
+                    s.spawn(move || {
+                        let rows: Vec<usize> = (0..data.len())
+                            .filter(|&i| person_id(&names[data.owners[i] as usize]) as u64 % 3 == k as u64)
+                            .collect();
+                        load_postgres(url, data, names, &rows)
+                    })
+                })
+                .collect();
+            for j in jobs {
+                bytes += j.join().expect("a loader panicked")?.1;
+            }
+            Ok(())
+        })?;
+        let build = t.elapsed().as_secs_f64();
+        let stores: Vec<std::sync::Mutex<ShardedGallery>> = (0..8)
+            .map(|_| ShardedGallery::connect(&urls, "bench", "1", false).map(std::sync::Mutex::new))
+            .collect::<Result<_, _>>()?;
+        let side = measure(build, bytes / faces as f64, &queries, &truth, &probes, &|k, q| {
+            stores[k].lock().unwrap().identify(&[q], 10, &verifier).unwrap().remove(0)
+        });
+        eprintln!("pgvector 3 shards: p50 {:.2} ms", side.p50_ms);
+        out.push(("pgvector HNSW, 3 shards (loopback)".to_string(), side));
+    }
     let report = Report {
         cpu: cpu(),
+        isa: format!("{}; usearch kernels: {}", isa(), if accel.is_empty() { "-".into() } else { accel }),
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         faces,
-        people: people.len(),
+        people: data.people(),
         queries: n_queries,
-        exact,
-        pgvector_hnsw,
-        postgres: format!("{version}; load {loaded:.1} s, then HNSW build"),
-        plan,
+        spread: spread_name,
+        same_person_mean: mean(&same),
+        two_people_mean: mean(&other),
+        sides: out,
+        notes,
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+/// The SIMD kernels usearch picked on this CPU.
+fn usearch_kernels() -> String {
+    facestyle_face::gallery::ann::kernels()
 }
