@@ -137,6 +137,44 @@ fn the_index_finds_the_people_exact_search_finds() {
 }
 
 #[test]
+fn a_half_precision_index_answers_as_the_single_precision_one_with_exact_distances() {
+    use facestyle_face::gallery::postgres::{PgGallery, Precision};
+    let Some(pg) = Cluster::start() else { return };
+    let url = pg.database("faces");
+    let mut g = PgGallery::connect(&url, "m", "v1", true).unwrap();
+    // Set before the first enrolment: the index is made half precision then.
+    assert_eq!(g.set_index_precision(Precision::Half).unwrap(), 0);
+    for who in 0..400u64 {
+        g.enroll(&format!("p{who}"), &[row(who, 0), row(who, 1)]).unwrap();
+    }
+    let indexdef = |url: &str| -> String {
+        let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+        c.query_one("SELECT indexdef FROM pg_indexes WHERE indexname = 'facestyle_embeddings_hnsw'", &[])
+            .unwrap()
+            .get(0)
+    };
+    assert!(indexdef(&url).contains("halfvec_ip_ops"), "{}", indexdef(&url));
+    let queries: Vec<Vec<f32>> = (0..400).step_by(9).map(|who| face(who, 5)).collect();
+    let queries: Vec<&[f32]> = queries.iter().map(Vec::as_slice).collect();
+    let half = g.identify(&queries, 3, &verifier()).unwrap();
+    // A new connection reads the precision and searches the same way.
+    let mut other = PgGallery::connect(&url, "m", "v1", false).unwrap();
+    assert_eq!(other.index_precision().unwrap(), Precision::Half);
+    assert_eq!(other.identify(&queries, 3, &verifier()).unwrap(), half);
+    // Back to single precision: rebuilt, same answers and distances (re-ranked from the
+    // single-precision table).
+    let bytes_half = g.set_index_precision(Precision::Half).unwrap();
+    let bytes_single = g.set_index_precision(Precision::Single).unwrap();
+    assert!(bytes_half > 0 && bytes_half < bytes_single, "half {bytes_half} B, single {bytes_single} B");
+    assert!(indexdef(&url).contains("vector_ip_ops") && !indexdef(&url).contains("halfvec"));
+    let single = g.identify(&queries, 3, &verifier()).unwrap();
+    assert_eq!(single, half);
+    for (who, found) in (0..400).step_by(9).zip(&single) {
+        assert_eq!(found.name, format!("p{who}"));
+    }
+}
+
+#[test]
 fn person_ids_are_stable_and_non_negative() {
     assert_eq!(person_id("Ann"), person_id("Ann"));
     assert_ne!(person_id("Ann"), person_id("Bob"));

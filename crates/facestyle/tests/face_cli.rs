@@ -82,12 +82,70 @@ fn one_shot_enrollment_then_open_set_identification() {
 }
 
 #[test]
+fn the_approximate_index_is_built_on_request_and_answers_as_the_exact_scan() {
+    if !face_models() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let g = dir.path().join("g.db").display().to_string();
+    for (name, file) in [("Abdullah Gul", "Abdullah_Gul_0001.jpg"), ("Colin Powell", "Colin_Powell_0001.jpg")]
+    {
+        json(&facestyle(&["--json", "face", "enroll", "--gallery", &g, "--name", name, &photo(file)]));
+    }
+    let v = json(&facestyle(&["--json", "face", "gallery", "index", "--gallery", &g]));
+    assert_eq!((v["embeddings"].as_u64(), v["used_by_default"].as_bool()), (Some(2), Some(false)), "{v}");
+    let files: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("g.db.") && n.ends_with(".hnsw"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let answer = |search: &str| {
+        let v = json(&facestyle(&[
+            "--json",
+            "face",
+            "identify",
+            "--gallery",
+            &g,
+            "--search",
+            search,
+            "--top",
+            "2",
+            &photo("Abdullah_Gul_0008.png"),
+        ]));
+        v["results"][0]["faces"].clone()
+    };
+    let exact = answer("exact");
+    assert_eq!(answer("approximate"), exact);
+    assert!(exact.as_array().unwrap().iter().any(|f| f["name"] == "Abdullah Gul"), "{exact}");
+    common::assert_refused(
+        &["face", "identify", "--gallery", &g, "--search", "fast", &photo("Abdullah_Gul_0008.png")],
+        "--search",
+    );
+    let out = facestyle(&["face", "gallery", "index", "--gallery", &g, "--precision", "half"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err(&out).contains("--precision is for PostgreSQL"), "{}", err(&out));
+}
+
+#[test]
 fn the_same_on_a_postgresql_gallery() {
     if !face_models() {
         return;
     }
     let Some(pg) = facestyle_face::pgtest::Cluster::start() else { return };
-    enrol_identify_forget(&pg.database("faces"));
+    let g = pg.database("faces");
+    enrol_identify_forget(&g);
+    // The HNSW index rebuilt in half precision; the same answer after it.
+    let before =
+        json(&facestyle(&["--json", "face", "identify", "--gallery", &g, &photo("Abdullah_Gul_0008.png")]));
+    let v = json(&facestyle(&["--json", "face", "gallery", "index", "--gallery", &g, "--precision", "half"]));
+    assert_eq!(v["precision"], "half", "{v}");
+    assert!(v["index_bytes"].as_i64().unwrap() > 0, "{v}");
+    let after =
+        json(&facestyle(&["--json", "face", "identify", "--gallery", &g, &photo("Abdullah_Gul_0008.png")]));
+    assert_eq!(before["results"], after["results"]);
+    common::assert_refused(&["face", "gallery", "index", "--gallery", &g], "--precision single|half");
     // A database that is not there: a clear message, the URL shown without its password.
     let url = pg.url("nothing_here").replace("facestyle@", "facestyle:hunter2@");
     let out = facestyle(&["face", "people", "--gallery", &url]);

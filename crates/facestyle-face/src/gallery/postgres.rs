@@ -10,7 +10,9 @@
 //! created and migrated by the program, under an advisory lock, in one transaction.
 //!
 //! Search asks the HNSW index for the nearest embeddings, then re-ranks them exactly with the
-//! same code as the SQLite gallery's exact scan.
+//! same code as the SQLite gallery's exact scan. The index holds the vectors in single
+//! precision (`vector`) or, set with [`PgGallery::set_index_precision`], in half precision
+//! (`halfvec`: half the index's size); the table always keeps them in single precision.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -90,6 +92,52 @@ fn describe(e: &postgres::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// What the HNSW index stores of each vector (`facestyle_meta.index_precision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// pgvector's `vector`: 4 bytes a value.
+    #[default]
+    Single,
+    /// pgvector's `halfvec`: 2 bytes a value.
+    Half,
+}
+
+impl Precision {
+    pub const NAMES: [&str; 2] = ["single", "half"];
+
+    pub fn parse(s: &str) -> Option<Precision> {
+        match s {
+            "single" => Some(Precision::Single),
+            "half" => Some(Precision::Half),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Single => "single",
+            Precision::Half => "half",
+        }
+    }
+
+    /// The pgvector type and operator class of the index.
+    fn sql(self) -> (&'static str, &'static str) {
+        match self {
+            Precision::Single => ("vector", "vector_ip_ops"),
+            Precision::Half => ("halfvec", "halfvec_ip_ops"),
+        }
+    }
+}
+
+/// The statement creating the HNSW index for `dim`-value embeddings at `precision`.
+fn create_index(dim: usize, precision: Precision) -> String {
+    let (ty, ops) = precision.sql();
+    format!(
+        "CREATE INDEX IF NOT EXISTS facestyle_embeddings_hnsw ON facestyle_embeddings
+         USING hnsw ((embedding::{ty}({dim})) {ops})"
+    )
 }
 
 impl PgGallery {
@@ -211,6 +259,40 @@ impl PgGallery {
         Ok(())
     }
 
+    /// What the gallery's HNSW index stores of each vector.
+    pub fn index_precision(&mut self) -> Result<Precision> {
+        let stored = self.meta("index_precision")?;
+        Ok(stored.as_deref().and_then(Precision::parse).unwrap_or_default())
+    }
+
+    /// Rebuilds the HNSW index at `precision` (in one transaction, under the advisory lock:
+    /// searches wait for it) and records it; a gallery nobody is enrolled in yet gets it at its
+    /// first enrolment. Returns the index's size in bytes (0 before the first enrolment).
+    pub fn set_index_precision(&mut self, precision: Precision) -> Result<i64> {
+        let shown: &Path = &self.shown;
+        let err = |e: postgres::Error| FaceError::gallery(shown, describe(&e));
+        let mut tx = self.client.transaction().map_err(err)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK]).map_err(err)?;
+        tx.execute(
+            "INSERT INTO facestyle_meta(key, value) VALUES ('index_precision', $1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&precision.name()],
+        )
+        .map_err(err)?;
+        if let Some(dim) = self.dim {
+            tx.batch_execute("DROP INDEX IF EXISTS facestyle_embeddings_hnsw").map_err(err)?;
+            tx.batch_execute(&create_index(dim, precision)).map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        self.nearest = None;
+        let bytes: Option<i64> = self
+            .client
+            .query_one("SELECT pg_relation_size(to_regclass('facestyle_embeddings_hnsw'))", &[])
+            .map_err(|e| self.err(e))?
+            .get(0);
+        Ok(bytes.unwrap_or(0))
+    }
+
     /// The prepared nearest-neighbour query for the gallery's embedding size.
     fn nearest(&mut self, dim: usize) -> Result<Statement> {
         if let Some(s) = &self.nearest {
@@ -218,9 +300,10 @@ impl PgGallery {
         }
         // The people's names come from a second query by id: joining here let the planner
         // scan the whole people table (12.3 vs 10.6 ms a search at 100,000 faces).
+        let (ty, _) = self.index_precision()?.sql();
         let sql = format!(
             "SELECT person_id, embedding FROM facestyle_embeddings
-             ORDER BY embedding::vector({dim}) <#> $1::vector({dim}) LIMIT $2"
+             ORDER BY embedding::{ty}({dim}) <#> $1::vector({dim})::{ty}({dim}) LIMIT $2"
         );
         let s = self.client.prepare(&sql).map_err(|e| self.err(e))?;
         self.nearest = Some(s.clone());
@@ -245,10 +328,11 @@ fn first_enrolment(
             &[&key, &value],
         )?;
     }
-    tx.batch_execute(&format!(
-        "CREATE INDEX IF NOT EXISTS facestyle_embeddings_hnsw ON facestyle_embeddings
-         USING hnsw ((embedding::vector({dim})) vector_ip_ops)"
-    ))
+    let precision: Option<String> = tx
+        .query_opt("SELECT value FROM facestyle_meta WHERE key = 'index_precision'", &[])?
+        .map(|r| r.get(0));
+    let precision = precision.as_deref().and_then(Precision::parse).unwrap_or_default();
+    tx.batch_execute(&create_index(dim, precision))
 }
 
 impl Store for PgGallery {
