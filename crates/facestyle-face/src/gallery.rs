@@ -85,6 +85,10 @@ pub struct Gallery {
     progress: Option<Box<ann::Progress>>,
 }
 
+/// People beyond the `top` asked for whose candidate rows the approximate search re-ranks
+/// exactly (the graph's f16 distances can order near-equal people differently).
+const RERANK_EXTRA_PEOPLE: usize = 5;
+
 /// What a loaded index depends on: the embedding size, the database's `data_version` (it
 /// changes when another connection commits) and this connection's total changes.
 type Stamp = (usize, i64, u64);
@@ -346,7 +350,19 @@ impl Gallery {
         let ann = &self.ann.as_ref().expect("opened").1;
         let mut out = Vec::with_capacity(queries.len());
         for q in queries {
-            let ids = ann.candidates(q, top, &self.path)?;
+            // The people of the nearest candidates by the graph's distances, a few more than
+            // asked for; then all their candidate rows, ranked exactly from SQLite.
+            let found = ann.candidates(q, top, &self.path)?;
+            let mut people: Vec<i64> = Vec::new();
+            for c in &found {
+                if !people.contains(&c.person) {
+                    people.push(c.person);
+                    if people.len() == top.max(1) + RERANK_EXTRA_PEOPLE {
+                        break;
+                    }
+                }
+            }
+            let ids: Vec<i64> = found.iter().filter(|c| people.contains(&c.person)).map(|c| c.id).collect();
             let (index, names) = self.rows(&ids, dim)?;
             out.push(index.identify(q, top, verifier, &names));
         }

@@ -138,6 +138,36 @@ fn a_missing_damaged_or_foreign_index_file_is_rebuilt() {
 }
 
 #[test]
+fn a_gallery_restored_from_a_backup_does_not_use_the_newer_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = filled(dir.path());
+    let backup = dir.path().join("backup.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("VACUUM INTO ?1", [backup.to_str().unwrap()]).unwrap();
+    }
+    // After the backup: someone is forgotten, someone enrolled, the index saved.
+    {
+        let mut g = open(&path, Search::Approximate);
+        g.forget("p4").unwrap();
+        g.enroll("newer", &[row(8000, 0)]).unwrap();
+        assert_eq!(who(&mut g, &face(8000, 1)).0, "newer");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let quiet = |_: usize, _: usize| {};
+        let a = Ann::open(&conn, &path, 128, &quiet).unwrap();
+        a.save(&conn, &path).unwrap();
+    }
+    // The backup restored over the gallery: p4 is back and must be found.
+    for ext in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
+    std::fs::copy(&backup, &path).unwrap();
+    let mut g = open(&path, Search::Approximate);
+    assert_eq!(who(&mut g, &face(4, 8)).0, "p4");
+    assert_eq!(who(&mut g, &face(8000, 1)).0, "unknown");
+}
+
+#[test]
 fn a_saved_index_trims_the_log_and_older_indexes_load_the_newest_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = filled(dir.path());

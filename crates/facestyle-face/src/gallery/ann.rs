@@ -24,10 +24,10 @@ use crate::error::{FaceError, Result};
 /// Candidates the graph returns for exact re-ranking.
 pub const CANDIDATES: usize = 100;
 /// Links per node (usearch's connectivity) and the search width while building.
-const LINKS: usize = 16;
-const EF_BUILD: usize = 128;
+const LINKS: usize = 32;
+const EF_BUILD: usize = 200;
 /// The search width: the list the graph keeps while searching.
-pub const EF_SEARCH: usize = 256;
+pub const EF_SEARCH: usize = 400;
 /// Embeddings from which [`Search::Auto`] uses the graph. Below it the exact scan answers in
 /// under 5 ms (see docs/galleries.md#speed).
 pub const APPROXIMATE_FROM: usize = 200_000;
@@ -63,6 +63,27 @@ pub struct Ann {
     index: usearch::Index,
     seq: i64,
     dim: usize,
+    /// The person of each embedding row id (0: no such row), so that candidates are grouped
+    /// by person without asking SQLite.
+    persons: Vec<i64>,
+}
+
+/// A row the graph found near a query: its id, its person, and its distance as the graph
+/// computes it (from f16 values: close to the exact one, used only to order candidates).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    pub id: i64,
+    pub person: i64,
+    pub approximate: f32,
+}
+
+/// `persons[id] = person`, growing the table as needed.
+fn set_person(persons: &mut Vec<i64>, id: i64, person: i64) {
+    let Ok(i) = usize::try_from(id) else { return };
+    if i >= persons.len() {
+        persons.resize(i + 1, 0);
+    }
+    persons[i] = person;
 }
 
 impl std::fmt::Debug for Ann {
@@ -136,12 +157,23 @@ impl Ann {
         let db = |e: rusqlite::Error| fail(gallery, e);
         let (id, trimmed) = identity(conn).map_err(db)?;
         let writable = !conn.is_readonly(rusqlite::MAIN_DB).map_err(db)?;
+        let last = last_change(conn).map_err(db)?;
         for (seq, file) in files(gallery, &id) {
             if seq < trimmed {
                 break;
             }
-            let Some(mut ann) = Self::load(gallery, &file, seq, dim) else { continue };
+            // A file ahead of the log belongs to a later state of the gallery (the database
+            // was restored from a backup): not this one.
+            if seq > last {
+                continue;
+            }
+            let Some(mut ann) = Self::load(conn, gallery, &file, seq, dim)? else { continue };
             let applied = ann.catch_up(conn, gallery)?;
+            let rows: i64 =
+                conn.query_row("SELECT COUNT(*) FROM embeddings", [], |r| r.get(0)).map_err(db)?;
+            if ann.len() as i64 != rows {
+                continue;
+            }
             if writable && applied > (ann.index.size() / 20).max(10_000) {
                 ann.save(conn, gallery)?;
             }
@@ -154,14 +186,24 @@ impl Ann {
         Ok(ann)
     }
 
-    /// The graph in `file`, if it reads as one of `dim` values.
-    fn load(gallery: &Path, file: &Path, seq: i64, dim: usize) -> Option<Ann> {
-        let index = new_index(gallery, dim).ok()?;
-        index.load(file.to_str()?).ok()?;
-        (index.dimensions() == dim).then(|| {
-            index.change_expansion_search(EF_SEARCH);
-            Ann { index, seq, dim }
-        })
+    /// The graph in `file`, if it reads as one of `dim` values, with the people of the rows
+    /// the table holds now (the log's changes after `seq` are applied next).
+    fn load(conn: &Connection, gallery: &Path, file: &Path, seq: i64, dim: usize) -> Result<Option<Ann>> {
+        let Some(index) = new_index(gallery, dim)
+            .ok()
+            .filter(|i| file.to_str().is_some_and(|f| i.load(f).is_ok()) && i.dimensions() == dim)
+        else {
+            return Ok(None);
+        };
+        index.change_expansion_search(EF_SEARCH);
+        let db = |e: rusqlite::Error| fail(gallery, e);
+        let mut persons = Vec::new();
+        let mut st = conn.prepare("SELECT id, person_id FROM embeddings").map_err(db)?;
+        let mut rows = st.query([]).map_err(db)?;
+        while let Some(r) = rows.next().map_err(db)? {
+            set_person(&mut persons, r.get(0).map_err(db)?, r.get(1).map_err(db)?);
+        }
+        Ok(Some(Ann { index, seq, dim, persons }))
     }
 
     /// A graph of every embedding of the gallery, read in one transaction with the log's
@@ -170,11 +212,11 @@ impl Ann {
         use rayon::prelude::*;
         let db = |e: rusqlite::Error| fail(gallery, e);
         conn.execute_batch("BEGIN").map_err(db)?;
-        let read = (|| -> Result<(i64, Vec<i64>, Vec<f32>)> {
+        let read = (|| -> Result<(i64, Vec<i64>, Vec<f32>, Vec<i64>)> {
             let seq = last_change(conn).map_err(db)?;
-            let mut st = conn.prepare("SELECT id, vector FROM embeddings").map_err(db)?;
+            let mut st = conn.prepare("SELECT id, vector, person_id FROM embeddings").map_err(db)?;
             let mut rows = st.query([]).map_err(db)?;
-            let (mut keys, mut values) = (Vec::new(), Vec::new());
+            let (mut keys, mut values, mut persons) = (Vec::new(), Vec::new(), Vec::new());
             while let Some(r) = rows.next().map_err(db)? {
                 let blob: Vec<u8> = r.get(1).map_err(db)?;
                 if blob.len() != dim * 4 {
@@ -183,13 +225,15 @@ impl Ann {
                         format!("an embedding has {} values, expected {dim}", blob.len() / 4),
                     ));
                 }
-                keys.push(r.get(0).map_err(db)?);
+                let id: i64 = r.get(0).map_err(db)?;
+                set_person(&mut persons, id, r.get(2).map_err(db)?);
+                keys.push(id);
                 values.extend(blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
             }
-            Ok((seq, keys, values))
+            Ok((seq, keys, values, persons))
         })();
         conn.execute_batch("COMMIT").map_err(db)?;
-        let (seq, keys, values) = read?;
+        let (seq, keys, values, persons) = read?;
         let index = new_index(gallery, dim)?;
         index
             .reserve_capacity_and_threads(keys.len().max(1024), rayon::current_num_threads())
@@ -204,7 +248,7 @@ impl Ann {
             }
             Ok::<_, FaceError>(())
         })?;
-        Ok(Ann { index, seq, dim })
+        Ok(Ann { index, seq, dim, persons })
     }
 
     /// Applies the gallery's changes after this graph's `seq`; returns how many. A graph older
@@ -224,7 +268,8 @@ impl Ann {
             .map_err(db)?
             .collect::<rusqlite::Result<_>>()
             .map_err(db)?;
-        let mut vector = conn.prepare_cached("SELECT vector FROM embeddings WHERE id = ?1").map_err(db)?;
+        let mut vector =
+            conn.prepare_cached("SELECT vector, person_id FROM embeddings WHERE id = ?1").map_err(db)?;
         for &(seq, id, added) in &changes {
             let key = id as u64;
             if self.index.contains(key) {
@@ -278,9 +323,9 @@ impl Ann {
         Ok(())
     }
 
-    /// Row ids of the embeddings nearest to `query` by the graph, about [`CANDIDATES`] or
-    /// `k` if more.
-    pub fn candidates(&self, query: &[f32], k: usize, gallery: &Path) -> Result<Vec<i64>> {
+    /// The rows nearest to `query` by the graph, about [`CANDIDATES`] or `k` if more,
+    /// nearest first; rows removed since are left out.
+    pub fn candidates(&self, query: &[f32], k: usize, gallery: &Path) -> Result<Vec<Candidate>> {
         if query.len() != self.dim {
             return Err(FaceError::gallery(
                 gallery,
@@ -292,7 +337,22 @@ impl Ann {
             ));
         }
         let found = self.index.search(query, CANDIDATES.max(k)).map_err(|e| fail(gallery, e))?;
-        Ok(found.keys.into_iter().map(|k| k as i64).collect())
+        Ok(found
+            .keys
+            .into_iter()
+            .zip(found.distances)
+            .filter_map(|(key, approximate)| {
+                let id = key as i64;
+                let person = *self.persons.get(usize::try_from(id).ok()?)?;
+                (person != 0).then_some(Candidate { id, person, approximate })
+            })
+            .collect())
+    }
+
+    /// Sets the search width (default [`EF_SEARCH`]): wider finds more of the true nearest
+    /// rows, slower.
+    pub fn set_search_width(&self, ef: usize) {
+        self.index.change_expansion_search(ef.max(CANDIDATES));
     }
 
     /// Embeddings in the graph.
@@ -309,9 +369,9 @@ impl Ann {
         self.seq
     }
 
-    /// Bytes the graph holds in memory.
+    /// Bytes the graph and its row-to-person table hold in memory.
     pub fn memory_bytes(&self) -> usize {
-        self.index.memory_usage()
+        self.index.memory_usage() + self.persons.len() * 8
     }
 }
 
