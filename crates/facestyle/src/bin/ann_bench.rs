@@ -25,9 +25,12 @@ use facestyle_face::gallery::sharded::ShardedGallery;
 use facestyle_face::gallery::store::Store;
 use facestyle_face::metric::{Metric, Verifier};
 use facestyle_face::pgtest::Cluster;
+use facestyle_face::plot::{DrawResult, FAMILY, Figure};
 use facestyle_face::search::{Identified, Index};
 use facestyle_face::synthetic::{Fitted, People, Spread};
 use pgvector::Vector;
+use plotters::coord::Shift;
+use plotters::prelude::*;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::Type;
 use serde::Serialize;
@@ -60,7 +63,77 @@ struct Report {
     same_person_mean: f32,
     two_people_mean: f32,
     sides: Vec<(String, Side)>,
+    /// With `--sweep`: (side, search width, p50 ms, recall@10) at several widths.
+    sweep: Vec<(String, usize, f64, f64)>,
     notes: Vec<String>,
+}
+
+/// p50 latency and recall@10 of `identify` over `queries` against `truth`.
+fn quick(
+    queries: &[Vec<f32>],
+    truth: &[Vec<String>],
+    identify: &mut dyn FnMut(&[f32]) -> Identified,
+) -> (f64, f64) {
+    let mut times = Vec::new();
+    let mut r10 = 0.0;
+    for (q, t) in queries.iter().zip(truth) {
+        let start = Instant::now();
+        let a = identify(q);
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        r10 += t.iter().filter(|x| a.candidates.iter().any(|c| &c.name == *x)).count() as f64
+            / t.len().max(1) as f64;
+    }
+    (percentile(&times, 0.5), r10 / queries.len() as f64)
+}
+
+/// Latency against recall@10, a line per side.
+struct RecallPlot {
+    title: String,
+    lines: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+impl Figure for RecallPlot {
+    fn size(&self) -> (u32, u32) {
+        (900, 600)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let text = |px: u32| (FAMILY, f64::from(px));
+        let x_max = self.lines.iter().flat_map(|(_, p)| p.iter().map(|x| x.0)).fold(1.0, f64::max) * 1.1;
+        let y_min = self.lines.iter().flat_map(|(_, p)| p.iter().map(|x| x.1)).fold(1.0, f64::min);
+        let y_min = ((y_min - 0.02) * 20.0).floor() / 20.0;
+        let mut chart = ChartBuilder::on(area)
+            .caption(&self.title, text(20))
+            .margin(20)
+            .x_label_area_size(50)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..x_max, y_min.max(0.0)..1.0f64)?;
+        chart
+            .configure_mesh()
+            .x_desc("p50 latency of one query (ms)")
+            .y_desc("recall@10 of people against the exact scan")
+            .label_style(text(15))
+            .axis_desc_style(text(16))
+            .light_line_style(WHITE)
+            .draw()?;
+        let colours =
+            [RGBColor(200, 30, 30), RGBColor(30, 90, 200), RGBColor(20, 150, 60), RGBColor(120, 60, 160)];
+        for ((name, points), colour) in self.lines.iter().zip(colours) {
+            chart
+                .draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(2)))?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, colour.filled())))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .label_font(text(15))
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    }
 }
 
 fn percentile(v: &[f64], p: f64) -> f64 {
@@ -343,6 +416,13 @@ fn main() -> anyhow::Result<()> {
 
     let mut out = Vec::new();
     let mut notes = Vec::new();
+    // `--sweep 64,128,...`: search widths to measure p50 and recall@10 at (pgvector: those of
+    // 200 and more, the candidates the gallery asks for), drawn to `--plot FILE`.
+    let widths: Vec<usize> = get("--sweep")
+        .map(|s| s.split(',').map(|w| w.trim().parse()).collect::<Result<_, _>>())
+        .transpose()?
+        .unwrap_or_default();
+    let mut sweep = Vec::new();
     // Exact scan: the truth for recall.
     let t = Instant::now();
     let mut index = Index::new(128);
@@ -360,6 +440,7 @@ fn main() -> anyhow::Result<()> {
             index.identify(q, 10, &verifier, &names)
         });
         eprintln!("exact: p50 {:.2} ms", side.p50_ms);
+        eprintln!("{}", serde_json::to_string(&side)?);
         out.push(("exact scan".to_string(), side));
     }
     drop(index);
@@ -383,6 +464,14 @@ fn main() -> anyhow::Result<()> {
             g.lock().unwrap().identify(&[q], 10, &verifier).unwrap().remove(0)
         });
         eprintln!("in-process HNSW: p50 {:.2} ms, recall@10 {:?}", side.p50_ms, side.recall_at_10);
+        let mut g = g.into_inner().unwrap();
+        for &ef in &widths {
+            g.approximate(128)?.set_search_width(ef);
+            let (p50, r10) = quick(&queries, &truth, &mut |q| g_identify(&mut g, q, &verifier));
+            eprintln!("in-process HNSW, width {ef}: p50 {p50:.2} ms, recall@10 {r10:.3}");
+            sweep.push(("in-process HNSW".to_string(), ef, p50, r10));
+        }
+        eprintln!("{}", serde_json::to_string(&side)?);
         out.push(("in-process HNSW (SQLite gallery)".to_string(), side));
     }
     let ef = get("--ef");
@@ -402,9 +491,19 @@ fn main() -> anyhow::Result<()> {
             stores[k].lock().unwrap().identify(&[q], 10, &verifier).unwrap().remove(0)
         });
         eprintln!("pgvector: p50 {:.2} ms", side.p50_ms);
+        for &ef in widths.iter().filter(|&&ef| ef >= 200) {
+            let url = format!("{}?options=-c%20hnsw.ef_search%3D{ef}", pg.url("faces"));
+            let g = std::sync::Mutex::new(PgGallery::connect(&url, "bench", "1", false)?);
+            let (p50, r10) = quick(&queries, &truth, &mut |q| {
+                g.lock().unwrap().identify(&[q], 10, &verifier).unwrap().remove(0)
+            });
+            eprintln!("pgvector, ef_search {ef}: p50 {p50:.2} ms, recall@10 {r10:.3}");
+            sweep.push(("pgvector, one node".to_string(), ef, p50, r10));
+        }
         let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
         let version: String = client.query_one("SELECT version()", &[])?.get(0);
         notes.push(format!("pgvector on {version}"));
+        eprintln!("{}", serde_json::to_string(&side)?);
         out.push(("pgvector HNSW, one node".to_string(), side));
     }
     if wanted("shards") {
@@ -454,10 +553,26 @@ fn main() -> anyhow::Result<()> {
         same_person_mean: mean(&same),
         two_people_mean: mean(&other),
         sides: out,
+        sweep,
         notes,
     };
+    if let Some(path) = get("--plot") {
+        let mut lines: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+        for (side, _, p50, r10) in &report.sweep {
+            match lines.iter_mut().find(|(n, _)| n == side) {
+                Some((_, points)) => points.push((*p50, *r10)),
+                None => lines.push((side.clone(), vec![(*p50, *r10)])),
+            }
+        }
+        let title = format!("{} faces, {} ({} threads)", report.faces, report.cpu, report.threads);
+        RecallPlot { title, lines }.save(&path)?;
+    }
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+fn g_identify(g: &mut Gallery, q: &[f32], verifier: &Verifier) -> Identified {
+    g.identify(&[q], 10, verifier).expect("search").remove(0)
 }
 
 /// The SIMD kernels usearch picked on this CPU.
