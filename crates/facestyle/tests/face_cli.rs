@@ -119,9 +119,20 @@ fn the_approximate_index_is_built_on_request_and_answers_as_the_exact_scan() {
     let exact = answer("exact");
     assert_eq!(answer("approximate"), exact);
     assert!(exact.as_array().unwrap().iter().any(|f| f["name"] == "Abdullah Gul"), "{exact}");
-    common::assert_refused(
-        &["face", "identify", "--gallery", &g, "--search", "fast", &photo("Abdullah_Gul_0008.png")],
+    let out = facestyle(&[
+        "face",
+        "identify",
+        "--gallery",
+        &g,
         "--search",
+        "fast",
+        &photo("Abdullah_Gul_0008.png"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a usage error");
+    assert!(
+        err(&out).contains("--search") && err(&out).contains("auto, exact, approximate"),
+        "{}",
+        err(&out)
     );
     let out = facestyle(&["face", "gallery", "index", "--gallery", &g, "--precision", "half"]);
     assert_eq!(out.status.code(), Some(2));

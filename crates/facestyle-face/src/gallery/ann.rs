@@ -275,11 +275,13 @@ impl Ann {
             if self.index.contains(key) {
                 self.index.remove(key).map_err(|e| fail(gallery, e))?;
             }
+            set_person(&mut self.persons, id, 0);
             if added {
                 // The row as it is now; one removed since is skipped (its removal follows).
-                let blob: Option<Vec<u8>> =
-                    vector.query_row(params![id], |r| r.get(0)).optional().map_err(db)?;
-                if let Some(blob) = blob.filter(|b| b.len() == self.dim * 4) {
+                let row: Option<(Vec<u8>, i64)> =
+                    vector.query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(db)?;
+                if let Some((blob, person)) = row.filter(|(b, _)| b.len() == self.dim * 4) {
+                    set_person(&mut self.persons, id, person);
                     let v: Vec<f32> =
                         blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
                     if self.index.size() + 1 > self.index.capacity() {
