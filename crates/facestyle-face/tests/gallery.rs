@@ -83,7 +83,6 @@ fn a_failing_enrolment_writes_nothing() {
 
 #[test]
 fn a_kept_search_index_follows_writes_from_this_and_other_connections() {
-    use facestyle_face::gallery::store::Store;
     use facestyle_face::metric::Verifier;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g.db");

@@ -77,6 +77,10 @@ pub struct Candidate {
     pub approximate: f32,
 }
 
+/// What a build reads of the gallery in one transaction: the log's position, the row ids,
+/// their vectors (row after row) and the person of each row id.
+type Table = (i64, Vec<i64>, Vec<f32>, Vec<i64>);
+
 /// `persons[id] = person`, growing the table as needed.
 fn set_person(persons: &mut Vec<i64>, id: i64, person: i64) {
     let Ok(i) = usize::try_from(id) else { return };
@@ -145,7 +149,7 @@ fn files(gallery: &Path, id: &str) -> Vec<(i64, PathBuf)> {
             Some((seq, e.path()))
         })
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     found
 }
 
@@ -212,7 +216,7 @@ impl Ann {
         use rayon::prelude::*;
         let db = |e: rusqlite::Error| fail(gallery, e);
         conn.execute_batch("BEGIN").map_err(db)?;
-        let read = (|| -> Result<(i64, Vec<i64>, Vec<f32>, Vec<i64>)> {
+        let read = (|| -> Result<Table> {
             let seq = last_change(conn).map_err(db)?;
             let mut st = conn.prepare("SELECT id, vector, person_id FROM embeddings").map_err(db)?;
             let mut rows = st.query([]).map_err(db)?;
@@ -243,7 +247,7 @@ impl Ann {
         keys.par_iter().zip(values.par_chunks(dim)).try_for_each(|(&k, v)| {
             index.add(k as u64, v).map_err(|e| fail(gallery, e))?;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if n % 4096 == 0 || n == total {
+            if n.is_multiple_of(4096) || n == total {
                 progress(n, total);
             }
             Ok::<_, FaceError>(())

@@ -196,9 +196,12 @@ fn isa() -> String {
     .join(" ")
 }
 
+/// Embeddings, the person (index) of each, and the people's folders.
+type Photos = (Vec<Vec<f32>>, Vec<usize>, Vec<String>);
+
 /// Photos of people from `facestyle face embed` JSON lines (the person is the photo's folder;
 /// the largest face of each photo).
-fn read_embeddings(path: &str) -> anyhow::Result<(Vec<Vec<f32>>, Vec<usize>, Vec<String>)> {
+fn read_embeddings(path: &str) -> anyhow::Result<Photos> {
     let text = std::fs::read_to_string(path).with_context(|| format!("--spread {path}"))?;
     let mut best: std::collections::BTreeMap<String, (f32, Vec<f32>)> = Default::default();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
