@@ -550,7 +550,8 @@ fn vector_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-fn bytes_vector(b: &[u8]) -> Vec<f32> {
+/// A stored vector's values (little-endian f32).
+pub(crate) fn bytes_vector(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 

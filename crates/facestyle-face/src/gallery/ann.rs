@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{FaceError, Result};
+use crate::gallery::bytes_vector;
 
 /// Candidates the graph returns for exact re-ranking.
 pub const CANDIDATES: usize = 100;
@@ -232,7 +233,7 @@ impl Ann {
                 let id: i64 = r.get(0).map_err(db)?;
                 set_person(&mut persons, id, r.get(2).map_err(db)?);
                 keys.push(id);
-                values.extend(blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+                values.extend(bytes_vector(&blob));
             }
             Ok((seq, keys, values, persons))
         })();
@@ -286,8 +287,7 @@ impl Ann {
                     vector.query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(db)?;
                 if let Some((blob, person)) = row.filter(|(b, _)| b.len() == self.dim * 4) {
                     set_person(&mut self.persons, id, person);
-                    let v: Vec<f32> =
-                        blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+                    let v = bytes_vector(&blob);
                     if self.index.size() + 1 > self.index.capacity() {
                         let more = (self.index.capacity() * 2).max(1024);
                         self.index.reserve(more).map_err(|e| fail(gallery, e))?;
