@@ -85,9 +85,25 @@ pub struct Gallery {
     progress: Option<Box<ann::Progress>>,
 }
 
-/// People beyond the `top` asked for whose candidate rows the approximate search re-ranks
-/// exactly (the graph's f16 distances can order near-equal people differently).
+/// People beyond the `top` asked for whose photos an approximate search re-ranks exactly (an
+/// index's f16 distances, or a graph that missed a person's nearest photo, can order near-equal
+/// people differently).
 const RERANK_EXTRA_PEOPLE: usize = 5;
+
+/// The first `top` + [`RERANK_EXTRA_PEOPLE`] distinct people of candidates given nearest first:
+/// those an approximate search re-ranks exactly over all their photos.
+pub(crate) fn people_to_rerank(nearest_first: impl IntoIterator<Item = i64>, top: usize) -> Vec<i64> {
+    let mut people: Vec<i64> = Vec::new();
+    for person in nearest_first {
+        if !people.contains(&person) {
+            people.push(person);
+            if people.len() == top.max(1) + RERANK_EXTRA_PEOPLE {
+                break;
+            }
+        }
+    }
+    people
+}
 
 /// What a loaded index depends on: the embedding size, the database's `data_version` (it
 /// changes when another connection commits) and this connection's total changes.
@@ -351,52 +367,46 @@ impl Gallery {
         let mut out = Vec::with_capacity(queries.len());
         for q in queries {
             // The people of the nearest candidates by the graph's distances, a few more than
-            // asked for; then all their candidate rows, ranked exactly from SQLite.
+            // asked for; then every photo of theirs, ranked exactly from SQLite, so each
+            // person's distance is the one to their nearest photo even where the graph missed it.
             let found = ann.candidates(q, top, &self.path)?;
-            let mut people: Vec<i64> = Vec::new();
-            for c in &found {
-                if !people.contains(&c.person) {
-                    people.push(c.person);
-                    if people.len() == top.max(1) + RERANK_EXTRA_PEOPLE {
-                        break;
-                    }
-                }
-            }
-            let ids: Vec<i64> = found.iter().filter(|c| people.contains(&c.person)).map(|c| c.id).collect();
-            let (index, names) = self.rows(&ids, dim)?;
+            let people = people_to_rerank(found.iter().map(|c| c.person), top);
+            let (index, names) = self.photos_of(&people, dim)?;
             out.push(index.identify(q, top, verifier, &names));
         }
         Ok(out)
     }
 
-    /// The embeddings of rows `ids` that still exist, as a search index with their owners'
+    /// Every embedding of the people `ids` that still exist, as a search index with their
     /// names.
-    fn rows(&self, ids: &[i64], dim: usize) -> Result<(Index, Vec<String>)> {
+    fn photos_of(&self, ids: &[i64], dim: usize) -> Result<(Index, Vec<String>)> {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT p.id, p.name, e.vector FROM embeddings e JOIN people p ON p.id = e.person_id
-                 WHERE e.id = ?1",
+                "SELECT p.name, e.vector FROM embeddings e JOIN people p ON p.id = e.person_id
+                 WHERE e.person_id = ?1",
             )
             .map_err(|e| self.err(e))?;
         let mut index = Index::new(dim);
         let mut names: Vec<String> = Vec::new();
-        let mut owners: std::collections::HashMap<i64, u32> = std::collections::HashMap::new();
         for id in ids {
-            let row: Option<(i64, String, Vec<u8>)> = st
-                .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()
+            let rows = st
+                .query_map(params![id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
                 .map_err(|e| self.err(e))?;
-            let Some((pid, name, blob)) = row else { continue };
-            let v = bytes_vector(&blob);
-            if v.len() != dim {
-                continue;
+            let owner = names.len() as u32;
+            let mut any = false;
+            for row in rows {
+                let (name, blob) = row.map_err(|e| self.err(e))?;
+                let v = bytes_vector(&blob);
+                if v.len() != dim {
+                    continue;
+                }
+                if !any {
+                    names.push(name);
+                    any = true;
+                }
+                index.push(owner, &v);
             }
-            let owner = *owners.entry(pid).or_insert_with(|| {
-                names.push(name);
-                (names.len() - 1) as u32
-            });
-            index.push(owner, &v);
         }
         Ok((index, names))
     }

@@ -24,6 +24,9 @@ use crate::gallery::bytes_vector;
 
 /// Candidates the graph returns for exact re-ranking.
 pub const CANDIDATES: usize = 100;
+
+/// Rows a build inserts one at a time before the rest go in on every core.
+const SERIAL_START: usize = 10_000;
 /// Links per node (usearch's connectivity) and the search width while building.
 const LINKS: usize = 32;
 const EF_BUILD: usize = 200;
@@ -245,14 +248,20 @@ impl Ann {
             .map_err(|e| fail(gallery, e))?;
         let done = std::sync::atomic::AtomicUsize::new(0);
         let total = keys.len();
-        keys.par_iter().zip(values.par_chunks(dim)).try_for_each(|(&k, v)| {
+        let add = |(&k, v): (&i64, &[f32])| {
             index.add(k as u64, v).map_err(|e| fail(gallery, e))?;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             if n.is_multiple_of(4096) || n == total {
                 progress(n, total);
             }
             Ok::<_, FaceError>(())
-        })?;
+        };
+        // The first rows go in one at a time: inserted concurrently into a graph of a few
+        // nodes they can leave whole people unreachable (3 of 25 builds of 900 rows missed a
+        // person entirely; none of 25 built this way).
+        let serial = total.min(SERIAL_START);
+        keys[..serial].iter().zip(values[..serial * dim].chunks(dim)).try_for_each(add)?;
+        keys[serial..].par_iter().zip(values[serial * dim..].par_chunks(dim)).try_for_each(add)?;
         Ok(Ann { index, seq, dim, persons })
     }
 
