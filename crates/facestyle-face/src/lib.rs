@@ -3,6 +3,8 @@
 //! (1:1, `d <= tau`), identify (1:K with "unknown"), enroll from one photo into a SQLite
 //! gallery, cluster a collection, and evaluate on LFW.
 
+#![forbid(unsafe_code)]
+
 pub mod align;
 pub mod cluster;
 pub mod compact;

@@ -114,22 +114,13 @@ pub fn to_planes(img: &RgbImage, order: Order, pw: usize, ph: usize) -> Vec<f32>
     data
 }
 
-/// An RGB row into three channel rows.
+/// An RGB row into three channel rows, compiled for AVX2 where the CPU has it: LLVM then
+/// vectorises it (0.042 vs 0.106 ms for a 250x250 image).
 fn split_row(src: &[u8], r: &mut [f32], g: &mut [f32], b: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // Safety: AVX2 checked.
-        return unsafe { split_row_avx2(src, r, g, b) };
-    }
-    split_row_plain(src, r, g, b)
-}
-
-/// [`split_row_plain`] compiled for AVX2, where LLVM vectorises it (0.042 vs 0.106 ms for a
-/// 250x250 image).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn split_row_avx2(src: &[u8], r: &mut [f32], g: &mut [f32], b: &mut [f32]) {
-    split_row_plain(src, r, g, b)
+    facestyle_nn::isa::autovectorized(
+        #[inline(always)]
+        || split_row_plain(src, r, g, b),
+    )
 }
 
 #[inline(always)]

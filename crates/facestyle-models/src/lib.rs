@@ -4,6 +4,8 @@
 //! No tensor library here on purpose: readers return [`WeightTensor`]s that the network
 //! crates turn into burn parameters.
 
+#![forbid(unsafe_code)]
+
 pub mod cache;
 pub mod error;
 pub mod fetch;

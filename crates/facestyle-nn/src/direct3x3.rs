@@ -30,7 +30,7 @@ const MAX_CI: usize = 4;
 
 /// Whether [`forward`] takes this layer on this CPU.
 pub fn takes(g: &Geometry) -> bool {
-    crate::fused_conv::avx2()
+    crate::isa::avx2()
         && g.k == 3
         && g.padding == 1
         && (g.stride == 1 || g.stride == 2)
@@ -130,6 +130,10 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]) 
 }
 
 /// Output row `oy` of every channel.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA; `y` must address one image's `[co, oh, ow]` output, whose
+/// row `oy` of every channel nothing else accesses during the call.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::needless_range_loop)]
@@ -194,28 +198,30 @@ mod tests {
     #[test]
     fn matches_the_naive_convolution_with_bias_and_prelu() {
         let mut ran = false;
-        // Strides 1 and 2, odd and even sizes, widths below, at and above a block, 1-4 input
-        // channels, several images.
-        for (n, ci, co, h, w, stride) in [
-            (1, 3, 32, 12, 12, 1),
-            (1, 3, 16, 16, 16, 2),
-            (2, 1, 8, 5, 9, 1),
-            (1, 4, 16, 7, 17, 2),
-            (1, 2, 8, 3, 3, 2),
-            (1, 3, 8, 20, 33, 1),
-            (1, 3, 12, 9, 40, 2),
-        ] {
-            let g = Geometry { n, ci, h, w, co, k: 3, stride, padding: 1 };
-            if !takes(&g) {
-                continue;
+        crate::isa::for_each_path(|_| {
+            // Strides 1 and 2, odd and even sizes, widths below, at and above a block, 1-4 input
+            // channels, several images.
+            for (n, ci, co, h, w, stride) in [
+                (1, 3, 32, 12, 12, 1),
+                (1, 3, 16, 16, 16, 2),
+                (2, 1, 8, 5, 9, 1),
+                (1, 4, 16, 7, 17, 2),
+                (1, 2, 8, 3, 3, 2),
+                (1, 3, 8, 20, 33, 1),
+                (1, 3, 12, 9, 40, 2),
+            ] {
+                let g = Geometry { n, ci, h, w, co, k: 3, stride, padding: 1 };
+                if !takes(&g) {
+                    continue;
+                }
+                ran = true;
+                let x = ramp(n * ci * h * w, 5);
+                let wt = ramp(co * ci * 9, 6);
+                let (bias, slope) = per_channel(co);
+                let want = naive_conv_act(&g, 1, &x, &wt, &bias, &slope);
+                assert_close_values(&forward(&g, &x, &wt, &bias, &slope), &want, &format!("{g:?}"));
             }
-            ran = true;
-            let x = ramp(n * ci * h * w, 5);
-            let wt = ramp(co * ci * 9, 6);
-            let (bias, slope) = per_channel(co);
-            let want = naive_conv_act(&g, 1, &x, &wt, &bias, &slope);
-            assert_close_values(&forward(&g, &x, &wt, &bias, &slope), &want, &format!("{g:?}"));
-        }
+        });
         if !ran {
             eprintln!("no AVX2 + FMA: the direct 3x3 kernel is not exercised on this CPU");
         }
@@ -223,19 +229,21 @@ mod tests {
 
     #[test]
     fn calls_from_parallel_tasks_give_the_same_result() {
-        // Each call is large enough to share out its rows; a thread waiting for them in rayon
-        // may start another call (the scratch buffer must not be borrowed across that).
-        let g = Geometry { n: 1, ci: 3, h: 64, w: 64, co: 16, k: 3, stride: 1, padding: 1 };
-        if !takes(&g) {
-            return;
-        }
-        let (x, w) = (ramp(3 * 64 * 64, 1), ramp(16 * 27, 2));
-        let (bias, slope) = per_channel(16);
-        let want = forward(&g, &x, &w, &bias, &slope);
-        use rayon::prelude::*;
-        let got: Vec<Vec<f32>> =
-            (0..64).into_par_iter().map(|_| forward(&g, &x, &w, &bias, &slope)).collect();
-        assert!(got.iter().all(|y| *y == want));
+        crate::isa::for_each_path(|_| {
+            // Each call is large enough to share out its rows; a thread waiting for them in rayon
+            // may start another call (the scratch buffer must not be borrowed across that).
+            let g = Geometry { n: 1, ci: 3, h: 64, w: 64, co: 16, k: 3, stride: 1, padding: 1 };
+            if !takes(&g) {
+                return;
+            }
+            let (x, w) = (ramp(3 * 64 * 64, 1), ramp(16 * 27, 2));
+            let (bias, slope) = per_channel(16);
+            let want = forward(&g, &x, &w, &bias, &slope);
+            use rayon::prelude::*;
+            let got: Vec<Vec<f32>> =
+                (0..64).into_par_iter().map(|_| forward(&g, &x, &w, &bias, &slope)).collect();
+            assert!(got.iter().all(|y| *y == want));
+        });
     }
 
     #[test]

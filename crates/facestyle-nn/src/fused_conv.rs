@@ -11,7 +11,7 @@
 //! - anything else with groups = 1: [`gemm_conv::forward_then`], the epilogue on each tile.
 //!
 //! The crate is built for baseline x86-64; the hot loops also have AVX2 + FMA versions,
-//! chosen at run time.
+//! taken on the path [`crate::isa`] chooses.
 //!
 //! Why: the face networks (SFace, YuNet) run one image at a time and are almost all 1x1 and
 //! depthwise 3x3 convolutions. burn-flex converts layouts around each convolution and adds the
@@ -25,6 +25,7 @@ use gemm::Parallelism;
 
 use crate::gemm_conv::{self, Out, matmul, per_thread_for};
 use crate::im2col::Geometry;
+use crate::isa::avx2;
 use crate::pointwise;
 
 /// Planes from which 1x1 layers run on the packed kernel (`pointwise.rs`), their weights
@@ -46,21 +47,6 @@ fn act(v: f32, bias: f32, slope: f32) -> f32 {
 fn epilogue_body(row: &mut [f32], bias: f32, slope: f32) {
     for v in row {
         *v = act(*v, bias, slope);
-    }
-}
-
-/// Whether this CPU runs the AVX2 + FMA versions of the loops below (checked once, cached
-/// by the standard library). The crate is compiled for the baseline x86-64 (SSE2) so that
-/// it runs anywhere; the hot loops are compiled twice and picked at run time.
-#[inline(always)]
-pub(crate) fn avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 
@@ -100,6 +86,8 @@ pub(crate) fn act8(v: __m256, bias: __m256, slope: __m256) -> __m256 {
 pub(crate) unsafe fn store_first(dst: *mut f32, v: __m256, n: usize) {
     /// Lane masks: 8 - n lanes of -1 from index n, then zeros.
     static MASKS: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+    // SAFETY: `dst` is valid for `n.min(8)` floats (the contract) and the masked store writes
+    // only the first `n` lanes; the mask read stays inside `MASKS` (8 - n in 1..=8).
     unsafe {
         if n >= 8 {
             _mm256_storeu_ps(dst, v);
@@ -142,10 +130,10 @@ pub fn dense(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]) ->
         let (block, blocks) = gemm_conv::balanced(plane, max_block, g.n);
         (block, blocks, 1)
     };
-    // Not zeroed: the products below write every value (without reading it) before the
-    // epilogue reads it back.
+    // Zeroed (fresh pages from the allocator, no pass over memory), so that nothing depends on
+    // the products below never reading their output before they write it.
     let len = g.n * co * plane;
-    let mut y: Vec<f32> = Vec::with_capacity(len);
+    let mut y = vec![0f32; len];
     let out = Out(y.as_mut_ptr());
     per_thread_for(g.n * co * ci * plane, g.n * col_blocks * row_parts, |units| {
         for u in units {
@@ -176,8 +164,6 @@ pub fn dense(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]) ->
             }
         }
     });
-    // Safety: the units cover every (image, row, column) once, and each wrote its block.
-    unsafe { y.set_len(len) };
     y
 }
 
@@ -273,6 +259,10 @@ const ROW_KERNEL_MIN_WIDTH: usize = 24;
 /// row. Measured on SFace (alternating rounds in one process): 0.71-0.91x the time on its
 /// 112- to 28-wide depthwise layers, 1.03-1.19x on the 14-wide ones (two vectors per row,
 /// one masked), which therefore keep the whole-plane runs.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA; `out` must be valid for writes of `oh x ow` floats that
+/// nothing else accesses during the call, and `oh, ow` those of `planes`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn plane3_avx2(
@@ -290,8 +280,9 @@ unsafe fn plane3_avx2(
     for oy in 0..oh {
         let base = oy * planes.width;
         for x0 in (0..ow).step_by(8) {
-            // Safety (loads): tap runs stay inside the planes plus SLACK (see TapPlanes);
-            // (stores): row oy, columns x0.. of this channel's output plane, the tail masked.
+            // SAFETY: the loads: tap runs stay inside the planes plus SLACK (see TapPlanes);
+            // the stores: row oy, columns x0.. of this channel's output plane, the tail
+            // masked; AVX2 + FMA by the caller's check.
             unsafe {
                 let at = |t: usize| _mm256_loadu_ps(data.add(planes.starts[t] + base + x0));
                 let mut acc = _mm256_mul_ps(wv[0], at(0));
@@ -351,16 +342,30 @@ fn taps9_best(data: &[f32], starts: [usize; 9], w: &[f32], bias: f32, slope: f32
 /// One channel of a 3x3 depthwise convolution (stride 1 or 2) with bias and activation:
 /// the nine runs into `wide` (rows of `planes.width`), then its first `ow` columns to the
 /// `oh x ow` plane at `out` (which may be uninitialised memory).
-fn plane3(planes: &TapPlanes, w: &[f32], bias: f32, slope: f32, wide: &mut [f32], out: *mut f32, ow: usize) {
+///
+/// # Safety
+/// `out` must be valid for writes of `oh x ow` floats (`oh = planes.len / planes.width`) that
+/// nothing else reads or writes during the call.
+unsafe fn plane3(
+    planes: &TapPlanes,
+    w: &[f32],
+    bias: f32,
+    slope: f32,
+    wide: &mut [f32],
+    out: *mut f32,
+    ow: usize,
+) {
     #[cfg(target_arch = "x86_64")]
     if avx2() && ow >= ROW_KERNEL_MIN_WIDTH {
-        // Safety: AVX2 + FMA (checked); `out` addresses this channel's output plane.
+        // SAFETY: the path includes AVX2 + FMA (checked), and `out` is valid for the
+        // `oh x ow` plane (this function's contract).
         return unsafe { plane3_avx2(planes, w, bias, slope, out, planes.len / planes.width, ow) };
     }
     let wide = &mut wide[..planes.len];
     taps9_best(&planes.data, planes.starts, w, bias, slope, wide);
     for (oy, src) in wide.chunks_exact(planes.width).enumerate() {
-        // Safety: `out` addresses this channel's `oh x ow` output plane (the caller's).
+        // SAFETY: row `oy` of the `oh x ow` plane `out` is valid for writes (this function's
+        // contract) and does not overlap `wide`.
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), out.add(oy * ow), ow) };
     }
 }
@@ -410,9 +415,12 @@ pub fn depthwise(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], slope: &[f32]
             match taps.as_mut() {
                 Some(t) => {
                     t.fill(g, xc);
-                    plane3(t, wc, bias[c], slope[c], &mut wide, at, ow);
+                    // SAFETY: `at` is this thread's own `oh x ow` output plane, inside `y`.
+                    unsafe { plane3(t, wc, bias[c], slope[c], &mut wide, at, ow) };
                 }
                 None => {
+                    // SAFETY: `at` is this thread's own `oh x ow` output plane, inside `y` and
+                    // initialised (zeroed) on this path.
                     let yc = unsafe { std::slice::from_raw_parts_mut(at, oh * ow) };
                     plane_any(g, xc, wc, bias[c], slope[c], yc)
                 }
@@ -431,55 +439,59 @@ mod tests {
 
     #[test]
     fn dense_matches_the_naive_convolution() {
-        // Pointwise with few positions (split by channels), with one and with several blocks of
-        // positions, large planes (the packed kernel), then 3x3 ones (direct, im2col).
-        for (n, ci, h, w, co, k, stride, padding) in [
-            (2, 5, 9, 8, 7, 1, 1, 0),
-            (1, 16, 3, 3, 300, 1, 1, 0),
-            (1, 4, 40, 40, 6, 1, 1, 0),
-            (1, 8, 40, 40, 64, 1, 1, 0),
-            (1, 4, 45, 45, 128, 1, 1, 0),
-            // Large enough to be shared out over the threads (see MIN_PARALLEL_MACS): by
-            // channels, then by equal blocks of positions.
-            (1, 256, 3, 3, 1024, 1, 1, 0),
-            (1, 64, 40, 40, 64, 1, 1, 0),
-            // Below POINTWISE_MIN_PLANE: matrix products in two blocks of positions.
-            (1, 8, 30, 30, 128, 1, 1, 0),
-            (2, 3, 11, 9, 5, 3, 2, 1),
-            (1, 3, 8, 8, 4, 3, 1, 1),
-        ] {
-            let g = Geometry { n, ci, h, w, co, k, stride, padding };
-            let x = ramp(g.n * g.in_image(), 1);
-            let wt = ramp(co * g.patch(), 2);
-            let (bias, slope) = per_channel(co);
-            let ours = dense(&g, &x, &wt, &bias, &slope);
-            assert_close_values(&ours, &reference(&g, 1, &x, &wt, &bias, &slope), &format!("{g:?}"));
-        }
+        crate::isa::for_each_path(|_| {
+            // Pointwise with few positions (split by channels), with one and with several blocks of
+            // positions, large planes (the packed kernel), then 3x3 ones (direct, im2col).
+            for (n, ci, h, w, co, k, stride, padding) in [
+                (2, 5, 9, 8, 7, 1, 1, 0),
+                (1, 16, 3, 3, 300, 1, 1, 0),
+                (1, 4, 40, 40, 6, 1, 1, 0),
+                (1, 8, 40, 40, 64, 1, 1, 0),
+                (1, 4, 45, 45, 128, 1, 1, 0),
+                // Large enough to be shared out over the threads (see MIN_PARALLEL_MACS): by
+                // channels, then by equal blocks of positions.
+                (1, 256, 3, 3, 1024, 1, 1, 0),
+                (1, 64, 40, 40, 64, 1, 1, 0),
+                // Below POINTWISE_MIN_PLANE: matrix products in two blocks of positions.
+                (1, 8, 30, 30, 128, 1, 1, 0),
+                (2, 3, 11, 9, 5, 3, 2, 1),
+                (1, 3, 8, 8, 4, 3, 1, 1),
+            ] {
+                let g = Geometry { n, ci, h, w, co, k, stride, padding };
+                let x = ramp(g.n * g.in_image(), 1);
+                let wt = ramp(co * g.patch(), 2);
+                let (bias, slope) = per_channel(co);
+                let ours = dense(&g, &x, &wt, &bias, &slope);
+                assert_close_values(&ours, &reference(&g, 1, &x, &wt, &bias, &slope), &format!("{g:?}"));
+            }
+        });
     }
 
     #[test]
     fn depthwise_matches_the_naive_grouped_convolution() {
-        // 3x3 with stride 1 and 2 (odd and even sides; from 24 outputs wide the row kernel,
-        // with a partial last vector), then the general loop (5x5, stride 3).
-        for (n, c, h, w, k, stride, padding) in [
-            (1, 3, 30, 27, 3, 1, 1),
-            (1, 5, 31, 53, 3, 2, 1),
-            (1, 2, 12, 30, 3, 1, 0),
-            (1, 3, 7, 9, 3, 1, 1),
-            (2, 10, 8, 8, 3, 2, 1),
-            (1, 9, 5, 6, 3, 2, 1),
-            (1, 9, 7, 7, 3, 2, 1),
-            (1, 17, 14, 14, 3, 1, 1),
-            (1, 4, 9, 11, 3, 2, 0),
-            (2, 5, 10, 9, 5, 3, 2),
-            (1, 64, 32, 32, 3, 1, 1), // shared out over the threads
-        ] {
-            let g = Geometry { n, ci: c, h, w, co: c, k, stride, padding };
-            let x = ramp(g.n * g.in_image(), 3);
-            let wt = ramp(c * k * k, 4);
-            let (bias, slope) = per_channel(c);
-            let ours = depthwise(&g, &x, &wt, &bias, &slope);
-            assert_close_values(&ours, &reference(&g, c, &x, &wt, &bias, &slope), &format!("{g:?}"));
-        }
+        crate::isa::for_each_path(|_| {
+            // 3x3 with stride 1 and 2 (odd and even sides; from 24 outputs wide the row kernel,
+            // with a partial last vector), then the general loop (5x5, stride 3).
+            for (n, c, h, w, k, stride, padding) in [
+                (1, 3, 30, 27, 3, 1, 1),
+                (1, 5, 31, 53, 3, 2, 1),
+                (1, 2, 12, 30, 3, 1, 0),
+                (1, 3, 7, 9, 3, 1, 1),
+                (2, 10, 8, 8, 3, 2, 1),
+                (1, 9, 5, 6, 3, 2, 1),
+                (1, 9, 7, 7, 3, 2, 1),
+                (1, 17, 14, 14, 3, 1, 1),
+                (1, 4, 9, 11, 3, 2, 0),
+                (2, 5, 10, 9, 5, 3, 2),
+                (1, 64, 32, 32, 3, 1, 1), // shared out over the threads
+            ] {
+                let g = Geometry { n, ci: c, h, w, co: c, k, stride, padding };
+                let x = ramp(g.n * g.in_image(), 3);
+                let wt = ramp(c * k * k, 4);
+                let (bias, slope) = per_channel(c);
+                let ours = depthwise(&g, &x, &wt, &bias, &slope);
+                assert_close_values(&ours, &reference(&g, c, &x, &wt, &bias, &slope), &format!("{g:?}"));
+            }
+        });
     }
 }

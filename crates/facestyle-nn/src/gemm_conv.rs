@@ -37,13 +37,17 @@ fn is_pointwise(g: &Geometry) -> bool {
 /// A raw output pointer shared by threads that write disjoint parts.
 #[derive(Clone, Copy)]
 pub(crate) struct Out(pub(crate) *mut f32);
+// SAFETY: `Out` only carries the address; each user writes through it to parts no other
+// thread touches (every `unsafe` use states which part).
 unsafe impl Send for Out {}
+// SAFETY: as for `Send`: shared only to hand threads disjoint parts of one output.
 unsafe impl Sync for Out {}
 
 impl Out {
     /// # Safety
     /// `offset` must lie inside the allocation.
     pub(crate) unsafe fn at(self, offset: usize) -> *mut f32 {
+        // SAFETY: `offset` lies inside the allocation (the contract).
         unsafe { self.0.add(offset) }
     }
 }
@@ -62,6 +66,7 @@ pub(crate) unsafe fn matmul(
     (b, b_rs, b_cs): (*const f32, usize, usize),
     parallelism: Parallelism,
 ) {
+    // SAFETY: every pointer addresses the whole matrix its strides describe (the contract).
     unsafe {
         gemm(
             m,
@@ -156,9 +161,10 @@ pub fn forward_then(g: &Geometry, x: &[f32], w: &[f32], then: impl Fn(usize, &mu
     assert_eq!(w.len(), g.co * g.patch(), "weight size");
     let (plane, patch) = (g.out_plane(), g.patch());
     let (tile, per_image) = tiles(g);
-    // Not zeroed: each product writes its block (without reading it) before `then` sees it.
+    // Zeroed (fresh pages from the allocator, no pass over memory), so that nothing depends on
+    // the products never reading their output before they write it.
     let len = g.n * g.co * plane;
-    let mut y: Vec<f32> = Vec::with_capacity(len);
+    let mut y = vec![0f32; len];
     let out = Out(y.as_mut_ptr());
     per_thread(g.n * per_image, |units| {
         let mut col = if is_pointwise(g) { Vec::new() } else { vec![0f32; patch * tile] };
@@ -182,8 +188,6 @@ pub fn forward_then(g: &Geometry, x: &[f32], w: &[f32], then: impl Fn(usize, &mu
             }
         }
     });
-    // Safety: the units cover every (image, column) for all rows, each written above.
-    unsafe { y.set_len(len) };
     y
 }
 

@@ -69,7 +69,7 @@ pub fn few_rows(x: &[f32], n: usize, inp: usize, w: &[f32], out: usize, b: &[f32
         let rows = (chunks.start * 256).min(inp)..(chunks.end * 256).min(inp);
         let mut acc = vec![0f32; n * out];
         #[cfg(target_arch = "x86_64")]
-        if crate::fused_conv::avx2() {
+        if crate::isa::avx2() {
             // Safety: the CPU has AVX2 and FMA (checked above).
             unsafe { rows_avx2(x, inp, w, out, rows, &mut acc) };
             return acc;
@@ -118,11 +118,13 @@ mod tests {
 
     #[test]
     fn matches_burn_linear() {
-        let device = Device::flex();
-        for (n, inp, out) in [(1, 1000, 7), (3, 300, 128), (17, 20, 5)] {
-            let linear = linear_from(&ramp(out * inp, 2), out, inp, &ramp(out, 3), &device);
-            let x = Tensor::<2>::from_data(TensorData::new(ramp(n * inp, 1), [n, inp]), &device);
-            assert_close(forward(&linear, x.clone()), linear.forward(x), &format!("{n}x{inp}x{out}"));
-        }
+        crate::isa::for_each_path(|_| {
+            let device = Device::flex();
+            for (n, inp, out) in [(1, 1000, 7), (3, 300, 128), (17, 20, 5)] {
+                let linear = linear_from(&ramp(out * inp, 2), out, inp, &ramp(out, 3), &device);
+                let x = Tensor::<2>::from_data(TensorData::new(ramp(n * inp, 1), [n, inp]), &device);
+                assert_close(forward(&linear, x.clone()), linear.forward(x), &format!("{n}x{inp}x{out}"));
+            }
+        });
     }
 }

@@ -62,7 +62,7 @@ pub fn packed_len(co: usize, ci: usize) -> usize {
 
 /// Whether [`forward`] runs on this CPU.
 pub fn available() -> bool {
-    crate::fused_conv::avx2()
+    crate::isa::avx2()
 }
 
 /// Copies `x` (`[ci, plane]`) into stripes `[stripe][ci][NR]`, zeros after the plane's end.
@@ -159,6 +159,10 @@ struct Job<'a> {
 
 impl Job<'_> {
     /// Stripes `stripes` x weight panels `panels` of one image.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA; no other call may write the same stripes and panels of
+    /// `y` meanwhile.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn run(&self, stripes: Range<usize>, panels: Range<usize>) {
@@ -245,9 +249,15 @@ struct Tile<'a> {
 
 impl Tile<'_> {
     /// `rows` (1..=MR) x `n` (1..=NR) outputs; partial tiles go through a local buffer.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA; `y` must address `rows` rows of `n` floats at stride
+    /// `ldy` that nothing else accesses, `w` and `x` whole packed panels of `kc` channels.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn run(&self, rows: usize, n: usize) {
+        // SAFETY: `y` addresses `rows` rows of `n` values at stride `ldy` (the contract), and
+        // the copies go to and from the `MR x NR` local buffer.
         unsafe {
             if rows == MR && n == NR {
                 return self.kernel::<2>(self.y, self.ldy);
@@ -269,10 +279,15 @@ impl Tile<'_> {
     }
 
     /// `MR` rows x `V` vectors at `y` (row stride `ldy`).
+    ///
+    /// # Safety
+    /// As [`Tile::run`], for `MR` rows of `8 V` floats at `y`.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::needless_range_loop)]
     unsafe fn kernel<const V: usize>(&self, y: *mut f32, ldy: usize) {
+        // SAFETY: `y` addresses `MR` rows of `8 V` values at stride `ldy` (the contract); the
+        // packed panels hold `MR` weights and `NR` inputs per input channel.
         unsafe {
             let mut c = [[_mm256_setzero_ps(); V]; MR];
             if !self.first {
@@ -314,31 +329,35 @@ mod tests {
 
     #[test]
     fn matches_the_naive_convolution_with_bias_and_prelu() {
-        if !available() {
+        if !crate::isa::Isa::Avx2.supported() {
             eprintln!("no AVX2 + FMA: the packed pointwise kernel is not exercised on this CPU");
-            return;
         }
-        // Output channels: whole panels and 1-3 spare rows; positions: whole stripes, short
-        // last stripes (1-3 vectors), fewer than one stripe; input channels: one pass,
-        // several passes (KC = 256) with a short last one; several images; split by stripes
-        // and by panels.
-        for (n, ci, co, h, w) in [
-            (1, 3, 4, 4, 6),
-            (2, 5, 7, 5, 5),
-            (1, 300, 9, 7, 7),
-            (1, 520, 16, 14, 14),
-            (3, 16, 6, 1, 17),
-            (1, 8, 5, 2, 8),
-            (1, 64, 64, 28, 28),
-            (1, 32, 13, 11, 23),
-        ] {
-            let g = Geometry { n, ci, h, w, co, k: 1, stride: 1, padding: 0 };
-            let x = ramp(n * ci * h * w, 5);
-            let wt = ramp(co * ci, 6);
-            let (bias, slope) = per_channel(co);
-            let want = naive_conv_act(&g, 1, &x, &wt, &bias, &slope);
-            let got = forward(&g, &x, &pack(&wt, co, ci), &bias, &slope);
-            assert_close_values(&got, &want, &format!("{g:?}"));
-        }
+        crate::isa::for_each_path(|_| {
+            if !available() {
+                return;
+            }
+            // Output channels: whole panels and 1-3 spare rows; positions: whole stripes, short
+            // last stripes (1-3 vectors), fewer than one stripe; input channels: one pass,
+            // several passes (KC = 256) with a short last one; several images; split by stripes
+            // and by panels.
+            for (n, ci, co, h, w) in [
+                (1, 3, 4, 4, 6),
+                (2, 5, 7, 5, 5),
+                (1, 300, 9, 7, 7),
+                (1, 520, 16, 14, 14),
+                (3, 16, 6, 1, 17),
+                (1, 8, 5, 2, 8),
+                (1, 64, 64, 28, 28),
+                (1, 32, 13, 11, 23),
+            ] {
+                let g = Geometry { n, ci, h, w, co, k: 1, stride: 1, padding: 0 };
+                let x = ramp(n * ci * h * w, 5);
+                let wt = ramp(co * ci, 6);
+                let (bias, slope) = per_channel(co);
+                let want = naive_conv_act(&g, 1, &x, &wt, &bias, &slope);
+                let got = forward(&g, &x, &pack(&wt, co, ci), &bias, &slope);
+                assert_close_values(&got, &want, &format!("{g:?}"));
+            }
+        });
     }
 }

@@ -203,7 +203,7 @@ impl Q8Linear {
     /// Rows `o..o + R` of `W` times `x`, into `y[..R]`.
     fn rows_dot<const R: usize>(&self, o: usize, x: &[f32], y: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
-        if self.block.is_multiple_of(8) && crate::fused_conv::avx2() {
+        if self.block.is_multiple_of(8) && crate::isa::avx2() {
             // Safety: the CPU has AVX2 and FMA (checked above).
             return unsafe { self.rows_dot_avx2::<R>(o, x, y) };
         }
@@ -226,10 +226,15 @@ impl Q8Linear {
     }
 
     /// [`Q8Linear::rows_dot`]: each 8 inputs are loaded once for the `R` rows.
+    ///
+    /// # Panics
+    /// When `x` is shorter than a row or rows `o..o + R` do not exist.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::needless_range_loop)]
     fn rows_dot_avx2<const R: usize>(&self, o: usize, x: &[f32], y: &mut [f32]) {
+        // The loads below read `x[..cols]` and rows `o..o + R` of `q` unchecked.
+        assert!(x.len() >= self.cols && (o + R) * self.cols <= self.q.len() && y.len() >= R);
         let blocks = self.blocks();
         let whole = self.cols / self.block;
         let mut total = [_mm256_setzero_ps(); R];
@@ -241,7 +246,8 @@ impl Q8Linear {
             }
             let mut acc = [_mm256_setzero_ps(); R];
             for j in (start..start + self.block).step_by(8) {
-                // Safety: j + 8 <= cols (whole blocks, a multiple of 8 long).
+                // SAFETY: j + 8 <= cols (whole blocks, a multiple of 8 long) <= x.len(), and
+                // row o + r < o + R lies inside `q` (both asserted above).
                 unsafe {
                     let xv = _mm256_loadu_ps(x.as_ptr().add(j));
                     for r in 0..R {
@@ -279,49 +285,55 @@ mod tests {
 
     #[test]
     fn matches_the_dequantized_matrix_product() {
-        // Blocks of 64 (the AVX2 path), 24 (AVX2, a trailing 8), 9 (scalar); whole and short
-        // last blocks; one and several inputs; an input affine per group of inputs.
-        for (n, rows, cols, block, group) in
-            [(1, 5, 256usize, 64usize, 64usize), (3, 7, 200, 64, 8), (2, 4, 96, 24, 24), (1, 3, 50, 9, 5)]
-        {
-            let blocks = cols.div_ceil(block);
-            let zero = int8s(rows * blocks, 7);
-            let scale: Vec<f32> = ramp(rows * blocks, 3).iter().map(|s| s.abs() * 0.01 + 1e-3).collect();
-            let (channels, what) = (cols / group, format!("n {n}, {rows} x {cols}, blocks of {block}"));
-            let (a_scale, a_shift) = (ramp(channels, 8), ramp(channels, 9));
-            let mut layer =
-                Q8Linear::new(rows, cols, block, int8s(rows * cols, 1), &zero, scale, ramp(rows, 4))
-                    .with_input_affine(a_scale.clone(), a_shift.clone(), group);
-            let x = ramp(n * cols, 2);
-            let before = layer.forward(&x, n);
-            let (factor, shift) = (ramp(rows, 5), ramp(rows, 6));
-            layer.scale_rows(&factor, &shift);
-            let rescaled: Vec<f32> =
-                before.iter().enumerate().map(|(j, y)| y * factor[j % rows] + shift[j % rows]).collect();
-            let w = layer.dequantized();
-            let mapped: Vec<f64> = x
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| {
-                    v as f64 * a_scale[(i % cols) / group] as f64 + a_shift[(i % cols) / group] as f64
-                })
-                .collect();
-            let mut want = vec![0f32; n * rows];
-            for s in 0..n {
-                for o in 0..rows {
-                    let dot: f64 = (0..cols).map(|i| w[o * cols + i] as f64 * mapped[s * cols + i]).sum();
-                    want[s * rows + o] = dot as f32 + layer.bias[o];
+        crate::isa::for_each_path(|_| {
+            // Blocks of 64 (the AVX2 path), 24 (AVX2, a trailing 8), 9 (scalar); whole and short
+            // last blocks; one and several inputs; an input affine per group of inputs.
+            for (n, rows, cols, block, group) in
+                [(1, 5, 256usize, 64usize, 64usize), (3, 7, 200, 64, 8), (2, 4, 96, 24, 24), (1, 3, 50, 9, 5)]
+            {
+                let blocks = cols.div_ceil(block);
+                let zero = int8s(rows * blocks, 7);
+                let scale: Vec<f32> = ramp(rows * blocks, 3).iter().map(|s| s.abs() * 0.01 + 1e-3).collect();
+                let (channels, what) = (cols / group, format!("n {n}, {rows} x {cols}, blocks of {block}"));
+                let (a_scale, a_shift) = (ramp(channels, 8), ramp(channels, 9));
+                let mut layer =
+                    Q8Linear::new(rows, cols, block, int8s(rows * cols, 1), &zero, scale, ramp(rows, 4))
+                        .with_input_affine(a_scale.clone(), a_shift.clone(), group);
+                let x = ramp(n * cols, 2);
+                let before = layer.forward(&x, n);
+                let (factor, shift) = (ramp(rows, 5), ramp(rows, 6));
+                layer.scale_rows(&factor, &shift);
+                let rescaled: Vec<f32> =
+                    before.iter().enumerate().map(|(j, y)| y * factor[j % rows] + shift[j % rows]).collect();
+                let w = layer.dequantized();
+                let mapped: Vec<f64> = x
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| {
+                        v as f64 * a_scale[(i % cols) / group] as f64 + a_shift[(i % cols) / group] as f64
+                    })
+                    .collect();
+                let mut want = vec![0f32; n * rows];
+                for s in 0..n {
+                    for o in 0..rows {
+                        let dot: f64 = (0..cols).map(|i| w[o * cols + i] as f64 * mapped[s * cols + i]).sum();
+                        want[s * rows + o] = dot as f32 + layer.bias[o];
+                    }
                 }
+                let got = layer.forward(&x, n);
+                assert_close_values(&got, &want, &what);
+                assert_close_values(&got, &rescaled, &format!("{what}, rows scaled after"));
+                // The tensor form: the same on Flex, refused under autodiff.
+                let t =
+                    |device: &Device| Tensor::<2>::from_data(TensorData::new(x.clone(), [n, cols]), device);
+                let y = layer.forward_tensor(&t(&Device::flex())).expect("an inference tensor");
+                assert_eq!(y.into_data().try_into_vec::<f32>().unwrap(), got);
+                assert!(
+                    layer.forward_tensor(&t(&Device::flex().autodiff())).is_none(),
+                    "autodiff falls back"
+                );
             }
-            let got = layer.forward(&x, n);
-            assert_close_values(&got, &want, &what);
-            assert_close_values(&got, &rescaled, &format!("{what}, rows scaled after"));
-            // The tensor form: the same on Flex, refused under autodiff.
-            let t = |device: &Device| Tensor::<2>::from_data(TensorData::new(x.clone(), [n, cols]), device);
-            let y = layer.forward_tensor(&t(&Device::flex())).expect("an inference tensor");
-            assert_eq!(y.into_data().try_into_vec::<f32>().unwrap(), got);
-            assert!(layer.forward_tensor(&t(&Device::flex().autodiff())).is_none(), "autodiff falls back");
-        }
+        });
     }
 
     #[test]

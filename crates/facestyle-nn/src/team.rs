@@ -36,8 +36,9 @@ struct Job {
     panicked: AtomicBool,
 }
 
-// Safety: `run` points to a `Sync` closure; see its field comment for its lifetime.
+// SAFETY: `run` points to a `Sync` closure; see its field comment for its lifetime.
 unsafe impl Send for Job {}
+// SAFETY: as for `Send`; the other fields are atomics.
 unsafe impl Sync for Job {}
 
 impl Job {
@@ -216,7 +217,7 @@ mod tests {
             ran[p].fetch_add(1, Ordering::Relaxed);
         };
         let run: &(dyn Fn(usize) + Sync) = &body;
-        // Safety (lifetime erasure): `job` is dropped before `body`.
+        // SAFETY: lifetime erasure only; `job` is dropped before `body`.
         let run: *const (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(run) };
         let job = super::Job {
             run,

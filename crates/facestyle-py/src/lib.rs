@@ -3,6 +3,8 @@
 //! Python half (python/facestyle) turns every input type into a [`picture::Picture`] and every
 //! answer into numpy arrays and dataclasses. Every call that computes releases the GIL.
 
+#![deny(unsafe_code)]
+
 mod errors;
 mod faces;
 mod gallery;

@@ -5,6 +5,8 @@
 //! blocking pool behind a fixed number of permits; style jobs run one at a time on their own
 //! thread behind a bounded queue. docs/security.md has the threat model.
 
+#![forbid(unsafe_code)]
+
 pub mod auth;
 pub mod client;
 pub mod error;

@@ -1,6 +1,8 @@
 //! Neural style transfer (Gatys et al.): VGG19 features, content and style costs, and the
 //! pixel optimisation that minimises `J(G) = alpha J_content + beta J_style`.
 
+#![forbid(unsafe_code)]
+
 pub mod colour;
 pub mod config;
 pub mod cost;

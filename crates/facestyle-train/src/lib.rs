@@ -2,6 +2,8 @@
 //! batches with augmentation, random / semi-hard / batch-hard mining, the training loop with
 //! checkpoints and validation, and training curves.
 
+#![forbid(unsafe_code)]
+
 pub mod augment;
 pub mod batches;
 pub mod crops;

@@ -2,6 +2,8 @@
 //! activate it most, found in one streaming pass over a collection with bounded memory, cut at
 //! the unit's exact receptive field and rendered per layer; and the feature maps of one image.
 
+#![forbid(unsafe_code)]
+
 pub mod error;
 pub mod probe;
 pub mod receptive;

@@ -3,6 +3,8 @@
 //! Exit codes: 0 success, 1 usage error (bad flags or arguments), 2 input error (a file that
 //! cannot be read, a model that cannot be fetched, an impossible shape ...).
 
+#![forbid(unsafe_code)]
+
 mod cmd;
 mod log;
 
@@ -11,7 +13,13 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    restore_default_sigpipe();
+    // Rust ignores SIGPIPE, which turns `facestyle ... | head` into a panic; a command-line
+    // tool should simply stop when its reader goes away.
+    facestyle_nn::os::restore_default_sigpipe();
+    if let Err(e) = facestyle_nn::isa::from_env() {
+        eprintln!("error: {e}");
+        return ExitCode::from(1);
+    }
     let cli = match cmd::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -26,15 +34,5 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
-    }
-}
-
-/// Rust ignores SIGPIPE, which turns `facestyle ... | head` into a panic; a command-line tool
-/// should simply stop when its reader goes away.
-fn restore_default_sigpipe() {
-    #[cfg(unix)]
-    // SAFETY: setting a signal disposition to its default at start-up, before any thread exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

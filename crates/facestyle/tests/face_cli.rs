@@ -484,3 +484,60 @@ fn galleries_copy_between_sqlite_and_postgresql_and_compare_equal() {
     let out = facestyle(&["face", "gallery", "copy", "--from", s(&file), "--to", s(&file)]);
     assert!(err(&out).contains("same gallery"), "{}", err(&out));
 }
+
+/// `face embed` on the four bundled photos with `FACESTYLE_ISA` naming a path.
+fn embeddings_on(isa: &str, dir: &Path) -> Vec<Vec<f64>> {
+    let photos = PathBuf::from(photo("x")).parent().unwrap().to_path_buf();
+    let jsonl = dir.join(format!("{isa}.jsonl"));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_facestyle"))
+        .args(["face", "embed", s(&photos), "--out", s(&jsonl)])
+        .env("FACESTYLE_ISA", isa)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{isa}: {}", err(&o));
+    std::fs::read_to_string(&jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn every_kernel_path_the_cpu_runs_gives_the_same_embeddings_and_others_are_refused() {
+    use facestyle_nn::isa::Isa;
+    if !face_models() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let scalar = embeddings_on("scalar", dir.path());
+    assert_eq!(scalar.len(), 6);
+    for isa in Isa::supported_paths().into_iter().skip(1) {
+        let other = embeddings_on(isa.name(), dir.path());
+        assert_eq!(other.len(), scalar.len(), "{isa}");
+        for (a, b) in scalar.iter().zip(&other) {
+            let cos: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            assert!(cos > 0.9999, "{isa}: cosine {cos} to the scalar path's embedding");
+        }
+    }
+    for bad in ["avx3", "sse9"] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_facestyle"))
+            .args(["face", "embed", "x.jpg"])
+            .env("FACESTYLE_ISA", bad)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1));
+        assert!(err(&o).contains(&format!("FACESTYLE_ISA={bad}: not a path")), "{}", err(&o));
+    }
+    if let Some(missing) = Isa::ALL.into_iter().find(|i| !i.supported()) {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_facestyle"))
+            .args(["face", "embed", "x.jpg"])
+            .env("FACESTYLE_ISA", missing.name())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1));
+        assert!(err(&o).contains("this CPU cannot run it"), "{}", err(&o));
+    }
+}

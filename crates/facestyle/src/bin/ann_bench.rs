@@ -15,6 +15,8 @@
 //! Embeddings are loaded with COPY (SQLite: one transaction of inserts) and the indexes built
 //! after the load, as an operator would for a bulk import.
 
+#![forbid(unsafe_code)]
+
 use std::time::Instant;
 
 use anyhow::Context;

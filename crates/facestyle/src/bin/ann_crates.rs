@@ -8,6 +8,8 @@
 //!
 //!     cargo run --release -p facestyle --features ann-compare --bin ann_crates -- --faces 1000000
 
+#![forbid(unsafe_code)]
+
 use std::time::Instant;
 
 use facestyle_face::metric::Metric;

@@ -11,6 +11,8 @@
 //!     cargo run --release -p facestyle --bin bench -- serve --requests 500 --concurrency 8
 //!     cargo run --release -p facestyle --bin bench -- crops --lfw DIR [--n 2000] [--style DIR]
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -427,6 +429,11 @@ fn serve_load(args: &[String]) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(e) = facestyle_nn::isa::from_env() {
+        anyhow::bail!(e);
+    }
+    // The machine and the kernels' path, for whoever reads the numbers.
+    eprintln!("cpu: {}; kernels: {} path", facestyle_nn::isa::cpu_description(), facestyle_nn::isa::active());
     match args.first().map(String::as_str) {
         Some("face") => face(&args[1..]),
         Some("gallery") => gallery(&args[1..]),

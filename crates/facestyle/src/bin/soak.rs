@@ -10,6 +10,8 @@
 //! not forgotten person present with the right number of embeddings, nobody else). A 429 from
 //! a full style queue is counted apart: it is the answer the server promises under load.
 
+#![forbid(unsafe_code)]
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -11,6 +11,8 @@
 //! `the_scream`, `shipwreck`, `picasso_selfport1907` and `woman-with-hat-matisse` (`.jpg`).
 //! The table is printed as Markdown and written to `OUT/table.md` and `OUT/table.jsonl`.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

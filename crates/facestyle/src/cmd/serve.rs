@@ -97,11 +97,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     config.check().map_err(anyhow::Error::msg)?;
     // The command line restores SIGPIPE's default (to stop quietly under `| head`); a server
     // must not die when a client goes away mid-answer.
-    #[cfg(unix)]
-    // SAFETY: setting a signal disposition before the runtime's threads start.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-    }
+    facestyle_nn::os::ignore_sigpipe();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(facestyle_serve::serve(config)).map_err(anyhow::Error::msg)
 }

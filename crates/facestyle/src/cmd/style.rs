@@ -261,19 +261,6 @@ fn optimise(
     }
 }
 
-/// Peak resident memory of this process in MiB (Linux: `ru_maxrss` in KiB).
-pub fn peak_rss_mib() -> Option<f64> {
-    #[cfg(unix)]
-    {
-        // SAFETY: getrusage writes into the zeroed struct it is given.
-        let mut r: libc::rusage = unsafe { std::mem::zeroed() };
-        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut r) } == 0 {
-            return Some(r.ru_maxrss as f64 / 1024.0);
-        }
-    }
-    None
-}
-
 /// The `--json` report of a run.
 #[derive(Debug, Serialize)]
 struct Report<'a> {
@@ -341,7 +328,7 @@ impl<'a> Report<'a> {
             style_loss_result: q.style_result,
             style_loss_content: q.style_content,
             seconds_quality: t.quality,
-            peak_rss_mib: peak_rss_mib(),
+            peak_rss_mib: facestyle_nn::os::peak_rss_mib(),
             losses: costs.iter().map(|c| c.total).collect(),
             j_content: last.map(|c| c.content),
             j_style: last.map(|c| c.style),
