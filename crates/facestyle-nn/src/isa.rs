@@ -3,18 +3,17 @@
 //! The crate is compiled for baseline x86-64 (SSE2) so that one binary runs anywhere; each hot
 //! loop also has versions compiled for wider vector units, and this module picks one path for
 //! the whole process: the best this CPU supports, detected once, or the one named by
-//! `FACESTYLE_ISA=scalar|avx2|avx512` (a path the CPU lacks is refused with a message, and
+//! `FACESTYLE_ISA=scalar|avx2` (a path the CPU lacks is refused with a message, and
 //! the detected one is used). Tests switch paths with [`set`] to run every kernel on every
 //! path the CPU supports.
 //!
-//! Paths, each a superset of the one before:
+//! Paths, the second a superset of the first:
 //! - `scalar`: plain Rust, baseline x86-64 (and every other architecture);
-//! - `avx2`: AVX2 + FMA kernels (Intel Haswell and AMD Zen on);
-//! - `avx512`: AVX-512 F/BW/VL kernels where written, AVX2 ones elsewhere.
+//! - `avx2`: AVX2 + FMA kernels (Intel Haswell and AMD Zen on).
 //!
 //! The matrix products come from the `gemm` crate, which detects the CPU by itself (AVX-512
-//! where present, built with its `x86-v4` feature) and offers no switch: `FACESTYLE_ISA`
-//! steers facestyle's own kernels only.
+//! where present: it is built with its `x86-v4` feature) and offers no switch:
+//! `FACESTYLE_ISA` steers facestyle's own kernels only.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -23,19 +22,17 @@ use std::sync::atomic::{AtomicU8, Ordering};
 pub enum Isa {
     Scalar,
     Avx2,
-    Avx512,
 }
 
 impl Isa {
     /// Every path, narrowest first.
-    pub const ALL: [Isa; 3] = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
+    pub const ALL: [Isa; 2] = [Isa::Scalar, Isa::Avx2];
 
     /// The name `FACESTYLE_ISA` takes.
     pub fn name(self) -> &'static str {
         match self {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
-            Isa::Avx512 => "avx512",
         }
     }
 
@@ -51,13 +48,6 @@ impl Isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => {
                 std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-            }
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => {
-                Isa::Avx2.supported()
-                    && std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512bw")
-                    && std::arch::is_x86_feature_detected!("avx512vl")
             }
             #[cfg(not(target_arch = "x86_64"))]
             _ => false,
@@ -107,7 +97,6 @@ pub fn active() -> Isa {
     match ACTIVE.load(Ordering::Relaxed) {
         0 => Isa::Scalar,
         1 => Isa::Avx2,
-        2 => Isa::Avx512,
         _ => {
             let isa = from_env().unwrap_or_else(|e| {
                 eprintln!("warning: {e}; using {}", Isa::detected());
@@ -135,12 +124,6 @@ pub fn set(isa: Isa) -> Result<(), String> {
 #[inline(always)]
 pub fn avx2() -> bool {
     active() >= Isa::Avx2
-}
-
-/// Whether the active path includes the AVX-512 kernels.
-#[inline(always)]
-pub fn avx512() -> bool {
-    active() >= Isa::Avx512
 }
 
 /// Runs `f` with its code compiled for AVX2 where the active path includes it (plain loops
