@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
+use facestyle_face::gallery::ann::Search;
 use facestyle_face::gallery::store::{self, Location, Store};
 use facestyle_face::gallery::{self, NewEmbedding};
 use pyo3::prelude::*;
@@ -26,6 +27,14 @@ pub struct Gallery {
     location: String,
 }
 
+/// Progress of a SQLite gallery's approximate index build, on one line of stderr.
+fn index_progress(done: usize, total: usize) {
+    eprint!("\rbuilding the approximate index: {done}/{total}");
+    if done == total {
+        eprintln!();
+    }
+}
+
 impl Gallery {
     fn lock(&self) -> MutexGuard<'_, Box<dyn Store>> {
         // A panic while the lock was held cannot leave the database half-written (every
@@ -37,15 +46,27 @@ impl Gallery {
 #[pymethods]
 impl Gallery {
     /// Opens the gallery at `location` (a SQLite file, or a `postgres://` URL) for `engine`'s
-    /// embedding model, creating an empty one when `create` and there is none.
+    /// embedding model, creating an empty one when `create` and there is none. `search`
+    /// (`auto`, `exact`, `approximate`) is how a SQLite gallery is searched, as the CLI's
+    /// `--search`; building its approximate index shows progress on stderr.
     #[new]
-    #[pyo3(signature = (location, engine, create = true))]
-    fn new(py: Python<'_>, location: PathBuf, engine: Py<Engine>, create: bool) -> PyResult<Gallery> {
+    #[pyo3(signature = (location, engine, create = true, search = "auto"))]
+    fn new(
+        py: Python<'_>,
+        location: PathBuf,
+        engine: Py<Engine>,
+        create: bool,
+        search: &str,
+    ) -> PyResult<Gallery> {
+        let search = Search::parse(search).ok_or_else(|| {
+            errors::argument("search", format!("'{search}' is not one of {}", Search::NAMES.join(", ")))
+        })?;
         let at = Location::parse(&location.to_string_lossy());
-        let inner = py.detach(|| {
+        let mut inner = py.detach(|| {
             let e = &engine.get().inner;
             store::open(&at, &e.model_id, &e.model_version, create).map_err(errors::face)
         })?;
+        inner.set_search(search, Some(Box::new(index_progress)));
         Ok(Gallery { location: inner.location(), inner: Mutex::new(inner), engine })
     }
 

@@ -99,3 +99,19 @@ def test_a_postgresql_gallery_works_like_a_file_and_is_shared_with_the_cli(postg
     assert g.forget("Colin Powell") and len(g) == 1
     with pytest.raises(facestyle.GalleryError, match="holds no facestyle gallery"):
         facestyle.Gallery(postgres("empty"), engine, create=False)
+
+
+def test_search_approximate_gives_the_exact_answers_and_a_bad_search_is_refused(tmp_path, engine, capfd):
+    path = tmp_path / "people.db"
+    exact = facestyle.Gallery(path, engine, search="exact")
+    exact.enroll("Abdullah Gul", [GUL_1])
+    exact.enroll("Colin Powell", POWELL)
+    approximate = facestyle.Gallery(path, engine, search="approximate")
+    want = [(f.name, f.distance, [c.name for c in f.candidates]) for f in exact.identify(GUL_8, top=2)]
+    got = [(f.name, f.distance, [c.name for c in f.candidates]) for f in approximate.identify(GUL_8, top=2)]
+    assert got == want and want[0][0] == "Abdullah Gul"
+    assert "building the approximate index: 2/2" in capfd.readouterr().err
+    # The index is kept beside the gallery file.
+    assert any(p.name.endswith(".hnsw") for p in tmp_path.iterdir())
+    with pytest.raises(ValueError, match="search: 'fast' is not one of auto, exact, approximate"):
+        facestyle.Gallery(path, engine, search="fast")

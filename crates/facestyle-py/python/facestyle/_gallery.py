@@ -74,11 +74,20 @@ class Gallery:
 
     :param path: the gallery file or PostgreSQL URL (the command line's ``--gallery``).
     :param engine: the face engine (default: the shared default engine).
+    :param search: how a SQLite gallery is searched: ``"auto"`` (exactly up to 200,000 faces,
+        through its approximate HNSW index from there on), ``"exact"`` or ``"approximate"``;
+        the command line's ``--search``. Building the index shows progress on stderr.
     """
 
-    def __init__(self, path: Union[str, os.PathLike], engine: Optional[FaceEngine] = None, create: bool = True) -> None:
+    def __init__(
+        self,
+        path: Union[str, os.PathLike],
+        engine: Optional[FaceEngine] = None,
+        create: bool = True,
+        search: str = "auto",
+    ) -> None:
         self.engine = engine or default_engine()
-        self._native = _native.Gallery(os.fspath(path), self.engine._native, create)
+        self._native = _native.Gallery(os.fspath(path), self.engine._native, create, search)
 
     def __repr__(self) -> str:
         return f"Gallery({self.location!r})"
