@@ -149,17 +149,14 @@ pub fn autovectorized<R>(f: impl FnOnce() -> R) -> R {
 /// The CPU's model name and the vector extensions facestyle can use that it lists, for
 /// benchmark output: `"AMD EPYC (avx2 fma avx512f avx512bw avx512vl avx512_vnni avx512_bf16)"`.
 pub fn cpu_description() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let field = |key: &str| {
-        cpuinfo
-            .lines()
-            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == key))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, v)| v.trim().to_string())
-    };
-    let model = field("model name").unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    let flags = field("flags").unwrap_or_default();
-    const WANTED: [&str; 12] = [
+    let model = cpuinfo_field("model name").unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    format!("{model} ({})", cpu_flags())
+}
+
+/// The vector extensions of interest to facestyle that `/proc/cpuinfo` lists, space-separated.
+pub fn cpu_flags() -> String {
+    const WANTED: [&str; 13] = [
+        "sse4_2",
         "avx2",
         "fma",
         "avx512f",
@@ -173,9 +170,20 @@ pub fn cpu_description() -> String {
         "amx_int8",
         "avx_vnni",
     ];
+    let flags = cpuinfo_field("flags").unwrap_or_default();
     let listed: Vec<&str> =
         WANTED.into_iter().filter(|w| flags.split_whitespace().any(|f| f == *w)).collect();
-    format!("{model} ({})", listed.join(" "))
+    listed.join(" ")
+}
+
+/// The first value of `key` in `/proc/cpuinfo`.
+fn cpuinfo_field(key: &str) -> Option<String> {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    cpuinfo
+        .lines()
+        .find(|l| l.split(':').next().is_some_and(|k| k.trim() == key))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
 }
 
 /// Runs `f` once on every path this CPU supports, with that path active, then restores the

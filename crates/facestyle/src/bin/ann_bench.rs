@@ -172,32 +172,6 @@ fn throughput(threads: usize, queries: &[Vec<f32>], search: impl Fn(usize, &[f32
     queries.len() as f64 / t.elapsed().as_secs_f64()
 }
 
-/// The CPU's vector extensions, as /proc/cpuinfo names them.
-fn isa() -> String {
-    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let flags: Vec<&str> = info
-        .lines()
-        .find(|l| l.starts_with("flags"))
-        .map(|l| l.split_whitespace().collect())
-        .unwrap_or_default();
-    [
-        "sse4_2",
-        "avx2",
-        "fma",
-        "avx512f",
-        "avx512bw",
-        "avx512vl",
-        "avx512_vnni",
-        "avx512_bf16",
-        "avx512_fp16",
-        "amx_tile",
-    ]
-    .into_iter()
-    .filter(|f| flags.contains(f))
-    .collect::<Vec<_>>()
-    .join(" ")
-}
-
 /// Embeddings, the person (index) of each, and the people's folders.
 type Photos = (Vec<Vec<f32>>, Vec<usize>, Vec<String>);
 
@@ -549,7 +523,11 @@ fn main() -> anyhow::Result<()> {
     }
     let report = Report {
         cpu: cpu(),
-        isa: format!("{}; usearch kernels: {}", isa(), if accel.is_empty() { "-".into() } else { accel }),
+        isa: format!(
+            "{}; usearch kernels: {}",
+            facestyle_nn::isa::cpu_flags(),
+            if accel.is_empty() { "-".into() } else { accel }
+        ),
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         faces,
         people: data.people(),
