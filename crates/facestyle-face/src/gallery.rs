@@ -370,7 +370,7 @@ impl Gallery {
             // asked for; then every photo of theirs, ranked exactly from SQLite, so each
             // person's distance is the one to their nearest photo even where the graph missed it.
             let found = ann.candidates(q, top, &self.path)?;
-            let people = people_to_rerank(found.iter().map(|c| c.person), top);
+            let people = people_to_rerank(found, top);
             let (index, names) = self.photos_of(&people, dim)?;
             out.push(index.identify(q, top, verifier, &names));
         }

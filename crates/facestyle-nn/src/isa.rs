@@ -110,8 +110,10 @@ pub fn active() -> Isa {
     }
 }
 
-/// Makes the kernels take `isa` from now on; refused when the CPU lacks it. Kernels read the
-/// path once per call, so a call in flight finishes on the path it started with.
+/// Makes the kernels take `isa` from now on; refused when the CPU lacks it. A call in flight
+/// may finish partly on the other path (some kernels ask per row or per channel); both paths
+/// compute the same values to rounding. Tests that switch paths take turns through
+/// `for_each_path`.
 pub fn set(isa: Isa) -> Result<(), String> {
     if !isa.supported() {
         return Err(format!("this CPU cannot run the {isa} path"));

@@ -58,9 +58,7 @@ impl Gallery {
         create: bool,
         search: &str,
     ) -> PyResult<Gallery> {
-        let search = Search::parse(search).ok_or_else(|| {
-            errors::argument("search", format!("'{search}' is not one of {}", Search::NAMES.join(", ")))
-        })?;
+        let search = Search::parse(search).map_err(|e| errors::argument("search", e))?;
         let at = Location::parse(&location.to_string_lossy());
         let mut inner = py.detach(|| {
             let e = &engine.get().inner;

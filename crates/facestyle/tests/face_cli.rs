@@ -485,15 +485,20 @@ fn galleries_copy_between_sqlite_and_postgresql_and_compare_equal() {
     assert!(err(&out).contains("same gallery"), "{}", err(&out));
 }
 
+/// `facestyle ARGS` with `FACESTYLE_ISA=isa`.
+fn facestyle_on(isa: &str, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_facestyle"))
+        .args(args)
+        .env("FACESTYLE_ISA", isa)
+        .output()
+        .unwrap()
+}
+
 /// `face embed` on the four bundled photos with `FACESTYLE_ISA` naming a path.
 fn embeddings_on(isa: &str, dir: &Path) -> Vec<Vec<f64>> {
     let photos = PathBuf::from(photo("x")).parent().unwrap().to_path_buf();
     let jsonl = dir.join(format!("{isa}.jsonl"));
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_facestyle"))
-        .args(["face", "embed", s(&photos), "--out", s(&jsonl)])
-        .env("FACESTYLE_ISA", isa)
-        .output()
-        .unwrap();
+    let o = facestyle_on(isa, &["face", "embed", s(&photos), "--out", s(&jsonl)]);
     assert!(o.status.success(), "{isa}: {}", err(&o));
     std::fs::read_to_string(&jsonl)
         .unwrap()
@@ -523,20 +528,12 @@ fn every_kernel_path_the_cpu_runs_gives_the_same_embeddings_and_others_are_refus
         }
     }
     for bad in ["avx3", "sse9"] {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_facestyle"))
-            .args(["face", "embed", "x.jpg"])
-            .env("FACESTYLE_ISA", bad)
-            .output()
-            .unwrap();
+        let o = facestyle_on(bad, &["face", "embed", "x.jpg"]);
         assert_eq!(o.status.code(), Some(1));
         assert!(err(&o).contains(&format!("FACESTYLE_ISA={bad}: not a path")), "{}", err(&o));
     }
     if let Some(missing) = Isa::ALL.into_iter().find(|i| !i.supported()) {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_facestyle"))
-            .args(["face", "embed", "x.jpg"])
-            .env("FACESTYLE_ISA", missing.name())
-            .output()
-            .unwrap();
+        let o = facestyle_on(missing.name(), &["face", "embed", "x.jpg"]);
         assert_eq!(o.status.code(), Some(1));
         assert!(err(&o).contains("this CPU cannot run it"), "{}", err(&o));
     }

@@ -49,12 +49,13 @@ pub enum Search {
 impl Search {
     pub const NAMES: [&str; 3] = ["auto", "exact", "approximate"];
 
-    pub fn parse(s: &str) -> Option<Search> {
+    /// The setting named `s`; otherwise a message naming the settings.
+    pub fn parse(s: &str) -> std::result::Result<Search, String> {
         match s {
-            "auto" => Some(Search::Auto),
-            "exact" => Some(Search::Exact),
-            "approximate" => Some(Search::Approximate),
-            _ => None,
+            "auto" => Ok(Search::Auto),
+            "exact" => Ok(Search::Exact),
+            "approximate" => Ok(Search::Approximate),
+            _ => Err(format!("'{s}' is not one of {}", Search::NAMES.join(", "))),
         }
     }
 }
@@ -70,15 +71,6 @@ pub struct Ann {
     /// The person of each embedding row id (0: no such row), so that candidates are grouped
     /// by person without asking SQLite.
     persons: Vec<i64>,
-}
-
-/// A row the graph found near a query: its id, its person, and its distance as the graph
-/// computes it (from f16 values: close to the exact one, used only to order candidates).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Candidate {
-    pub id: i64,
-    pub person: i64,
-    pub approximate: f32,
 }
 
 /// What a build reads of the gallery in one transaction: the log's position, the row ids,
@@ -338,9 +330,9 @@ impl Ann {
         Ok(())
     }
 
-    /// The rows nearest to `query` by the graph, about [`CANDIDATES`] or `k` if more,
-    /// nearest first; rows removed since are left out.
-    pub fn candidates(&self, query: &[f32], k: usize, gallery: &Path) -> Result<Vec<Candidate>> {
+    /// The person of each row nearest to `query` by the graph (its f16 distances), about
+    /// [`CANDIDATES`] rows or `k` if more, nearest first; rows removed since are left out.
+    pub fn candidates(&self, query: &[f32], k: usize, gallery: &Path) -> Result<Vec<i64>> {
         if query.len() != self.dim {
             return Err(FaceError::gallery(
                 gallery,
@@ -355,11 +347,9 @@ impl Ann {
         Ok(found
             .keys
             .into_iter()
-            .zip(found.distances)
-            .filter_map(|(key, approximate)| {
-                let id = key as i64;
-                let person = *self.persons.get(usize::try_from(id).ok()?)?;
-                (person != 0).then_some(Candidate { id, person, approximate })
+            .filter_map(|key| {
+                let person = *self.persons.get(usize::try_from(key).ok()?)?;
+                (person != 0).then_some(person)
             })
             .collect())
     }

@@ -311,9 +311,7 @@ impl PgGallery {
         self.nearest = Some(s.clone());
         Ok(s)
     }
-}
 
-impl PgGallery {
     /// The prepared query for every photo of some people, with their names.
     fn photos_of(&mut self) -> Result<Statement> {
         if let Some(s) = &self.photos_of {

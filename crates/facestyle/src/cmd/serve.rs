@@ -16,7 +16,7 @@ pub struct ServeArgs {
     pub gallery: facestyle_face::gallery::store::Location,
     /// How a SQLite gallery is searched: `exact`, `approximate` (an HNSW index kept beside the
     /// file, candidates re-ranked exactly) or `auto` (approximate from 200,000 embeddings).
-    #[arg(long, default_value = "auto", value_parser = super::face::parse_search)]
+    #[arg(long, default_value = "auto", value_parser = facestyle_face::gallery::ann::Search::parse)]
     pub search: facestyle_face::gallery::ann::Search,
     /// Address to listen on. Off loopback a token is needed (FACESTYLE_TOKEN or --token-file).
     #[arg(long, default_value = "127.0.0.1:8080")]

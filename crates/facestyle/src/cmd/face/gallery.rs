@@ -54,7 +54,7 @@ pub struct IdentifyArgs {
     /// How a SQLite gallery is searched: `exact` (a scan), `approximate` (an HNSW index kept
     /// beside the file, candidates re-ranked exactly) or `auto` (approximate from 200,000
     /// embeddings). A PostgreSQL gallery always uses its HNSW index.
-    #[arg(long, default_value = "auto", value_parser = super::index::parse_search)]
+    #[arg(long, default_value = "auto", value_parser = Search::parse)]
     pub search: Search,
     #[command(flatten)]
     pub metric: MetricArgs,

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use facestyle_face::engine::model_identity;
 use facestyle_face::gallery::Gallery;
-use facestyle_face::gallery::ann::{APPROXIMATE_FROM, Search};
+use facestyle_face::gallery::ann::APPROXIMATE_FROM;
 use facestyle_face::gallery::postgres::{PgGallery, Precision};
 use facestyle_face::gallery::store::Location;
 use serde::Serialize;
@@ -48,11 +48,6 @@ struct Indexed {
     memory_bytes: usize,
     /// Whether `--search auto` (the default) uses the index at this size.
     used_by_default: bool,
-}
-
-/// The `--search` flag's values.
-pub fn parse_search(s: &str) -> Result<Search, String> {
-    Search::parse(s).ok_or_else(|| format!("'{s}' is not one of {}", Search::NAMES.join(", ")))
 }
 
 pub fn run(a: IndexArgs, json_out: bool) -> anyhow::Result<()> {

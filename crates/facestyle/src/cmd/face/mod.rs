@@ -12,8 +12,6 @@ mod index;
 mod train;
 mod verify;
 
-pub use index::parse_search;
-
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
