@@ -94,7 +94,8 @@ pub struct StyleConfig {
     pub tv_weight: f32,
     /// Iterations at full size (L-BFGS: evaluations of J).
     pub iterations: usize,
-    /// Adam's step in pixel units (0-255), or L-BFGS's initial step.
+    /// Adam's step in pixel units (0-255), or L-BFGS's step factor (its first step changes a
+    /// pixel value by `lr` on average).
     pub lr: f64,
     pub pooling: Pooling,
     pub init: Init,
@@ -157,22 +158,22 @@ pub struct Preset {
     pub init: Init,
     pub iterations: usize,
     pub beta: f32,
-    /// Adam's step in pixel units, or L-BFGS's initial step.
+    /// Adam's step in pixel units, or L-BFGS's step factor.
     pub lr: f64,
     pub coarse: &'static [usize],
 }
 
-/// The default: L-BFGS from the content image, beta 1e4, coarse to fine: 40 evaluations of J at
-/// 1/2 size (counting 10), then 29 at full size, 39 evaluations at the output size in all
-/// (chosen on the 15-pair table of docs/style.md).
+/// The default: L-BFGS from the content image, beta 1e4, coarse to fine: 80 evaluations of J at
+/// 1/4 size (counting 5), 40 at 1/2 size (counting 10), then 24 at full size, 39 evaluations at
+/// the output size in all (chosen on the 15-pair table of docs/style.md).
 pub const FAST: Preset = Preset {
     name: "fast",
     method: Method::Lbfgs,
     init: Init::Content,
-    iterations: 29,
+    iterations: 24,
     beta: 1e4,
     lr: 1.0,
-    coarse: &[40],
+    coarse: &[80, 40],
 };
 
 /// The method as the course describes it: G starts as uniform noise, alpha / beta = 1e-3,
@@ -337,9 +338,9 @@ mod tests {
         let f = FAST.config();
         assert_eq!(
             (f.method, f.init, f.iterations, f.beta, f.lr),
-            (Method::Lbfgs, Init::Content, 29, 1e4, 1.0)
+            (Method::Lbfgs, Init::Content, 24, 1e4, 1.0)
         );
-        assert_eq!(f.coarse, [40]);
+        assert_eq!(f.coarse, [80, 40]);
         let g = GATYS.config();
         assert_eq!(
             (g.method, g.init, g.iterations, g.beta, g.lr),

@@ -1,7 +1,9 @@
 //! The optimisation of neural style transfer: gradient descent (Adam or L-BFGS) on the pixels
 //! of the generated image G, minimising `J(G) = alpha J_content + beta J_style + tv J_tv`,
 //! optionally coarse to fine: optimised first at 1/2^k of the size (content and style images
-//! scaled alike), the result upsampled to start the next level.
+//! scaled alike); the next level starts from its own content plus the change the coarser level
+//! made, upsampled. The content weight is scaled to each level's size, so that alpha and beta
+//! mean the same at every output size ([`REFERENCE_SIDE`]).
 
 use burn::module::Param;
 use burn::optim::{AdamConfig, GradientsParams, LBFGSConfig, LineSearchFn};
@@ -58,9 +60,9 @@ struct Objective<'a> {
     a_c: Tensor<4>,
     grams: Vec<(Vec<Tensor<2>>, f32)>,
     wanted: Vec<usize>,
-    /// Content weight at this level: alpha divided by the level's pixel fraction, so that the
-    /// content cost (a sum over activations) keeps its balance with the style cost (normalised
-    /// by the map size) at every level.
+    /// Content weight at this level: alpha scaled to the level's size (see
+    /// [`REFERENCE_SIDE`]), so that the content cost (a sum over activations) keeps its balance
+    /// with the style cost (normalised by the map size) at every level and output size.
     alpha: f32,
 }
 
@@ -221,8 +223,10 @@ pub fn transfer(
         evals: 0.0,
         stopped: false,
     };
-    let mut start: Option<Tensor<4>> = None;
+    // The previous level's result and the content at that level's size.
+    let mut coarser: Option<(Tensor<4>, Tensor<4>)> = None;
     let mut step0 = 0;
+    let reference = reference_pixels(h, w);
     for (scale, iterations) in levels(config, h, w) {
         let (c, st) = if scale < 1.0 {
             (scaled(&content, scale), styles.iter().map(|(s, wt)| (scaled(s, scale), *wt)).collect())
@@ -230,9 +234,21 @@ pub fn transfer(
             (content.clone(), styles.to_vec())
         };
         let [_, _, ch, cw] = c.dims();
-        let start_image = start.take().map(|g| resize_bilinear(g, ch, cw));
+        let start_image = coarser.take().map(|(g, c_coarse)| upsampled_start(g, c_coarse, &c));
         let weight = (ch * cw) as f64 / (h * w) as f64;
-        let level = optimise(vgg, c, &st, config, iterations, start_image, step0, out.evals, weight, on_step);
+        let balance = Balance { evals_per_eval: weight, content_weight: reference / (ch * cw) as f64 };
+        let level = optimise(
+            vgg,
+            c.clone(),
+            &st,
+            config,
+            iterations,
+            start_image,
+            step0,
+            out.evals,
+            balance,
+            on_step,
+        );
         step0 += level.steps;
         out.seconds_targets += level.seconds_targets;
         out.seconds_optimise += level.seconds_optimise;
@@ -242,9 +258,43 @@ pub fn transfer(
         if out.stopped {
             break;
         }
-        start = Some(level.image);
+        coarser = Some((level.image, c));
     }
     out
+}
+
+/// The mean change of a pixel value (0-255) in L-BFGS's first step.
+const FIRST_STEP: f32 = 1.0;
+
+/// The long side at which alpha and beta keep the balance they are given: the content cost is
+/// a sum over activations (it grows with the pixel count) while the style cost is normalised by
+/// the map size, so each level's content weight is `alpha * reference / pixels`, the pixels a
+/// picture of this aspect has at [`REFERENCE_SIDE`] over the level's own. At this long side
+/// the weights are exactly the ones given.
+pub const REFERENCE_SIDE: f64 = 256.0;
+
+/// The pixels an `h` x `w` picture has when scaled to a long side of [`REFERENCE_SIDE`].
+fn reference_pixels(h: usize, w: usize) -> f64 {
+    let s = REFERENCE_SIDE / h.max(w) as f64;
+    (h as f64 * s) * (w as f64 * s)
+}
+
+/// The start of a finer level: the finer content plus the change the coarser level made to its
+/// own content, upsampled (`up(G) + C - up(C_coarse)`), so that the content's fine detail,
+/// which the coarser level never saw, is kept rather than blurred away.
+fn upsampled_start(g: Tensor<4>, c_coarse: Tensor<4>, content: &Tensor<4>) -> Tensor<4> {
+    let [_, _, h, w] = content.dims();
+    let change = resize_bilinear(g - c_coarse, h, w);
+    (content.clone() + change).clamp(0.0, 255.0)
+}
+
+/// How one level's evaluations count and weigh.
+#[derive(Debug, Clone, Copy)]
+struct Balance {
+    /// What an evaluation at this level counts at the output size (its pixel fraction).
+    evals_per_eval: f64,
+    /// The factor on alpha at this level (see [`REFERENCE_SIDE`]).
+    content_weight: f64,
 }
 
 /// One level's outcome.
@@ -258,7 +308,8 @@ struct Level {
 }
 
 /// Optimises at `content`'s size for `iterations`, from `start` (else `config.init`); steps are
-/// numbered from `step0`, and each evaluation adds `weight` to the count from `evals0`.
+/// numbered from `step0`, and each evaluation adds `balance.evals_per_eval` to the count from
+/// `evals0`.
 #[allow(clippy::too_many_arguments)]
 fn optimise(
     vgg: &Vgg19,
@@ -269,9 +320,10 @@ fn optimise(
     start: Option<Tensor<4>>,
     step0: usize,
     evals0: f64,
-    weight: f64,
+    balance: Balance,
     on_step: &mut dyn FnMut(&StepCosts, &Tensor<4>) -> bool,
 ) -> Level {
+    let weight = balance.evals_per_eval;
     let t0 = std::time::Instant::now();
     let style_idx: Vec<usize> = config.style_layers.iter().map(|l| l.0).collect();
     let pool = config.pooling;
@@ -280,7 +332,7 @@ fn optimise(
     let grams = style_grams(vgg, styles, config);
     let mut wanted = style_idx.clone();
     wanted.push(config.content_layer);
-    let alpha = (config.alpha as f64 / weight) as f32;
+    let alpha = (config.alpha as f64 * balance.content_weight) as f32;
     let objective = Objective { vgg, config, a_c, grams, wanted, alpha };
     let start = start.unwrap_or_else(|| initial_image(&content, config.init, config.seed)).detach();
     let seconds_targets = t0.elapsed().as_secs_f64();
@@ -304,42 +356,47 @@ fn optimise(
             }
         }
         Method::Lbfgs => {
-            // Steps of up to 20 iterations (25 evaluations); the last step is capped to the
-            // evaluations left (a fresh optimiser, so it starts without history).
-            let lbfgs = |evals: usize| {
-                LBFGSConfig::new()
-                    .with_line_search_fn(LineSearchFn::StrongWolfe)
-                    .with_max_iter(evals.min(20))
-                    .with_max_eval(Some(evals.min(25)))
-                    .init()
-            };
-            // The line search may ask for more evaluations than a step's cap: past the budget
-            // it gets a zero gradient (which ends the step) without evaluating J, and the result
-            // is the evaluated image of lowest J.
+            // L-BFGS's first step is `lr / |g|_1` along -g: on pixels it would change a value
+            // by lr / N on average (N values), and the line search would spend several
+            // evaluations growing it. The canvas holds the pixels divided by `scale`, which
+            // makes that first step change a value by `lr * FIRST_STEP` on average; the later
+            // (quasi-Newton) steps do not depend on the scale.
+            let n = canvas.pixels.val().dims().iter().product::<usize>() as f32;
+            let scale = FIRST_STEP * n;
+            let scaled_canvas = Canvas { pixels: Param::from_tensor((canvas.pixels.val() / scale).detach()) };
+            // One optimiser for the level, so that its history is never lost; at most 20 pairs
+            // of history vectors are kept (memory: 2 x 20 pictures).
+            let mut optim = LBFGSConfig::new()
+                .with_line_search_fn(LineSearchFn::StrongWolfe)
+                .with_max_iter(iterations)
+                .with_max_eval(Some(iterations))
+                .with_history_size(20)
+                .init();
+            // The line search may ask for more evaluations than the budget: past it, it gets a
+            // zero gradient (which ends the step) without evaluating J, and the result is the
+            // evaluated image of lowest J.
             let mut best: Option<(f32, Tensor<4>)> = None;
-            let mut optim = lbfgs(iterations);
+            let mut current = scaled_canvas;
             while evals < iterations && !stopped {
                 let before = evals;
-                if iterations - evals < 25 {
-                    optim = lbfgs(iterations - evals);
-                }
-                let (next, _) = optim.step(config.lr, canvas, |c: Canvas| {
-                    let g = c.pixels.val();
+                let (next, _) = optim.step(config.lr, current, |c: Canvas| {
+                    let u = c.pixels.val();
                     if evals >= iterations || stopped {
-                        let zero = (g * 0.0).sum();
+                        let zero = (u * 0.0).sum();
                         let last = best.as_ref().map_or(0.0, |b| b.0 as f64);
                         return (last, GradientsParams::from_grads(zero.backward(), &c));
                     }
                     evals += 1;
+                    let g = u * scale;
                     let (total, costs) =
                         objective.eval(g.clone(), step0 + evals - 1, evals0 + evals as f64 * weight);
                     stopped |= !on_step(&costs, &g);
                     if best.as_ref().is_none_or(|b| costs.total < b.0) {
-                        best = Some((costs.total, g.clone().detach()));
+                        best = Some((costs.total, g.detach()));
                     }
                     (costs.total as f64, GradientsParams::from_grads(total.backward(), &c))
                 });
-                canvas = next;
+                current = next;
                 if evals == before + 1 {
                     break; // converged: the step only evaluated its starting point
                 }
@@ -374,5 +431,29 @@ mod tests {
         assert!((v[1] - 12.5).abs() < 1e-5 && (v[5] - 17.5).abs() < 1e-5, "{v:?}");
         let c = Tensor::<4>::from_data(TensorData::new(vec![7.0; 3 * 3 * 5], [1, 3, 3, 5]), &device);
         assert!(values(resize_bilinear(c, 6, 10)).iter().all(|&x| (x - 7.0).abs() < 1e-5));
+    }
+
+    #[test]
+    fn a_finer_level_starts_from_its_own_content_plus_the_coarse_change() {
+        let device = Device::flex();
+        // A fine checkerboard that a half-size level cannot hold.
+        let fine: Vec<f32> =
+            (0..3 * 8 * 8).map(|i| if (i % 8 + i / 8) % 2 == 0 { 100.0 } else { 140.0 }).collect();
+        let content = Tensor::<4>::from_data(TensorData::new(fine.clone(), [1, 3, 8, 8]), &device);
+        let coarse = scaled(&content, 0.5);
+        // No change at the coarse level: the finer level starts from its content, detail kept.
+        let same = values(upsampled_start(coarse.clone(), coarse.clone(), &content));
+        assert!(same.iter().zip(&fine).all(|(a, b)| (a - b).abs() < 1e-4), "{same:?}");
+        // A uniform change of +20 carries over to every pixel; the detail stays.
+        let brighter = values(upsampled_start(coarse.clone() + 20.0, coarse, &content));
+        assert!(brighter.iter().zip(&fine).all(|(a, b)| (a - b - 20.0).abs() < 1e-3), "{brighter:?}");
+    }
+
+    #[test]
+    fn the_content_weight_is_counted_per_pixel_of_a_256_px_picture() {
+        assert_eq!(reference_pixels(192, 256), 192.0 * 256.0);
+        assert_eq!(reference_pixels(768, 1024), 192.0 * 256.0);
+        assert_eq!(reference_pixels(512, 256), 256.0 * 128.0);
+        assert_eq!(reference_pixels(64, 128), 128.0 * 256.0);
     }
 }

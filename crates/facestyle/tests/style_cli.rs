@@ -151,6 +151,20 @@ fn lbfgs_lowers_the_cost_too() {
 }
 
 #[test]
+fn lbfgs_gains_from_its_first_evaluations() {
+    // From the content image, the first step must already be of a useful length: a step of
+    // `1 / |g|_1` on raw pixels would leave J unchanged for the first few evaluations while the
+    // line search grows it.
+    let Some((_, losses, _dir)) = tiny_transfer(&["--size", "64", "--iterations", "4", "--coarse", "none"])
+    else {
+        return;
+    };
+    assert_eq!(losses.len(), 4, "{losses:?}");
+    let best = losses.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert!(best < 0.8 * losses[0], "J after 4 evaluations: {losses:?}");
+}
+
+#[test]
 fn preserve_colors_keeps_the_content_chroma() {
     let args =
         ["--size", "48", "--iterations", "4", "--optimizer", "adam", "--preserve-colors", "--coarse", "none"];
@@ -183,7 +197,7 @@ fn preserve_colors_keeps_the_content_chroma() {
 
 #[test]
 fn the_default_is_the_fast_preset_and_gatys_restores_the_course_settings() {
-    // At 24 px the 1/2-size level (12 px) is below VGG19's minimum and is skipped.
+    // At 24 px the coarse levels (6 and 12 px) are below VGG19's minimum and are skipped.
     let Some((v, losses, _dir)) = tiny_transfer(&["--size", "24", "--iterations", "2"]) else { return };
     let d = StyleConfig::default();
     assert_eq!(v["coarse"], serde_json::json!(d.coarse));
@@ -192,12 +206,13 @@ fn the_default_is_the_fast_preset_and_gatys_restores_the_course_settings() {
         (Some("fast"), Some(d.method.name()), Some(d.init.to_string().as_str()))
     );
     assert_eq!((v["beta"].as_f64(), v["lr"].as_f64()), (Some(d.beta as f64), Some(d.lr)));
-    // The default is the fast preset: L-BFGS from the content image, beta 1e4, 40 at 1/2 size.
+    // The default is the fast preset: L-BFGS from the content image, beta 1e4, 80 evaluations
+    // at 1/4 size and 40 at 1/2 size.
     assert_eq!(
         (v["optimizer"].as_str(), v["init"].as_str(), v["beta"].as_f64()),
         (Some("lbfgs"), Some("content"), Some(1e4))
     );
-    assert_eq!(v["coarse"], serde_json::json!([40]));
+    assert_eq!(v["coarse"], serde_json::json!([80, 40]));
     assert!(!losses.is_empty() && losses.len() <= 3, "{losses:?}");
     let Some((v, losses, _dir)) = tiny_transfer(&["--size", "32", "--method", "gatys", "--iterations", "2"])
     else {

@@ -95,8 +95,8 @@ pub struct StyleArgs {
     /// Allow --size above 4096.
     #[arg(long)]
     pub force: bool,
-    /// Settings preset: `fast` (L-BFGS from the content image, beta 1e4, 40 evaluations at 1/2
-    /// size then 29 at full size, 39 evaluations at the output size) or
+    /// Settings preset: `fast` (L-BFGS from the content image, beta 1e4, 80 evaluations at 1/4
+    /// size, 40 at 1/2 size, then 24 at full size: 39 evaluations at the output size) or
     /// `gatys` (the method as the course describes it: from noise, beta 1e3, 300 Adam steps of
     /// lr 5); the flags below override it.
     #[arg(long, value_enum, default_value_t = MethodArg::Fast)]
@@ -118,8 +118,9 @@ pub struct StyleArgs {
     /// [preset: lbfgs; gatys adam]
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerArg>,
-    /// Learning rate: Adam's step in pixel units (default 5), L-BFGS's initial step (default 1);
-    /// the preset's when its optimizer is used.
+    /// Learning rate: Adam's step in pixel units (default 5), L-BFGS's step factor (default 1:
+    /// its first step changes a pixel value by 1 on average); the preset's when its optimizer
+    /// is used.
     #[arg(long)]
     pub lr: Option<f64>,
     /// `noise` (the method's original start), `content`, or `blend:R` (R * noise + (1 - R) *
