@@ -178,8 +178,8 @@ pub fn cpu_flags() -> String {
     listed.join(" ")
 }
 
-/// The first value of `key` in `/proc/cpuinfo`.
-fn cpuinfo_field(key: &str) -> Option<String> {
+/// The first value of `key` in `/proc/cpuinfo` (`"model name"`, `"cpu family"`, `"model"`).
+pub fn cpuinfo_field(key: &str) -> Option<String> {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").ok()?;
     cpuinfo
         .lines()

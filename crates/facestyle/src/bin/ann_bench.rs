@@ -145,15 +145,8 @@ fn percentile(v: &[f64], p: f64) -> f64 {
 }
 
 fn cpu() -> String {
-    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let line = |key: &str| {
-        info.lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
-    format!("{} (family {}, model {})", line("model name"), line("cpu family"), line("model\t"))
+    let line = |key: &str| facestyle_nn::isa::cpuinfo_field(key).unwrap_or_default();
+    format!("{} (family {}, model {})", line("model name"), line("cpu family"), line("model"))
 }
 
 /// Queries per second of `search` run by `threads` threads over `queries`.

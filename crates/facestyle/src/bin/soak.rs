@@ -103,14 +103,7 @@ fn peak_mib(pid: u32) -> Option<u64> {
 }
 
 fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
+    facestyle_nn::isa::cpuinfo_field("model name").unwrap_or_else(|| "unknown".into())
 }
 
 /// A small xorshift generator: the mix needs no cryptographic quality.
