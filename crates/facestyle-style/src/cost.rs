@@ -1,25 +1,31 @@
 //! The costs of neural style transfer, each in its own function:
 //!
 //! - content: `J_content = 1/2 ||a[l](C) - a[l](G)||^2` at one layer;
-//! - style at layer l: `J_style[l] = 1 / (2 nH nW nC)^2 ||G(S) - G(G)||_F^2` on Gram matrices;
+//! - style at layer l: `J_style[l] = 1 / (2 nH nW nC)^2 ||G(S) - G(G)||_F^2` on Gram matrices,
+//!   computed as `1 / (2 nC)^2 ||g(S) - g(G)||_F^2` on Gram matrices averaged over positions
+//!   (`g = G / (nH nW)`): the same number when S and G have the same size, and a style picture
+//!   of another size or shape sets the same target as one of G's size;
 //! - style over layers: `J_style = sum_l lambda[l] J_style[l]`;
 //! - total variation (optional smoothness): sum of squared differences of neighbouring pixels;
 //! - total: `J(G) = alpha J_content + beta J_style + tv_weight J_tv`.
 
 use burn::prelude::*;
 
-use crate::gram::gram;
+use crate::gram::mean_gram;
 
 /// `1/2 ||a_c - a_g||^2` summed over every activation.
 pub fn content_cost(a_c: Tensor<4>, a_g: Tensor<4>) -> Tensor<1> {
     (a_c - a_g).powi_scalar(2).sum() * 0.5
 }
 
-/// `||G_s - gram(a_g)||_F^2 / (2 nH nW nC)^2` with the style image's Gram matrix precomputed.
+/// `||g_s - mean_gram(a_g)||_F^2 / (2 nC)^2` with the style image's [`mean_gram`]
+/// precomputed. Averaging over positions matters when the style picture's map has more or
+/// fewer positions than G's: summed Gram matrices would ask G's fewer (or more) positions for
+/// the style's total energy, too strong (or too weak) features at every position.
 pub fn style_layer_cost(gram_s: Tensor<2>, a_g: Tensor<4>) -> Tensor<1> {
-    let [_, c, h, w] = a_g.dims();
-    let norm = (2.0 * (h * w * c) as f64).powi(2);
-    (gram_s - gram(a_g)).powi_scalar(2).sum() / norm
+    let [_, c, _, _] = a_g.dims();
+    let norm = (2.0 * c as f64).powi(2);
+    (gram_s - mean_gram(a_g)).powi_scalar(2).sum() / norm
 }
 
 /// `sum_l lambda_l J_style[l]` over (precomputed style Gram, generated activation, lambda).
@@ -46,6 +52,7 @@ pub fn tv_cost(g: Tensor<4>) -> Tensor<1> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gram::gram;
     use facestyle_nn::pretrained::values;
 
     fn data(n: usize, seed: u32) -> Vec<f32> {
@@ -96,17 +103,33 @@ mod tests {
     #[test]
     fn style_layer_cost_value_and_gradient() {
         let device = Device::flex();
-        // One channel, 1x2 map [1, 2]: G = 5; style Gram 3 -> (3-5)^2 / (2*2*1)^2 = 4/16.
+        // One channel, 1x2 map [1, 2]: G = 5; a style of the same size with Gram 3 ->
+        // (3-5)^2 / (2*2*1)^2 = 4/16; averaged over the 2 positions: (1.5-2.5)^2 / (2*1)^2.
         let a = Tensor::<4>::from_data(TensorData::new(vec![1.0, 2.0], [1, 1, 1, 2]), &device);
-        let gs = Tensor::<2>::from_data(TensorData::new(vec![3.0], [1, 1]), &device);
+        let gs = Tensor::<2>::from_data(TensorData::new(vec![1.5], [1, 1]), &device);
         assert_eq!(values(style_layer_cost(gs, a)), vec![0.25]);
         let device = facestyle_nn::device::training_device();
         let s = Tensor::<4>::from_data(TensorData::new(data(3 * 2 * 3, 5), [1, 3, 2, 3]), &device);
-        let gs = gram(s);
+        let gs = mean_gram(s);
         check_gradient([1, 3, 2, 3], |x| style_layer_cost(gs.clone(), x));
         check_gradient([1, 3, 2, 3], |x| {
             style_cost(vec![(gs.clone(), x.clone(), 0.7), (gs.clone(), x * 2.0, 0.3)])
         });
+    }
+
+    #[test]
+    fn a_style_of_another_size_with_the_same_statistics_costs_nothing() {
+        let device = Device::flex();
+        // The style picture is G side by side with itself: twice the positions, the same
+        // statistics. Summed Gram matrices would differ by 2x (a cost of ||G||^2 / (2 nC nH nW)^2).
+        let g: Vec<f32> = data(2 * 3 * 4, 3);
+        let a_g = Tensor::<4>::from_data(TensorData::new(g.clone(), [1, 2, 3, 4]), &device);
+        let twice: Vec<f32> = g.chunks(4).flat_map(|row| row.iter().chain(row).copied()).collect();
+        let a_s = Tensor::<4>::from_data(TensorData::new(twice, [1, 2, 3, 8]), &device);
+        let cost = values(style_layer_cost(mean_gram(a_s), a_g.clone()))[0];
+        assert!(cost.abs() < 1e-9, "cost {cost}");
+        let summed = values((gram(a_g.clone()) * 2.0 - gram(a_g)).powi_scalar(2).sum())[0];
+        assert!(summed > 1.0, "the summed Grams differ: {summed}");
     }
 
     #[test]

@@ -11,6 +11,13 @@ pub fn gram(a: Tensor<4>) -> Tensor<2> {
     f.clone().matmul(f.transpose())
 }
 
+/// The Gram matrix averaged over positions, `F F^T / (H W)`: the same for a picture and for
+/// the picture tiled, so pictures of different sizes and shapes can be compared by it.
+pub fn mean_gram(a: Tensor<4>) -> Tensor<2> {
+    let [_, _, h, w] = a.dims();
+    gram(a) / (h * w) as f32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -24,6 +31,7 @@ mod tests {
             TensorData::new(vec![1.0, 2.0, 3.0, 0.0, 1.0, -1.0], [1, 2, 1, 3]),
             &device,
         );
-        assert_eq!(values(gram(a)), vec![14.0, -1.0, -1.0, 2.0]);
+        assert_eq!(values(gram(a.clone())), vec![14.0, -1.0, -1.0, 2.0]);
+        assert_eq!(values(mean_gram(a)), vec![14.0 / 3.0, -1.0 / 3.0, -1.0 / 3.0, 2.0 / 3.0]);
     }
 }

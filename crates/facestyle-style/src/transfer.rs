@@ -12,7 +12,7 @@ use facestyle_nn::pretrained::values;
 
 pub use crate::config::{FAST, GATYS, Init, Method, PRESETS, Preset, StyleConfig, preset};
 use crate::cost::{content_cost, style_cost, tv_cost};
-use crate::gram::gram;
+use crate::gram::mean_gram;
 use crate::picture::MIN_SIDE;
 use crate::vgg::Vgg19;
 
@@ -113,7 +113,7 @@ pub fn style_grams(
         .iter()
         .map(|(s, w)| {
             let acts = vgg.features(Vgg19::preprocess(s.clone()), &style_idx, config.pooling);
-            (acts.into_iter().map(|a| gram(a).detach()).collect(), *w)
+            (acts.into_iter().map(|a| mean_gram(a).detach()).collect(), *w)
         })
         .collect()
 }
