@@ -75,8 +75,8 @@ def style_transfer(
     blended by ``style_blend``), as ``facestyle style`` does.
 
     :param size: long side of the result in pixels.
-    :param method: ``"fast"`` (L-BFGS from the content, beta 1e4, 80 evaluations at 1/4 size,
-        40 at 1/2 size, then 24 at full size) or ``"gatys"`` (the method as published: from
+    :param method: ``"fast"`` (L-BFGS from the content, beta 1e4, 20 evaluations at 1/4 size,
+        40 at 1/2 size, then 28 at full size) or ``"gatys"`` (the method as published: from
         noise, beta 1e3, 300 Adam steps of lr 5); the options below override the preset.
     :param iterations: iterations at full size (L-BFGS: evaluations of J).
     :param alpha: content weight. :param beta: style weight.
