@@ -120,15 +120,23 @@ mod tests {
     #[test]
     fn a_style_of_another_size_with_the_same_statistics_costs_nothing() {
         let device = Device::flex();
-        // The style picture is G side by side with itself: twice the positions, the same
-        // statistics. Summed Gram matrices would differ by 2x (a cost of ||G||^2 / (2 nC nH nW)^2).
-        let g: Vec<f32> = data(2 * 3 * 4, 3);
-        let a_g = Tensor::<4>::from_data(TensorData::new(g.clone(), [1, 2, 3, 4]), &device);
-        let twice: Vec<f32> = g.chunks(4).flat_map(|row| row.iter().chain(row).copied()).collect();
-        let a_s = Tensor::<4>::from_data(TensorData::new(twice, [1, 2, 3, 8]), &device);
-        let cost = values(style_layer_cost(mean_gram(a_s), a_g.clone()))[0];
+        // The style picture is G tiled 2x2: four times the positions (twice the height, twice
+        // the width), the same statistics. Summed Gram matrices differ by 4x there.
+        let (c, h, w) = (2, 3, 4);
+        let g: Vec<f32> = data(c * h * w, 3);
+        let a_g = Tensor::<4>::from_data(TensorData::new(g.clone(), [1, c, h, w]), &device);
+        let tiled: Vec<f32> = g
+            .chunks(h * w)
+            .flat_map(|channel| {
+                let rows: Vec<f32> =
+                    channel.chunks(w).flat_map(|row| row.iter().chain(row).copied()).collect();
+                [rows.clone(), rows].concat()
+            })
+            .collect();
+        let a_s = Tensor::<4>::from_data(TensorData::new(tiled, [1, c, 2 * h, 2 * w]), &device);
+        let cost = values(style_layer_cost(mean_gram(a_s.clone()), a_g.clone()))[0];
         assert!(cost.abs() < 1e-9, "cost {cost}");
-        let summed = values((gram(a_g.clone()) * 2.0 - gram(a_g)).powi_scalar(2).sum())[0];
+        let summed = values((gram(a_s) - gram(a_g)).powi_scalar(2).sum())[0];
         assert!(summed > 1.0, "the summed Grams differ: {summed}");
     }
 
