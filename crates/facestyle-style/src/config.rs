@@ -164,7 +164,7 @@ pub struct Preset {
 }
 
 /// The default: L-BFGS from the content image, beta 1e4, coarse to fine: 20 evaluations of J at
-/// 1/4 size (counting about 1.3), 40 at 1/2 size (counting 10), then 28 at full size, about 39.3
+/// 1/4 size (counting 1.25), 40 at 1/2 size (counting 10), then 28 at full size, 39.25
 /// evaluations at the output size in all (chosen on the 15-pair table of docs/style.md).
 pub const FAST: Preset = Preset {
     name: "fast",

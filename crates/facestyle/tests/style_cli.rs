@@ -233,9 +233,10 @@ fn the_default_is_the_fast_preset_and_gatys_restores_the_course_settings() {
 
 /// Heavy data test (when ../shared/data/style is present): the default on the hardest pair of
 /// the 15-pair table, a wide night photo under a portrait painting, meets the quality bar at
-/// 256 px. The painting has 1.5x the photo's pixels at the same long side; compared by summed
-/// Gram matrices it asked every position of the photo for 1.5x the painting's energy, and faces
-/// covered the picture (SSIM 0.24).
+/// 256 px. The painting has 1.5x the photo's pixels at the same long side: summed Gram matrices
+/// would ask every position of the photo for 1.5x the painting's energy and cover the picture
+/// with faces (SSIM 0.276, style ratio 0.095 on this run); averaged ones set the painting's own
+/// statistics as the target.
 #[test]
 fn the_default_keeps_a_wide_night_photo_under_a_portrait_painting() {
     let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/style");

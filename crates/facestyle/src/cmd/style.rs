@@ -96,7 +96,7 @@ pub struct StyleArgs {
     #[arg(long)]
     pub force: bool,
     /// Settings preset: `fast` (L-BFGS from the content image, beta 1e4, 20 evaluations at 1/4
-    /// size, 40 at 1/2 size, then 28 at full size: about 39 evaluations at the output size) or
+    /// size, 40 at 1/2 size, then 28 at full size: 39.25 evaluations at the output size) or
     /// `gatys` (the method as the course describes it: from noise, beta 1e3, 300 Adam steps of
     /// lr 5); the flags below override it.
     #[arg(long, value_enum, default_value_t = MethodArg::Fast)]
