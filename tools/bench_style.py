@@ -3,7 +3,8 @@
 
 The reference runs the same VGG19 weights (the Keras h5 that `facestyle models fetch` caches),
 the same layers (content conv4_2; style conv1_1..conv5_1, lambda 0.2 each), the same costs
-(J = alpha * 1/2 ||a(C)-a(G)||^2 + beta * sum_l lambda_l ||G_S - G_G||^2 / (2 nH nW nC)^2), the
+(J = alpha * 1/2 ||a(C)-a(G)||^2 + beta * sum_l lambda_l ||g_S - g_G||^2 / (2 nC)^2, with
+g = G / (nH nW) the Gram matrix averaged over positions), the
 same init (the content image) and the same optimisers (Adam lr 5, eps 1e-8; L-BFGS with a
 strong-Wolfe line search in steps of 20 iterations / 25 evaluations), on the same pixels: the
 script resizes the images once (PIL bilinear) and both sides read those PNGs at their own size.
@@ -76,9 +77,10 @@ def features(convs, rgb, wanted):
 
 
 def gram(a):
+    """The Gram matrix averaged over positions (facestyle_style::gram::mean_gram)."""
     _, c, h, w = a.shape
     f = a.reshape(c, h * w)
-    return f @ f.t()
+    return f @ f.t() / (h * w)
 
 
 def to_tensor(path):
@@ -102,8 +104,8 @@ def reference(convs, content_png, style_png, optimizer, iterations, alpha=1.0, b
         j_c = 0.5 * ((a_c - acts[-1]) ** 2).sum()
         j_s = 0.0
         for (gs, (_, lam)), a in zip(zip(g_s, STYLE), acts):
-            _, c, h, w = a.shape
-            j_s = j_s + lam * ((gs - gram(a)) ** 2).sum() / (2.0 * h * w * c) ** 2
+            c = a.shape[1]
+            j_s = j_s + lam * ((gs - gram(a)) ** 2).sum() / (2.0 * c) ** 2
         return alpha * j_c + beta * j_s
 
     t0 = time.perf_counter()
@@ -143,7 +145,7 @@ def ours(binary, content_png, style_png, optimizer, iterations, size):
         out = os.path.join(d, "o.png")
         cmd = [binary, "--json", "style", content_png, style_png, "-o", out, "--size", str(size),
                "--optimizer", optimizer, "--iterations", str(iterations), "--init", "content",
-               "--beta", "1e3"]
+               "--beta", "1e3", "--coarse", "none"]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             sys.exit(f"{' '.join(cmd)} failed:\n{r.stderr}")
