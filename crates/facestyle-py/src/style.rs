@@ -184,7 +184,7 @@ pub fn style_transfer<'py>(
         let style_images: Vec<_> = styles.iter().map(|s| s.get().image.clone()).collect();
         let inputs =
             Inputs::new(&content.image, &style_images, &blend, size, style_size, preserve_colors, &device);
-        let steps = config.total_iterations();
+        let steps = config.total_iterations(size as usize);
         let mut losses = Vec::new();
         let result = transfer(&vgg, inputs.content.clone(), &inputs.styles, &config, &mut |c, _| {
             losses.push(c.total);

@@ -100,11 +100,46 @@ pub struct StyleConfig {
     pub pooling: Pooling,
     pub init: Init,
     pub seed: u64,
-    /// Iterations at the coarser levels of a pyramid, coarsest first, each level half the side
-    /// of the next (`[a, b]`: `a` at 1/4, `b` at 1/2, then `iterations` at full size); empty for
-    /// a single level. A level whose short side would fall below
-    /// [`MIN_SIDE`](crate::picture::MIN_SIDE) is skipped.
-    pub coarse: Vec<usize>,
+    /// The coarser levels of a pyramid and their iterations (see [`Coarse`]); `iterations`
+    /// run at full size after them.
+    pub coarse: Coarse,
+}
+
+/// The levels of a coarse-to-fine pyramid below the output size: each level half the side of
+/// the next, the coarsest first. A level whose short side would fall below
+/// [`MIN_SIDE`](crate::picture::MIN_SIDE) is skipped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Coarse {
+    /// These iterations at these levels (`[a, b]`: `a` at 1/4 of the side, `b` at 1/2); empty
+    /// for a single level.
+    Levels(Vec<usize>),
+    /// `top` iterations at 1/2 of the side and half as many at each level below, down to the
+    /// first level whose long side is at most [`COARSEST_SIDE`], two levels at least: `[20, 40]`
+    /// for a 256-px picture, `[10, 20, 40]` at 512 px, `[5, 10, 20, 40]` at 1024 px. The style
+    /// of the whole picture forms cheaply on the small levels, and so they reach down to the
+    /// same size at every output size. Each level costs 1/8 of the one above it (half the
+    /// iterations on a quarter of the pixels), so all of them together cost at most 8/7 of the
+    /// top level's `top / 4` evaluations at the output size.
+    Halving { top: usize },
+}
+
+/// The long side, in pixels, down to which [`Coarse::Halving`] reaches.
+pub const COARSEST_SIDE: usize = 64;
+
+impl Coarse {
+    /// The iterations at each coarse level of a picture of this long side, coarsest first.
+    pub fn levels(&self, long_side: usize) -> Vec<usize> {
+        match self {
+            Coarse::Levels(v) => v.clone(),
+            Coarse::Halving { top } => {
+                let mut n = 2;
+                while long_side >> n > COARSEST_SIDE {
+                    n += 1;
+                }
+                (0..n).rev().map(|k| (top >> k).max(1)).collect()
+            }
+        }
+    }
 }
 
 impl Default for StyleConfig {
@@ -134,9 +169,10 @@ impl StyleConfig {
         Ok(())
     }
 
-    /// Iterations over all levels (coarse ones included, before any is skipped for size).
-    pub fn total_iterations(&self) -> usize {
-        self.iterations + self.coarse.iter().sum::<usize>()
+    /// Iterations over all levels of a picture of this long side (coarse ones included,
+    /// before any is skipped for size).
+    pub fn total_iterations(&self, long_side: usize) -> usize {
+        self.iterations + self.coarse.levels(long_side).iter().sum::<usize>()
     }
 }
 
@@ -151,7 +187,7 @@ pub fn weight(name: &str, value: f32) -> Result<f32> {
 /// A named set of the settings that matter most: how G starts, how it is optimised, for how
 /// long and with which style weight (alpha 1, the layers conv4_2 / conv1_1..conv5_1 at 0.2,
 /// max pooling and no TV in both).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Preset {
     pub name: &'static str,
     pub method: Method,
@@ -160,12 +196,14 @@ pub struct Preset {
     pub beta: f32,
     /// Adam's step in pixel units, or L-BFGS's step factor.
     pub lr: f64,
-    pub coarse: &'static [usize],
+    pub coarse: Coarse,
 }
 
-/// The default: L-BFGS from the content image, beta 1e4, coarse to fine: 20 evaluations of J at
-/// 1/4 size (counting 1.25), 40 at 1/2 size (counting 10), then 28 at full size, 39.25
-/// evaluations at the output size in all (chosen on the 15-pair table of docs/style.md).
+/// The default: L-BFGS from the content image, beta 1e4, coarse to fine: 40 evaluations of J at
+/// 1/2 size (counting 10) and half as many at each level below down to a long side of 64 px
+/// ([`Coarse::Halving`]; 20 at 1/4 of a 256-px picture, counting 1.25), then 28 at full size:
+/// 39.25 evaluations at the output size in all at 256 px, about 39.4 at 512 and 1024 px (chosen
+/// on the 15-pair tables of docs/style.md).
 pub const FAST: Preset = Preset {
     name: "fast",
     method: Method::Lbfgs,
@@ -173,7 +211,7 @@ pub const FAST: Preset = Preset {
     iterations: 28,
     beta: 1e4,
     lr: 1.0,
-    coarse: &[20, 40],
+    coarse: Coarse::Halving { top: 40 },
 };
 
 /// The method as the course describes it: G starts as uniform noise, alpha / beta = 1e-3,
@@ -185,7 +223,7 @@ pub const GATYS: Preset = Preset {
     iterations: 300,
     beta: 1e3,
     lr: 5.0,
-    coarse: &[],
+    coarse: Coarse::Levels(Vec::new()),
 };
 
 /// Every preset.
@@ -215,7 +253,7 @@ impl Preset {
             pooling: Pooling::Max,
             init: self.init,
             seed: 1,
-            coarse: self.coarse.to_vec(),
+            coarse: self.coarse.clone(),
         }
     }
 
@@ -260,7 +298,7 @@ impl Preset {
             c.init = i;
         }
         if let Some(levels) = &o.coarse {
-            c.coarse = levels.clone();
+            c.coarse = Coarse::Levels(levels.clone());
         }
         c
     }
@@ -340,17 +378,38 @@ mod tests {
             (f.method, f.init, f.iterations, f.beta, f.lr),
             (Method::Lbfgs, Init::Content, 28, 1e4, 1.0)
         );
-        assert_eq!(f.coarse, [20, 40]);
+        assert_eq!(f.coarse, Coarse::Halving { top: 40 });
         let g = GATYS.config();
         assert_eq!(
             (g.method, g.init, g.iterations, g.beta, g.lr),
             (Method::Adam, Init::Noise, 300, 1e3, 5.0)
         );
-        assert!(g.coarse.is_empty());
+        assert!(g.coarse.levels(1024).is_empty());
         assert_eq!(preset("gatys"), Some(GATYS));
         assert_eq!(preset("neural"), None);
         assert_eq!((FAST.lr_for(Method::Adam), GATYS.lr_for(Method::Lbfgs)), (5.0, 1.0));
         assert_eq!((FAST.lr_for(Method::Lbfgs), GATYS.lr_for(Method::Adam)), (1.0, 5.0));
+    }
+
+    #[test]
+    fn halving_levels_reach_down_to_the_same_side_at_every_size() {
+        let h = Coarse::Halving { top: 40 };
+        assert_eq!(h.levels(256), [20, 40]);
+        assert_eq!(h.levels(512), [10, 20, 40]);
+        assert_eq!(h.levels(1024), [5, 10, 20, 40]);
+        // 384 px: 192, 96, then 48, the first level at most 64 px.
+        assert_eq!(h.levels(384), [10, 20, 40]);
+        // Two levels at least, however small the picture; one iteration at least per level.
+        assert_eq!(h.levels(64), [20, 40]);
+        assert_eq!(Coarse::Halving { top: 2 }.levels(1024), [1, 1, 1, 2]);
+        // At the output size they never cost more than 8/7 of top/4 (here 11.43).
+        for side in [64, 100, 256, 300, 512, 700, 1024, 2048, 4096] {
+            let levels = h.levels(side);
+            let cost: f64 =
+                levels.iter().rev().enumerate().map(|(k, &n)| n as f64 / 4f64.powi(k as i32 + 1)).sum();
+            assert!(cost <= 40.0 / 4.0 * 8.0 / 7.0, "{side}: {levels:?} costs {cost}");
+        }
+        assert_eq!(Coarse::Levels(vec![3, 4]).levels(1024), [3, 4]);
     }
 
     #[test]

@@ -192,9 +192,9 @@ fn scaled(t: &Tensor<4>, s: f32) -> Tensor<4> {
 /// The levels a transfer of an `h` x `w` picture runs: (scale, iterations), coarsest first, the
 /// full size last (coarse levels below [`MIN_SIDE`] or of no iterations left out).
 pub fn levels(config: &StyleConfig, h: usize, w: usize) -> Vec<(f32, usize)> {
-    let k = config.coarse.len();
-    let mut levels: Vec<(f32, usize)> = config
-        .coarse
+    let coarse = config.coarse.levels(h.max(w));
+    let k = coarse.len();
+    let mut levels: Vec<(f32, usize)> = coarse
         .iter()
         .enumerate()
         .map(|(i, &n)| (0.5f32.powi((k - i) as i32), n))

@@ -75,9 +75,10 @@ def style_transfer(
     blended by ``style_blend``), as ``facestyle style`` does.
 
     :param size: long side of the result in pixels.
-    :param method: ``"fast"`` (L-BFGS from the content, beta 1e4, 20 evaluations at 1/4 size,
-        40 at 1/2 size, then 28 at full size) or ``"gatys"`` (the method as published: from
-        noise, beta 1e3, 300 Adam steps of lr 5); the options below override the preset.
+    :param method: ``"fast"`` (L-BFGS from the content, beta 1e4, 40 evaluations at 1/2 size
+        and half as many at each level below down to 64 px, then 28 at full size) or
+        ``"gatys"`` (the method as published: from noise, beta 1e3, 300 Adam steps of lr 5);
+        the options below override the preset.
     :param iterations: iterations at full size (L-BFGS: evaluations of J).
     :param alpha: content weight. :param beta: style weight.
     :param tv_weight: total-variation weight.
@@ -88,7 +89,9 @@ def style_transfer(
     :param pooling: ``"max"`` or ``"avg"``.
     :param preserve_colors: transfer on luminance only and keep the content's colours.
     :param style_scale: size of the style images relative to ``size``.
-    :param coarse: iterations at coarser levels, coarsest first (``[]``: one level).
+    :param coarse: iterations at coarser levels, coarsest first, each half the side of the
+        next (``[]``: one level; the fast preset's: ``[20, 40]`` at 256 px, ``[10, 20, 40]`` at
+        512, ``[5, 10, 20, 40]`` at 1024).
     :param progress: ``progress(step, steps, loss)`` after every step; return ``False`` to
         stop and get the picture so far.
     """

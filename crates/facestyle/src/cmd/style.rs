@@ -95,8 +95,9 @@ pub struct StyleArgs {
     /// Allow --size above 4096.
     #[arg(long)]
     pub force: bool,
-    /// Settings preset: `fast` (L-BFGS from the content image, beta 1e4, 20 evaluations at 1/4
-    /// size, 40 at 1/2 size, then 28 at full size: 39.25 evaluations at the output size) or
+    /// Settings preset: `fast` (L-BFGS from the content image, beta 1e4, 40 evaluations at 1/2
+    /// size and half as many at each level below down to 64 px, then 28 at full size: 39.25
+    /// evaluations at the output size at 256 px, about 39.4 at 512 and 1024) or
     /// `gatys` (the method as the course describes it: from noise, beta 1e3, 300 Adam steps of
     /// lr 5); the flags below override it.
     #[arg(long, value_enum, default_value_t = MethodArg::Fast)]
@@ -149,7 +150,9 @@ pub struct StyleArgs {
     pub style_scale: f32,
     /// Coarse-to-fine: iterations at the coarser levels, coarsest first, each level half the
     /// side of the next (`20,10`: 20 at 1/4 size, 10 at 1/2, then --iterations at full size),
-    /// the result upsampled between levels; `none` for a single level [preset: 40; gatys none].
+    /// the result upsampled between levels; `none` for a single level [preset fast: 40 at 1/2
+    /// size and half as many at each level below, down to a long side of 64 px (20,40 at 256
+    /// px, 10,20,40 at 512, 5,10,20,40 at 1024); gatys: none].
     #[arg(long)]
     pub coarse: Option<String>,
     /// Write `out.NNNN.png` every N steps.
@@ -229,7 +232,7 @@ fn optimise(
     inputs: &Inputs,
     config: &StyleConfig,
 ) -> anyhow::Result<(Transfer, Vec<StepCosts>)> {
-    let bar = indicatif::ProgressBar::new(config.total_iterations() as u64);
+    let bar = indicatif::ProgressBar::new(config.total_iterations(a.size as usize) as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("style [{bar:30}] {pos}/{len} {msg} eta {eta}")
             .expect("valid template")
@@ -269,7 +272,8 @@ struct Report<'a> {
     method: &'static str,
     /// Iterations at full size.
     iterations: usize,
-    coarse: &'a [usize],
+    /// Iterations at the coarse levels, coarsest first.
+    coarse: Vec<usize>,
     size: u32,
     optimizer: &'static str,
     init: String,
@@ -316,7 +320,7 @@ impl<'a> Report<'a> {
             out: &a.out,
             method: a.method.preset().name,
             iterations: config.iterations,
-            coarse: &config.coarse,
+            coarse: config.coarse.levels(a.size as usize),
             size: a.size,
             optimizer: config.method.name(),
             init: config.init.to_string(),
@@ -337,7 +341,8 @@ impl<'a> Report<'a> {
             seconds_load: t.load,
             seconds_targets: result.seconds_targets,
             seconds_optimise: result.seconds_optimise,
-            seconds_per_iteration: result.seconds_optimise / config.total_iterations().max(1) as f64,
+            seconds_per_iteration: result.seconds_optimise
+                / config.total_iterations(a.size as usize).max(1) as f64,
         }
     }
 
@@ -427,7 +432,7 @@ mod tests {
         let c = style_config(&args(&["--coarse", "none", "--init", "blend:0.5", "--pooling", "average"]))
             .unwrap();
         assert_eq!(
-            (c.coarse.len(), c.init, c.pooling),
+            (c.coarse.levels(1024).len(), c.init, c.pooling),
             (0, facestyle_style::config::Init::Blend(0.5), Pooling::Average)
         );
     }
