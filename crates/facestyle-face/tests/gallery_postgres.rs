@@ -154,6 +154,8 @@ fn a_half_precision_index_answers_as_the_single_precision_one_with_exact_distanc
             .get(0)
     };
     assert!(indexdef(&url).contains("halfvec_ip_ops"), "{}", indexdef(&url));
+    // The graph's links and build width are the gallery's, not pgvector's defaults (16, 64).
+    assert!(indexdef(&url).contains("m='32', ef_construction='200'"), "{}", indexdef(&url));
     let queries: Vec<Vec<f32>> = (0..400).step_by(9).map(|who| face(who, 5)).collect();
     let queries: Vec<&[f32]> = queries.iter().map(Vec::as_slice).collect();
     let half = g.identify(&queries, 3, &verifier()).unwrap();

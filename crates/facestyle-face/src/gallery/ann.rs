@@ -28,8 +28,8 @@ pub const CANDIDATES: usize = 100;
 /// Rows a build inserts one at a time before the rest go in on every core.
 const SERIAL_START: usize = 10_000;
 /// Links per node (usearch's connectivity) and the search width while building.
-const LINKS: usize = 32;
-const EF_BUILD: usize = 200;
+pub const LINKS: usize = 32;
+pub const EF_BUILD: usize = 200;
 /// The search width: the list the graph keeps while searching.
 pub const EF_SEARCH: usize = 400;
 /// Embeddings from which [`Search::Auto`] uses the graph. Below it the exact scan answers in

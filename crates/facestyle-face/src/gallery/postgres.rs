@@ -22,6 +22,7 @@ use postgres::{Client, NoTls, Statement};
 use sha2::{Digest, Sha256};
 
 use crate::error::{FaceError, Result};
+use crate::gallery::ann::{EF_BUILD, LINKS};
 use crate::gallery::store::{Exported, Store, check_faces, redact};
 use crate::gallery::{Enrolled, NewEmbedding, Person, check_name, normalize_name, people_to_rerank};
 use crate::metric::Verifier;
@@ -132,12 +133,15 @@ impl Precision {
     }
 }
 
-/// The statement creating the HNSW index for `dim`-value embeddings at `precision`.
-fn create_index(dim: usize, precision: Precision) -> String {
+/// The statement creating the HNSW index for `dim`-value embeddings at `precision`, with the
+/// SQLite gallery's graph settings (links per node and build width, `gallery/ann.rs`) rather
+/// than pgvector's defaults (`m` 16, `ef_construction` 64), which over a million faces whose
+/// strangers are nearly equally far found 0.52 of the exact top 10 people at `ef_search` 200.
+pub fn create_index(dim: usize, precision: Precision) -> String {
     let (ty, ops) = precision.sql();
     format!(
         "CREATE INDEX IF NOT EXISTS facestyle_embeddings_hnsw ON facestyle_embeddings
-         USING hnsw ((embedding::{ty}({dim})) {ops})"
+         USING hnsw ((embedding::{ty}({dim})) {ops}) WITH (m = {LINKS}, ef_construction = {EF_BUILD})"
     )
 }
 

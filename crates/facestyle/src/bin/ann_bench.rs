@@ -22,7 +22,7 @@ use std::time::Instant;
 use anyhow::Context;
 use facestyle_face::gallery::Gallery;
 use facestyle_face::gallery::ann::Search;
-use facestyle_face::gallery::postgres::{PgGallery, person_id};
+use facestyle_face::gallery::postgres::{PgGallery, Precision, create_index, person_id};
 use facestyle_face::gallery::sharded::ShardedGallery;
 use facestyle_face::gallery::store::Store;
 use facestyle_face::metric::{Metric, Verifier};
@@ -282,11 +282,8 @@ fn load_postgres(url: &str, data: &People, names: &[String], rows: &[usize]) -> 
     }
     w.finish()?;
     tx.commit()?;
-    client.batch_execute(
-        "SET maintenance_work_mem = '2GB';
-         CREATE INDEX facestyle_embeddings_hnsw ON facestyle_embeddings
-         USING hnsw ((embedding::vector(128)) vector_ip_ops)",
-    )?;
+    client.batch_execute("SET maintenance_work_mem = '2GB'")?;
+    client.batch_execute(&create_index(128, Precision::Single))?;
     let bytes: i64 = client.query_one("SELECT pg_total_relation_size('facestyle_embeddings')", &[])?.get(0);
     Ok((t.elapsed().as_secs_f64(), bytes as f64))
 }
