@@ -27,7 +27,8 @@ pub const CANDIDATES: usize = 100;
 
 /// Rows a build inserts one at a time before the rest go in on every core.
 const SERIAL_START: usize = 10_000;
-/// Links per node (usearch's connectivity) and the search width while building.
+/// Links per node (usearch's connectivity) and the search width while building; the
+/// PostgreSQL gallery builds its pgvector index with the same two (`m`, `ef_construction`).
 pub const LINKS: usize = 32;
 pub const EF_BUILD: usize = 200;
 /// The search width: the list the graph keeps while searching.
