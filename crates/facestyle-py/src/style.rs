@@ -108,7 +108,7 @@ type Styled<'py> = (Bound<'py, PyBytes>, u32, u32, f64, f64, f64, bool, Vec<f32>
 #[pyfunction]
 #[pyo3(signature = (
     content, styles, *, size = 256, method = "fast".to_string(), iterations = None, alpha = 1.0,
-    beta = None, tv_weight = 0.0, optimizer = None, lr = None, init = None, seed = 1,
+    beta = None, tv_weight = 0.0, luma_weight = None, optimizer = None, lr = None, init = None, seed = 1,
     content_layer = "conv4_2".to_string(), style_layers = None, style_blend = None,
     pooling = "max".to_string(), preserve_colors = false, style_scale = 1.0, coarse = None,
     progress = None
@@ -124,6 +124,7 @@ pub fn style_transfer<'py>(
     alpha: f32,
     beta: Option<f32>,
     tv_weight: f32,
+    luma_weight: Option<f32>,
     optimizer: Option<String>,
     lr: Option<f64>,
     init: Option<String>,
@@ -149,6 +150,7 @@ pub fn style_transfer<'py>(
         beta,
         init: init.as_deref().map(str::parse::<Init>).transpose().map_err(|e| errors::argument("init", e))?,
         coarse,
+        luma_weight,
     };
     let options = Options {
         size,

@@ -92,6 +92,8 @@ pub struct StyleConfig {
     pub alpha: f32,
     pub beta: f32,
     pub tv_weight: f32,
+    /// Weight of the light-dark texture the transfer adds ([`luma_texture_cost`](crate::cost::luma_texture_cost)).
+    pub luma_weight: f32,
     /// Iterations at full size (L-BFGS: evaluations of J).
     pub iterations: usize,
     /// Adam's step in pixel units (0-255), or L-BFGS's step factor (its first step changes a
@@ -155,6 +157,7 @@ impl StyleConfig {
         weight("alpha", self.alpha)?;
         weight("beta", self.beta)?;
         weight("tv_weight", self.tv_weight)?;
+        weight("luma_weight", self.luma_weight)?;
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(StyleError::NotPositive { name: "lr", value: self.lr });
         }
@@ -197,6 +200,8 @@ pub struct Preset {
     /// Adam's step in pixel units, or L-BFGS's step factor.
     pub lr: f64,
     pub coarse: Coarse,
+    /// Weight of the light-dark texture the transfer adds (see [`StyleConfig::luma_weight`]).
+    pub luma_weight: f32,
 }
 
 /// The default: L-BFGS from the content image, beta 1e4, coarse to fine: 40 evaluations of J at
@@ -204,6 +209,11 @@ pub struct Preset {
 /// ([`Coarse::Halving`]; 20 at 1/4 of a 256-px picture, counting 1.25), then 28 at full size:
 /// 39.25 evaluations at the output size in all at 256 px, about 39.4 at 512 and 1024 px (chosen
 /// on the 15-pair tables of docs/style.md).
+/// The fast preset's weight of the light-dark texture the transfer adds
+/// ([`luma_texture_cost`](crate::cost::luma_texture_cost)), chosen on the tables of
+/// docs/style.md.
+pub const LUMA_WEIGHT: f32 = 3e10;
+
 pub const FAST: Preset = Preset {
     name: "fast",
     method: Method::Lbfgs,
@@ -212,6 +222,7 @@ pub const FAST: Preset = Preset {
     beta: 1e4,
     lr: 1.0,
     coarse: Coarse::Halving { top: 40 },
+    luma_weight: LUMA_WEIGHT,
 };
 
 /// The method as the course describes it: G starts as uniform noise, alpha / beta = 1e-3,
@@ -224,6 +235,7 @@ pub const GATYS: Preset = Preset {
     beta: 1e3,
     lr: 5.0,
     coarse: Coarse::Levels(Vec::new()),
+    luma_weight: 0.0,
 };
 
 /// Every preset.
@@ -248,6 +260,7 @@ impl Preset {
             alpha: 1.0,
             beta: self.beta,
             tv_weight: 0.0,
+            luma_weight: self.luma_weight,
             iterations: self.iterations,
             lr: self.lr,
             pooling: Pooling::Max,
@@ -274,6 +287,7 @@ pub struct Overrides {
     pub beta: Option<f32>,
     pub init: Option<Init>,
     pub coarse: Option<Vec<usize>>,
+    pub luma_weight: Option<f32>,
 }
 
 impl Preset {
@@ -299,6 +313,9 @@ impl Preset {
         }
         if let Some(levels) = &o.coarse {
             c.coarse = Coarse::Levels(levels.clone());
+        }
+        if let Some(w) = o.luma_weight {
+            c.luma_weight = w;
         }
         c
     }
@@ -385,6 +402,9 @@ mod tests {
             (Method::Adam, Init::Noise, 300, 1e3, 5.0)
         );
         assert!(g.coarse.levels(1024).is_empty());
+        assert_eq!((f.luma_weight, g.luma_weight), (LUMA_WEIGHT, 0.0));
+        let o = Overrides { luma_weight: Some(0.0), ..Overrides::default() };
+        assert_eq!(FAST.with(&o).luma_weight, 0.0);
         assert_eq!(preset("gatys"), Some(GATYS));
         assert_eq!(preset("neural"), None);
         assert_eq!((FAST.lr_for(Method::Adam), GATYS.lr_for(Method::Lbfgs)), (5.0, 1.0));

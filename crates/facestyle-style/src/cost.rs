@@ -7,7 +7,9 @@
 //!   of another size or shape sets the same target as one of G's size;
 //! - style over layers: `J_style = sum_l lambda[l] J_style[l]`;
 //! - total variation (optional smoothness): sum of squared differences of neighbouring pixels;
-//! - total: `J(G) = alpha J_content + beta J_style + tv_weight J_tv`.
+//! - luminance texture (optional): the mean over pixels of the squared differences of
+//!   neighbouring pixels of the luminance the transfer adds, `Y(G) - Y(C)`;
+//! - total: `J(G) = alpha J_content + beta J_style + tv_weight J_tv + luma_weight J_luma`.
 
 use burn::prelude::*;
 
@@ -47,6 +49,21 @@ pub fn tv_cost(g: Tensor<4>) -> Tensor<1> {
     let dy = g.clone().slice([0..n, 0..c, 1..h, 0..w]) - g.clone().slice([0..n, 0..c, 0..h - 1, 0..w]);
     let dx = g.clone().slice([0..n, 0..c, 0..h, 1..w]) - g.slice([0..n, 0..c, 0..h, 0..w - 1]);
     dy.powi_scalar(2).sum() + dx.powi_scalar(2).sum()
+}
+
+/// BT.601 luminance `[N, 1, H, W]` of RGB `[N, 3, H, W]` pixels.
+fn luminance(g: Tensor<4>) -> Tensor<4> {
+    let [n, _, h, w] = g.dims();
+    let channel = |i: usize, k: f32| g.clone().slice([0..n, i..i + 1, 0..h, 0..w]) * k;
+    channel(0, 0.299) + channel(1, 0.587) + channel(2, 0.114)
+}
+
+/// The light-dark texture G adds to C: the total variation of `Y(G) - Y(C)` (BT.601
+/// luminance) divided by the pixel count, so that a weight means the same at every size. The
+/// content's own edges cost nothing, and neither does texture in colour alone.
+pub fn luma_texture_cost(g: Tensor<4>, c: Tensor<4>) -> Tensor<1> {
+    let [_, _, h, w] = g.dims();
+    tv_cost(luminance(g - c)) / (h * w) as f64
 }
 
 #[cfg(test)]
@@ -147,5 +164,24 @@ mod tests {
         // vertical: (3-0)^2 + (3-1)^2 = 13; horizontal: (1-0)^2 + (3-3)^2 = 1.
         assert_eq!(values(tv_cost(g)), vec![14.0]);
         check_gradient([1, 2, 3, 4], tv_cost);
+    }
+
+    #[test]
+    fn luma_texture_counts_added_light_dark_texture_only() {
+        let device = Device::flex();
+        let rgb = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [1, 3, 1, 2]), &device);
+        // The content's own edge costs nothing when G keeps it.
+        let c = rgb(vec![0.0, 100.0, 0.0, 100.0, 0.0, 100.0]);
+        assert_eq!(values(luma_texture_cost(c.clone(), c.clone())), vec![0.0]);
+        // An added edge of 10 in every channel: luminance change 0 -> 10, (10)^2 over 2 pixels.
+        let g = c.clone() + rgb(vec![0.0, 10.0, 0.0, 10.0, 0.0, 10.0]);
+        assert!((values(luma_texture_cost(g, c.clone()))[0] - 50.0).abs() < 1e-3);
+        // Red up and green down by the luminance-neutral amounts: colour texture only.
+        let g = c.clone() + rgb(vec![0.0, 0.587, 0.0, -0.299, 0.0, 0.0]);
+        assert!(values(luma_texture_cost(g, c))[0].abs() < 1e-6);
+        check_gradient([1, 3, 3, 4], |g| {
+            let c = Tensor::<4>::from_data(TensorData::new(data(36, 5), [1, 3, 3, 4]), &g.device());
+            luma_texture_cost(g, c)
+        });
     }
 }

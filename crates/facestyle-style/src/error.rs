@@ -60,13 +60,14 @@ pub enum StyleError {
 impl StyleError {
     /// The [`StyleConfig`](crate::StyleConfig) setting a
     /// [`validate`](crate::StyleConfig::validate) error is about (`alpha`, `beta`,
-    /// `tv_weight`, `lr`, `content_layer` or `style_layers`), for callers that name it in
+    /// `tv_weight`, `luma_weight`, `lr`, `content_layer` or `style_layers`), for callers that name it in
     /// their own terms (a flag, a keyword argument).
     pub fn setting(&self) -> &'static str {
         match self {
             StyleError::Weight { name, .. } if name == "alpha" => "alpha",
             StyleError::Weight { name, .. } if name == "beta" => "beta",
             StyleError::Weight { name, .. } if name == "tv_weight" => "tv_weight",
+            StyleError::Weight { name, .. } if name == "luma_weight" => "luma_weight",
             StyleError::NotPositive { name: "lr", .. } => "lr",
             StyleError::UnknownLayer(_) => "content_layer",
             _ => "style_layers",

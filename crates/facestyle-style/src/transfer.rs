@@ -11,7 +11,7 @@ use burn::prelude::*;
 use facestyle_nn::pretrained::values;
 
 pub use crate::config::{FAST, GATYS, Init, Method, PRESETS, Preset, StyleConfig, preset};
-use crate::cost::{content_cost, style_cost, tv_cost};
+use crate::cost::{content_cost, luma_texture_cost, style_cost, tv_cost};
 use crate::gram::mean_gram;
 use crate::picture::MIN_SIDE;
 use crate::vgg::Vgg19;
@@ -58,6 +58,8 @@ struct Objective<'a> {
     vgg: &'a Vgg19,
     config: &'a StyleConfig,
     a_c: Tensor<4>,
+    /// The content picture at this level (for the luminance-texture cost).
+    content: Tensor<4>,
     grams: Vec<(Vec<Tensor<2>>, f32)>,
     wanted: Vec<usize>,
     /// Content weight at this level: alpha scaled to the level's size (see
@@ -70,12 +72,19 @@ impl Objective<'_> {
     /// J(G) as a tensor (for the gradient) and its parts as numbers.
     fn eval(&self, g: Tensor<4>, step: usize, evals: f64) -> (Tensor<1>, StepCosts) {
         let config = self.config;
+        // J is the cost of the picture that can be delivered: pixels clamped to 0-255. Unclamped,
+        // the optimiser carries much of the style in values past the range (bright specks over
+        // 255, shadows under 0), which the saved picture loses.
+        let g = g.clamp(0.0, 255.0);
         let acts = self.vgg.features(Vgg19::preprocess(g.clone()), &self.wanted, config.pooling);
         let j_content = content_cost(self.a_c.clone(), acts[acts.len() - 1].clone());
         let j_style = style_cost(style_terms(&self.grams, &acts, config));
-        let j_tv = tv_cost(g);
-        let total =
+        let j_tv = tv_cost(g.clone());
+        let mut total =
             j_content.clone() * self.alpha + j_style.clone() * config.beta + j_tv.clone() * config.tv_weight;
+        if config.luma_weight > 0.0 {
+            total = total + luma_texture_cost(g, self.content.clone()) * config.luma_weight;
+        }
         let costs = StepCosts {
             step,
             total: values(total.clone().detach())[0],
@@ -333,7 +342,7 @@ fn optimise(
     let mut wanted = style_idx.clone();
     wanted.push(config.content_layer);
     let alpha = (config.alpha as f64 * balance.content_weight) as f32;
-    let objective = Objective { vgg, config, a_c, grams, wanted, alpha };
+    let objective = Objective { vgg, config, a_c, content: content.clone(), grams, wanted, alpha };
     let start = start.unwrap_or_else(|| initial_image(&content, config.init, config.seed)).detach();
     let seconds_targets = t0.elapsed().as_secs_f64();
     let t1 = std::time::Instant::now();

@@ -68,7 +68,8 @@ class Gallery:
 def image_files(folder: Union[str, PathLike[str]]) -> list[str]: ...
 def style_transfer(content: Picture, styles: Sequence[Picture], *, size: int = 256, method: str = "fast",
                    iterations: Optional[int] = None, alpha: float = 1.0, beta: Optional[float] = None,
-                   tv_weight: float = 0.0, optimizer: Optional[str] = None, lr: Optional[float] = None,
+                   tv_weight: float = 0.0, luma_weight: Optional[float] = None,
+                   optimizer: Optional[str] = None, lr: Optional[float] = None,
                    init: Optional[str] = None, seed: int = 1, content_layer: str = "conv4_2",
                    style_layers: Union[None, str, Sequence[Tuple[str, float]]] = None,
                    style_blend: Optional[Sequence[float]] = None, pooling: str = "max",

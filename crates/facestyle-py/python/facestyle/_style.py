@@ -58,6 +58,7 @@ def style_transfer(
     alpha: float = 1.0,
     beta: Optional[float] = None,
     tv_weight: float = 0.0,
+    luma_weight: Optional[float] = None,
     optimizer: Optional[str] = None,
     lr: Optional[float] = None,
     init: Optional[str] = None,
@@ -82,6 +83,8 @@ def style_transfer(
     :param iterations: iterations at full size (L-BFGS: evaluations of J).
     :param alpha: content weight. :param beta: style weight.
     :param tv_weight: total-variation weight.
+    :param luma_weight: weight of the light-dark texture the transfer adds (the fast
+        preset's: 3e10; gatys: 0).
     :param optimizer: ``"adam"`` or ``"lbfgs"``. :param lr: its step.
     :param init: ``"noise"``, ``"content"`` or ``"blend:R"``.
     :param content_layer: VGG19 layer of the content cost.
@@ -100,6 +103,7 @@ def style_transfer(
         picture(content),
         [picture(s) for s in styles],
         size=size, method=method, iterations=iterations, alpha=alpha, beta=beta, tv_weight=tv_weight,
+        luma_weight=luma_weight,
         optimizer=optimizer, lr=lr, init=init, seed=seed, content_layer=content_layer,
         style_layers=style_layers if style_layers is None or isinstance(style_layers, str) else list(style_layers),
         style_blend=None if style_blend is None else list(style_blend), pooling=pooling,

@@ -114,6 +114,11 @@ pub struct StyleArgs {
     /// Total-variation weight.
     #[arg(long, default_value_t = StyleConfig::default().tv_weight)]
     pub tv_weight: f32,
+    /// Weight of the light-dark texture the transfer adds: the squared differences of
+    /// neighbouring pixels of the luminance change, averaged over the pixels [preset fast: 3e10;
+    /// gatys 0].
+    #[arg(long)]
+    pub luma_weight: Option<f32>,
     /// `adam` (one gradient step per iteration) or `lbfgs` (strong-Wolfe line search; an
     /// iteration is one evaluation of J).
     /// [preset: lbfgs; gatys adam]
@@ -170,6 +175,7 @@ pub fn style_config(a: &StyleArgs) -> anyhow::Result<StyleConfig> {
         beta: a.beta,
         init: a.init.as_deref().map(str::parse).transpose().context("--init")?,
         coarse: a.coarse.as_deref().map(parse_coarse).transpose().context("--coarse")?,
+        luma_weight: a.luma_weight,
     };
     let mut c = a.method.preset().with(&overrides);
     (c.alpha, c.tv_weight, c.seed, c.pooling) = (a.alpha, a.tv_weight, a.seed, a.pooling.into());
