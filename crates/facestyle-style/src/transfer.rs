@@ -1,9 +1,10 @@
 //! The optimisation of neural style transfer: gradient descent (Adam or L-BFGS) on the pixels
-//! of the generated image G, minimising `J(G) = alpha J_content + beta J_style + tv J_tv`,
-//! optionally coarse to fine: optimised first at 1/2^k of the size (content and style images
-//! scaled alike); the next level starts from its own content plus the change the coarser level
-//! made, upsampled. The content weight is scaled to each level's size, so that alpha and beta
-//! mean the same at every output size ([`REFERENCE_SIDE`]).
+//! of the generated image G, minimising `J(G) = alpha J_content + beta J_style + tv J_tv +
+//! luma J_luma` of G clamped to 0-255, optionally coarse to fine: optimised first at 1/2^k of
+//! the size (content and style images scaled alike); the next level starts from its own content
+//! plus the change the coarser level made, upsampled. The content weight is scaled to each
+//! level's size, so that alpha and beta mean the same at every output size
+//! ([`REFERENCE_SIDE`]).
 
 use burn::module::Param;
 use burn::optim::{AdamConfig, GradientsParams, LBFGSConfig, LineSearchFn};
