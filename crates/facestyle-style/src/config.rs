@@ -92,7 +92,8 @@ pub struct StyleConfig {
     pub alpha: f32,
     pub beta: f32,
     pub tv_weight: f32,
-    /// Weight of the light-dark texture the transfer adds ([`luma_texture_cost`](crate::cost::luma_texture_cost)).
+    /// Weight of the light-dark texture the transfer adds
+    /// ([`luma_texture_cost`](crate::cost::luma_texture_cost)).
     pub luma_weight: f32,
     /// Iterations at full size (L-BFGS: evaluations of J).
     pub iterations: usize,
@@ -204,16 +205,17 @@ pub struct Preset {
     pub luma_weight: f32,
 }
 
-/// The default: L-BFGS from the content image, beta 1e4, coarse to fine: 40 evaluations of J at
-/// 1/2 size (counting 10) and half as many at each level below down to a long side of 64 px
-/// ([`Coarse::Halving`]; 20 at 1/4 of a 256-px picture, counting 1.25), then 28 at full size:
-/// 39.25 evaluations at the output size in all at 256 px, about 39.4 at 512 and 1024 px (chosen
-/// on the 15-pair tables of docs/style.md).
 /// The fast preset's weight of the light-dark texture the transfer adds
 /// ([`luma_texture_cost`](crate::cost::luma_texture_cost)), chosen on the tables of
 /// docs/style.md.
 pub const LUMA_WEIGHT: f32 = 3e10;
 
+/// The default: L-BFGS from the content image, beta 1e4, luminance-texture weight
+/// [`LUMA_WEIGHT`], coarse to fine: 40 evaluations of J at 1/2 size (counting 10) and half as
+/// many at each level below down to a long side of 64 px ([`Coarse::Halving`]; 20 at 1/4 of a
+/// 256-px picture, counting 1.25), then 28 at full size: 39.25 evaluations at the output size
+/// in all at 256 px, about 39.4 at 512 and 1024 px (chosen on the 15-pair tables of
+/// docs/style.md).
 pub const FAST: Preset = Preset {
     name: "fast",
     method: Method::Lbfgs,

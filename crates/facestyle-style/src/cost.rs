@@ -13,6 +13,7 @@
 
 use burn::prelude::*;
 
+use crate::colour::luminance;
 use crate::gram::mean_gram;
 
 /// `1/2 ||a_c - a_g||^2` summed over every activation.
@@ -49,13 +50,6 @@ pub fn tv_cost(g: Tensor<4>) -> Tensor<1> {
     let dy = g.clone().slice([0..n, 0..c, 1..h, 0..w]) - g.clone().slice([0..n, 0..c, 0..h - 1, 0..w]);
     let dx = g.clone().slice([0..n, 0..c, 0..h, 1..w]) - g.slice([0..n, 0..c, 0..h, 0..w - 1]);
     dy.powi_scalar(2).sum() + dx.powi_scalar(2).sum()
-}
-
-/// BT.601 luminance `[N, 1, H, W]` of RGB `[N, 3, H, W]` pixels.
-fn luminance(g: Tensor<4>) -> Tensor<4> {
-    let [n, _, h, w] = g.dims();
-    let channel = |i: usize, k: f32| g.clone().slice([0..n, i..i + 1, 0..h, 0..w]) * k;
-    channel(0, 0.299) + channel(1, 0.587) + channel(2, 0.114)
 }
 
 /// The light-dark texture G adds to C: the total variation of `Y(G) - Y(C)` (BT.601

@@ -60,8 +60,8 @@ pub enum StyleError {
 impl StyleError {
     /// The [`StyleConfig`](crate::StyleConfig) setting a
     /// [`validate`](crate::StyleConfig::validate) error is about (`alpha`, `beta`,
-    /// `tv_weight`, `luma_weight`, `lr`, `content_layer` or `style_layers`), for callers that name it in
-    /// their own terms (a flag, a keyword argument).
+    /// `tv_weight`, `luma_weight`, `lr`, `content_layer` or `style_layers`), for callers that
+    /// name it in their own terms (a flag, a keyword argument).
     pub fn setting(&self) -> &'static str {
         match self {
             StyleError::Weight { name, .. } if name == "alpha" => "alpha",
