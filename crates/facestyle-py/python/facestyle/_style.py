@@ -91,7 +91,8 @@ def style_transfer(
     :param style_layers: ``"conv1_1:0.2,conv2_1:0.2"`` or ``[("conv1_1", 0.2), ...]``.
     :param pooling: ``"max"`` or ``"avg"``.
     :param preserve_colors: transfer on luminance only and keep the content's colours.
-    :param style_scale: size of the style images relative to ``size``.
+    :param style_scale: size of the style images relative to ``size`` (larger: larger
+        strokes and swirls).
     :param coarse: iterations at coarser levels, coarsest first, each half the side of the
         next (``[]``: one level; the fast preset's: ``[20, 40]`` at 256 px, ``[10, 20, 40]`` at
         512, ``[5, 10, 20, 40]`` at 1024).

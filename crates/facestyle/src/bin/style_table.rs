@@ -213,6 +213,9 @@ fn main() -> anyhow::Result<()> {
         jsonl += &serde_json::to_string(&line)?;
         jsonl.push('\n');
         rows.push(row);
+        // Written after every pair, so an interrupted run keeps the rows it finished.
+        std::fs::write(o.out.join("table.md"), &md)?;
+        std::fs::write(o.out.join("table.jsonl"), &jsonl)?;
     }
     let n = rows.len() as f64;
     let met = rows.iter().filter(|r| r.meets_bar()).count();

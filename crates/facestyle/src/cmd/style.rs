@@ -149,8 +149,9 @@ pub struct StyleArgs {
     /// matched to the content's mean and spread) and the result takes the content's chroma.
     #[arg(long)]
     pub preserve_colors: bool,
-    /// Size of the style images relative to the generated image's long side (smaller values give
-    /// larger brush strokes relative to the picture).
+    /// Size of the style images relative to the generated image's long side. The network sees
+    /// a painting's strokes at the size they have in the scaled style image and paints them at
+    /// that size: larger values give larger strokes and swirls, smaller values finer ones.
     #[arg(long, default_value_t = 1.0)]
     pub style_scale: f32,
     /// Coarse-to-fine: iterations at the coarser levels, coarsest first, each level half the
