@@ -4,12 +4,16 @@
 //!
 //! ```text
 //! style_table --data ../shared/data/style --size 256 --out /tmp/table [--sheet sheet.jpg]
-//!     [--facestyle PATH] [--pairs tubingen:starry_night,..] -- [facestyle style flags]
+//!     [--facestyle PATH] [--pairs tubingen:starry_night,..] [--resume] -- [facestyle style flags]
 //! ```
 //!
 //! Content photos are `tubingen`, `golden_gate` and `hoovertowernight`; styles `starry_night`,
 //! `the_scream`, `shipwreck`, `picasso_selfport1907` and `woman-with-hat-matisse` (`.jpg`).
-//! The table is printed as Markdown and written to `OUT/table.md` and `OUT/table.jsonl`.
+//! The table is printed as Markdown and written to `OUT/table.md` and `OUT/table.jsonl` after
+//! every pair; each pair's picture and row are kept as `OUT/CONTENT__STYLE.png` and `.json`.
+//! `--resume` takes a pair's row from those files instead of running it again (a long table,
+//! such as 15 pairs at 1024 px, can be finished over several runs); a row made with another
+//! size or other flags is an error.
 
 #![forbid(unsafe_code)]
 
@@ -33,6 +37,7 @@ struct Opts {
     sheet: Option<PathBuf>,
     facestyle: PathBuf,
     pairs: Option<Vec<(String, String)>>,
+    resume: bool,
     extra: Vec<String>,
 }
 
@@ -46,6 +51,7 @@ fn parse() -> anyhow::Result<Opts> {
         sheet: None,
         facestyle: exe.with_file_name("facestyle"),
         pairs: None,
+        resume: false,
         extra: Vec::new(),
     };
     while let Some(a) = args.next() {
@@ -56,6 +62,7 @@ fn parse() -> anyhow::Result<Opts> {
             "--out" => o.out = val()?.into(),
             "--sheet" => o.sheet = Some(val()?.into()),
             "--facestyle" => o.facestyle = val()?.into(),
+            "--resume" => o.resume = true,
             "--pairs" => {
                 o.pairs = Some(
                     val()?
@@ -141,6 +148,43 @@ fn dedup<'a>(it: impl Iterator<Item = &'a String>) -> Vec<&'a String> {
     v
 }
 
+/// One `facestyle --json style` run of a pair; its figures as a table row.
+fn run_pair(o: &Opts, c: &str, s: &str, out: &Path) -> anyhow::Result<serde_json::Value> {
+    let (cp, sp) = (o.data.join(format!("{c}.jpg")), o.data.join(format!("{s}.jpg")));
+    let t = std::time::Instant::now();
+    let r = Command::new(&o.facestyle)
+        .arg("--json")
+        .arg("style")
+        .arg(&cp)
+        .arg(&sp)
+        .arg("-o")
+        .arg(out)
+        .args(["--size", &o.size.to_string()])
+        .args(&o.extra)
+        .output()
+        .with_context(|| format!("running {}", o.facestyle.display()))?;
+    if !r.status.success() {
+        bail!("{c} x {s}: {}", String::from_utf8_lossy(&r.stderr));
+    }
+    let seconds = t.elapsed().as_secs_f64();
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).context("facestyle --json output")?;
+    let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    let row = JsonRow {
+        content: c,
+        style: s,
+        ssim: f("ssim"),
+        style_ratio: f("style_ratio"),
+        meets_bar: v["meets_bar"].as_bool().unwrap_or(false),
+        evaluations: f("evaluations"),
+        seconds,
+        peak_rss_mib: f("peak_rss_mib"),
+        seconds_optimise: f("seconds_optimise"),
+        size: o.size,
+        flags: &o.extra,
+    };
+    Ok(serde_json::to_value(row)?)
+}
+
 fn main() -> anyhow::Result<()> {
     let o = parse()?;
     std::fs::create_dir_all(&o.out)?;
@@ -149,67 +193,54 @@ fn main() -> anyhow::Result<()> {
     });
     let mut rows = Vec::new();
     let mut jsonl = String::new();
-    let size = o.size.to_string();
     let mut md = format!("flags: `--size {} {}`\n\n", o.size, o.extra.join(" "));
     md += "| content | style | SSIM | style ratio | bar | evaluations | seconds | peak RSS MiB |\n";
     md += "|---|---|---|---|---|---|---|---|\n";
     print!("{md}");
     for (c, s) in &pairs {
         let out = o.out.join(format!("{c}__{s}.png"));
-        let (cp, sp) = (o.data.join(format!("{c}.jpg")), o.data.join(format!("{s}.jpg")));
-        let t = std::time::Instant::now();
-        let r = Command::new(&o.facestyle)
-            .arg("--json")
-            .arg("style")
-            .arg(&cp)
-            .arg(&sp)
-            .arg("-o")
-            .arg(&out)
-            .args(["--size", &size])
-            .args(&o.extra)
-            .output()
-            .with_context(|| format!("running {}", o.facestyle.display()))?;
-        if !r.status.success() {
-            bail!("{c} x {s}: {}", String::from_utf8_lossy(&r.stderr));
-        }
-        let seconds = t.elapsed().as_secs_f64();
-        let v: serde_json::Value = serde_json::from_slice(&r.stdout).context("facestyle --json output")?;
-        let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+        let saved = o.out.join(format!("{c}__{s}.json"));
+        let line: serde_json::Value = if o.resume && out.exists() && saved.exists() {
+            let text = std::fs::read_to_string(&saved).with_context(|| format!("{}", saved.display()))?;
+            let v: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("{}: not a row", saved.display()))?;
+            if v["size"].as_u64() != Some(o.size as u64) || v["flags"] != serde_json::json!(o.extra) {
+                bail!(
+                    "{}: made with --size {} and flags {}, not this run's; use another --out",
+                    saved.display(),
+                    v["size"],
+                    v["flags"]
+                );
+            }
+            v
+        } else {
+            let v = run_pair(&o, c, s, &out)?;
+            std::fs::write(&saved, serde_json::to_string(&v)?)
+                .with_context(|| format!("{}", saved.display()))?;
+            v
+        };
+        let f = |k: &str| line[k].as_f64().unwrap_or(f64::NAN);
         let row = Row {
             content: c.clone(),
             style: s.clone(),
             ssim: f("ssim"),
             ratio: f("style_ratio"),
             evals: f("evaluations"),
-            seconds,
+            seconds: f("seconds"),
             rss: f("peak_rss_mib"),
             out,
         };
-        let ok = row.meets_bar();
-        let line = format!(
+        let md_line = format!(
             "| {c} | {s} | {:.3} | {:.4} | {} | {:.1} | {:.1} | {:.0} |\n",
             row.ssim,
             row.ratio,
-            if ok { "yes" } else { "no" },
+            if row.meets_bar() { "yes" } else { "no" },
             row.evals,
             row.seconds,
             row.rss
         );
-        print!("{line}");
-        md += &line;
-        let line = JsonRow {
-            content: c,
-            style: s,
-            ssim: row.ssim,
-            style_ratio: row.ratio,
-            meets_bar: ok,
-            evaluations: row.evals,
-            seconds: row.seconds,
-            peak_rss_mib: row.rss,
-            seconds_optimise: f("seconds_optimise"),
-            size: o.size,
-            flags: &o.extra,
-        };
+        print!("{md_line}");
+        md += &md_line;
         jsonl += &serde_json::to_string(&line)?;
         jsonl.push('\n');
         rows.push(row);
