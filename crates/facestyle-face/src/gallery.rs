@@ -83,6 +83,7 @@ pub struct Gallery {
     ann: Option<(Stamp, ann::Ann)>,
     counted: Option<(Stamp, usize)>,
     progress: Option<Box<ann::Progress>>,
+    graph: ann::Graph,
 }
 
 /// People beyond the `top` asked for whose photos an approximate search re-ranks exactly (an
@@ -144,6 +145,7 @@ impl Gallery {
             model_version: model_version.into(),
             index: None,
             search: ann::Search::Auto,
+            graph: ann::Graph::default(),
             ann: None,
             counted: None,
             progress: None,
@@ -291,6 +293,12 @@ impl Gallery {
         self.search = search;
     }
 
+    /// How this connection builds the approximate index when the gallery has none (default:
+    /// [`ann::Graph::default`]); a graph already saved beside the gallery is used as built.
+    pub fn set_graph(&mut self, graph: ann::Graph) {
+        self.graph = graph;
+    }
+
     /// Reports the progress of a build of the approximate index.
     pub fn on_progress(&mut self, progress: Box<ann::Progress>) {
         self.progress = Some(progress);
@@ -318,7 +326,7 @@ impl Gallery {
                 }
                 let quiet = |_: usize, _: usize| {};
                 let progress: &ann::Progress = self.progress.as_deref().unwrap_or(&quiet);
-                let a = ann::Ann::open(&self.conn, &self.path, dim, progress)?;
+                let a = ann::Ann::open_with(&self.conn, &self.path, dim, self.graph, progress)?;
                 // Opening may have saved and trimmed the log: stamp after it.
                 self.ann = Some((self.stamp(dim)?, a));
             }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use common::{face, row};
 use facestyle_face::gallery::Gallery;
-use facestyle_face::gallery::ann::{Ann, Search};
+use facestyle_face::gallery::ann::{Ann, Graph, Search, Storage};
 use facestyle_face::metric::{Metric, Verifier};
 
 const PEOPLE: u64 = 300;
@@ -40,7 +40,7 @@ fn index_files(dir: &Path) -> Vec<String> {
     v
 }
 
-fn who(g: &mut Gallery, q: &[f32]) -> (String, f32) {
+fn who_is(g: &mut Gallery, q: &[f32]) -> (String, f32) {
     let v = Verifier::new(Metric::SqL2, 1.0).unwrap();
     let found = g.identify(&[q], 3, &v).unwrap().remove(0);
     (found.name, found.distance.unwrap_or(f32::NAN))
@@ -72,7 +72,7 @@ fn approximate_answers_match_the_exact_scan_with_exact_distances() {
     }
     // A stranger is unknown either way; an empty query list asks nothing.
     let stranger = face(10_000, 0);
-    assert_eq!(who(&mut approx, &stranger).0, "unknown");
+    assert_eq!(who_is(&mut approx, &stranger).0, "unknown");
     assert!(approx.identify(&[], 1, &v).unwrap().is_empty());
     // A query of another size is refused, naming the gallery.
     let e = approx.identify(&[&[0.5f32; 64]], 1, &v).unwrap_err().to_string();
@@ -80,11 +80,44 @@ fn approximate_answers_match_the_exact_scan_with_exact_distances() {
 }
 
 #[test]
+fn every_storage_finds_the_person_with_the_exact_distance_and_is_kept_when_reloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = filled(dir.path());
+    let mut exact = open(&path, Search::Exact);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let quiet = |_: usize, _: usize| {};
+    let mut sizes = Vec::new();
+    for name in Storage::NAMES {
+        for f in index_files(dir.path()) {
+            std::fs::remove_file(dir.path().join(f)).unwrap();
+        }
+        let storage = Storage::parse(name).unwrap();
+        assert_eq!(storage.name(), name);
+        let mut g = open(&path, Search::Approximate);
+        g.set_graph(Graph { storage, links: 16 });
+        for who in (0..PEOPLE).step_by(11) {
+            let q = face(who, 9);
+            assert_eq!(who_is(&mut g, &q), who_is(&mut exact, &q), "{name}, person {who}");
+        }
+        let built = g.approximate(128).unwrap();
+        assert_eq!(built.graph(), Graph { storage, links: 16 });
+        sizes.push(built.memory_bytes());
+        // The file holds the graph as built: a connection that would build f16 with 32 links
+        // loads it as it is.
+        let loaded = Ann::open(&conn, &path, 128, &quiet).unwrap();
+        assert_eq!(loaded.graph(), Graph { storage, links: 16 }, "{name} reloaded");
+    }
+    // f32, f16, bf16, i8: 4, 2, 2 and 1 bytes a value.
+    assert!(sizes[0] > sizes[1] && sizes[1] == sizes[2] && sizes[2] > sizes[3], "{sizes:?}");
+    assert!(Storage::parse("f64").unwrap_err().contains("f32, f16, bf16, i8"));
+}
+
+#[test]
 fn the_index_is_saved_beside_the_gallery_and_follows_changes_from_any_connection() {
     let dir = tempfile::tempdir().unwrap();
     let path = filled(dir.path());
     let mut reader = open(&path, Search::Approximate);
-    assert_eq!(who(&mut reader, &face(5, 7)).0, "p5");
+    assert_eq!(who_is(&mut reader, &face(5, 7)).0, "p5");
     let files = index_files(dir.path());
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].starts_with("g.db.") && files[0].ends_with(".hnsw"));
@@ -100,14 +133,14 @@ fn the_index_is_saved_beside_the_gallery_and_follows_changes_from_any_connection
         .unwrap();
     assert_eq!(removed, 3);
 
-    assert_eq!(who(&mut reader, &face(5000, 1)).0, "newcomer");
-    assert_ne!(who(&mut reader, &face(5, 7)).0, "p5");
+    assert_eq!(who_is(&mut reader, &face(5000, 1)).0, "newcomer");
+    assert_ne!(who_is(&mut reader, &face(5, 7)).0, "p5");
     assert_eq!(reader.approximate(128).unwrap().len(), PEOPLE as usize * 3 + 1 - 3);
 
     // A new connection loads the saved file and applies the log after it.
     let mut later = open(&path, Search::Approximate);
-    assert_eq!(who(&mut later, &face(5000, 2)).0, "newcomer");
-    assert_ne!(who(&mut later, &face(5, 7)).0, "p5");
+    assert_eq!(who_is(&mut later, &face(5000, 2)).0, "newcomer");
+    assert_ne!(who_is(&mut later, &face(5, 7)).0, "p5");
     assert_eq!(index_files(dir.path()), files, "no rebuild");
 }
 
@@ -121,13 +154,13 @@ fn a_missing_damaged_or_foreign_index_file_is_rebuilt() {
     std::fs::write(&file, b"not an index").unwrap();
     {
         let mut g = open(&path, Search::Approximate);
-        assert_eq!(who(&mut g, &face(9, 5)).0, "p9");
+        assert_eq!(who_is(&mut g, &face(9, 5)).0, "p9");
         assert!(std::fs::metadata(&file).unwrap().len() > 1000, "rewritten");
     }
     std::fs::remove_file(&file).unwrap();
     {
         let mut g = open(&path, Search::Approximate);
-        assert_eq!(who(&mut g, &face(9, 5)).0, "p9");
+        assert_eq!(who_is(&mut g, &face(9, 5)).0, "p9");
         assert!(file.exists());
     }
 
@@ -144,8 +177,8 @@ fn a_missing_damaged_or_foreign_index_file_is_rebuilt() {
         let _ = std::fs::copy(format!("{}{ext}", path.display()), format!("{}{ext}", other.display()));
     }
     let mut g = open(&other, Search::Approximate);
-    assert_eq!(who(&mut g, &face(9, 5)).0, "p9");
-    assert_eq!(who(&mut g, &face(77_777, 1)).0, "unknown");
+    assert_eq!(who_is(&mut g, &face(9, 5)).0, "p9");
+    assert_eq!(who_is(&mut g, &face(77_777, 1)).0, "unknown");
 }
 
 #[test]
@@ -162,7 +195,7 @@ fn a_gallery_restored_from_a_backup_does_not_use_the_newer_index() {
         let mut g = open(&path, Search::Approximate);
         g.forget("p4").unwrap();
         g.enroll("newer", &[row(8000, 0)]).unwrap();
-        assert_eq!(who(&mut g, &face(8000, 1)).0, "newer");
+        assert_eq!(who_is(&mut g, &face(8000, 1)).0, "newer");
         let conn = rusqlite::Connection::open(&path).unwrap();
         let quiet = |_: usize, _: usize| {};
         let a = Ann::open(&conn, &path, 128, &quiet).unwrap();
@@ -174,8 +207,8 @@ fn a_gallery_restored_from_a_backup_does_not_use_the_newer_index() {
     }
     std::fs::copy(&backup, &path).unwrap();
     let mut g = open(&path, Search::Approximate);
-    assert_eq!(who(&mut g, &face(4, 8)).0, "p4");
-    assert_eq!(who(&mut g, &face(8000, 1)).0, "unknown");
+    assert_eq!(who_is(&mut g, &face(4, 8)).0, "p4");
+    assert_eq!(who_is(&mut g, &face(8000, 1)).0, "unknown");
 }
 
 #[test]
@@ -214,14 +247,14 @@ fn auto_searches_exactly_below_the_threshold_and_a_read_only_gallery_keeps_no_fi
     let path = filled(dir.path());
     let mut auto = open(&path, Search::Auto);
     assert!(!auto.uses_approximate(128).unwrap());
-    assert_eq!(who(&mut auto, &face(3, 4)).0, "p3");
+    assert_eq!(who_is(&mut auto, &face(3, 4)).0, "p3");
     assert!(index_files(dir.path()).is_empty());
 
     let mut perms = std::fs::metadata(&path).unwrap().permissions();
     perms.set_readonly(true);
     std::fs::set_permissions(&path, perms).unwrap();
     let mut ro = open(&path, Search::Approximate);
-    assert_eq!(who(&mut ro, &face(3, 4)).0, "p3");
+    assert_eq!(who_is(&mut ro, &face(3, 4)).0, "p3");
     assert!(index_files(dir.path()).is_empty());
 }
 
@@ -238,7 +271,7 @@ fn galleries_of_schema_1_gain_the_change_log_and_their_embeddings_are_indexed() 
     .unwrap();
     drop(conn);
     let mut g = open(&path, Search::Approximate);
-    assert_eq!(who(&mut g, &face(11, 6)).0, "p11");
+    assert_eq!(who_is(&mut g, &face(11, 6)).0, "p11");
     g.enroll("after", &[row(7000, 0)]).unwrap();
-    assert_eq!(who(&mut g, &face(7000, 3)).0, "after");
+    assert_eq!(who_is(&mut g, &face(7000, 3)).0, "after");
 }

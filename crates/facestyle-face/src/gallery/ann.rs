@@ -1,8 +1,9 @@
 //! The embedded gallery's approximate index: an HNSW graph (usearch) over the embeddings of a
 //! SQLite gallery, for galleries where the exact scan stops being fast (see [`Search::Auto`]).
 //!
-//! - Keys are embedding row ids. The graph holds the vectors in half precision (f16: half the
-//!   memory); a search asks it for [`CANDIDATES`] rows and the gallery re-ranks them exactly
+//! - Keys are embedding row ids. The graph holds the vectors in half precision by default
+//!   (f16: half the memory; [`Storage`] lists the others); a search asks it for [`CANDIDATES`]
+//!   rows and the gallery re-ranks them exactly
 //!   from the f32 vectors it stores, so a distance is never approximate and a row removed
 //!   since the graph last caught up is never reported.
 //! - Persisted beside the gallery as `G.db.<gallery id>.<seq>.hnsw`: the graph as of change
@@ -36,6 +37,51 @@ pub const EF_SEARCH: usize = 400;
 /// Embeddings from which [`Search::Auto`] uses the graph. Below it the exact scan answers in
 /// under 5 ms (see docs/galleries.md#speed).
 pub const APPROXIMATE_FROM: usize = 200_000;
+
+/// How the graph stores its vectors; the gallery re-ranks from its f32 vectors either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Storage {
+    F32,
+    /// Half precision: half of f32's memory.
+    #[default]
+    F16,
+    BF16,
+    /// Values scaled to -127..127 (a quarter of f32's memory), compared by cosine.
+    I8,
+}
+
+impl Storage {
+    pub const NAMES: [&str; 4] = ["f32", "f16", "bf16", "i8"];
+
+    /// The storage named `s`; otherwise a message naming the choices.
+    pub fn parse(s: &str) -> std::result::Result<Storage, String> {
+        match s {
+            "f32" => Ok(Storage::F32),
+            "f16" => Ok(Storage::F16),
+            "bf16" => Ok(Storage::BF16),
+            "i8" => Ok(Storage::I8),
+            _ => Err(format!("'{s}' is not one of {}", Storage::NAMES.join(", "))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        Storage::NAMES[self as usize]
+    }
+}
+
+/// How a new graph is built: the storage of its vectors and the links per node. A graph
+/// loaded from its file keeps the storage and links it was built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Graph {
+    pub storage: Storage,
+    pub links: usize,
+}
+
+impl Default for Graph {
+    fn default() -> Graph {
+        Graph { storage: Storage::default(), links: LINKS }
+    }
+}
 
 /// How a SQLite gallery is searched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -101,12 +147,20 @@ fn fail(gallery: &Path, what: impl std::fmt::Display) -> FaceError {
     FaceError::gallery(gallery, format!("approximate index: {what}"))
 }
 
-fn new_index(gallery: &Path, dim: usize) -> Result<usearch::Index> {
+fn new_index(gallery: &Path, dim: usize, graph: Graph) -> Result<usearch::Index> {
+    use usearch::ScalarKind;
+    let (quantization, metric) = match graph.storage {
+        Storage::F32 => (ScalarKind::F32, usearch::MetricKind::IP),
+        Storage::F16 => (ScalarKind::F16, usearch::MetricKind::IP),
+        Storage::BF16 => (ScalarKind::BF16, usearch::MetricKind::IP),
+        // On unit vectors cosine is the inner product; on 8-bit integers it needs the norms.
+        Storage::I8 => (ScalarKind::I8, usearch::MetricKind::Cos),
+    };
     let options = usearch::IndexOptions {
         dimensions: dim,
-        metric: usearch::MetricKind::IP,
-        quantization: usearch::ScalarKind::F16,
-        connectivity: LINKS,
+        metric,
+        quantization,
+        connectivity: graph.links,
         expansion_add: EF_BUILD,
         expansion_search: EF_SEARCH,
         multi: false,
@@ -155,6 +209,17 @@ impl Ann {
     /// newest file brought up to date, or built from the table (and saved when the gallery is
     /// writable).
     pub fn open(conn: &Connection, gallery: &Path, dim: usize, progress: &Progress) -> Result<Ann> {
+        Self::open_with(conn, gallery, dim, Graph::default(), progress)
+    }
+
+    /// [`Ann::open`], building a missing graph as `graph` says.
+    pub fn open_with(
+        conn: &Connection,
+        gallery: &Path,
+        dim: usize,
+        graph: Graph,
+        progress: &Progress,
+    ) -> Result<Ann> {
         let db = |e: rusqlite::Error| fail(gallery, e);
         let (id, trimmed) = identity(conn).map_err(db)?;
         let writable = !conn.is_readonly(rusqlite::MAIN_DB).map_err(db)?;
@@ -180,7 +245,7 @@ impl Ann {
             }
             return Ok(ann);
         }
-        let ann = Self::build(conn, gallery, dim, progress)?;
+        let ann = Self::build(conn, gallery, dim, graph, progress)?;
         if writable {
             ann.save(conn, gallery)?;
         }
@@ -190,7 +255,7 @@ impl Ann {
     /// The graph in `file`, if it reads as one of `dim` values, with the people of the rows
     /// the table holds now (the log's changes after `seq` are applied next).
     fn load(conn: &Connection, gallery: &Path, file: &Path, seq: i64, dim: usize) -> Result<Option<Ann>> {
-        let Some(index) = new_index(gallery, dim)
+        let Some(index) = new_index(gallery, dim, Graph::default())
             .ok()
             .filter(|i| file.to_str().is_some_and(|f| i.load(f).is_ok()) && i.dimensions() == dim)
         else {
@@ -209,7 +274,13 @@ impl Ann {
 
     /// A graph of every embedding of the gallery, read in one transaction with the log's
     /// position.
-    pub fn build(conn: &Connection, gallery: &Path, dim: usize, progress: &Progress) -> Result<Ann> {
+    pub fn build(
+        conn: &Connection,
+        gallery: &Path,
+        dim: usize,
+        graph: Graph,
+        progress: &Progress,
+    ) -> Result<Ann> {
         use rayon::prelude::*;
         let db = |e: rusqlite::Error| fail(gallery, e);
         conn.execute_batch("BEGIN").map_err(db)?;
@@ -235,7 +306,7 @@ impl Ann {
         })();
         conn.execute_batch("COMMIT").map_err(db)?;
         let (seq, keys, values, persons) = read?;
-        let index = new_index(gallery, dim)?;
+        let index = new_index(gallery, dim, graph)?;
         index
             .reserve_capacity_and_threads(keys.len().max(1024), rayon::current_num_threads())
             .map_err(|e| fail(gallery, e))?;
@@ -331,7 +402,7 @@ impl Ann {
         Ok(())
     }
 
-    /// The person of each row nearest to `query` by the graph (its f16 distances), about
+    /// The person of each row nearest to `query` by the graph (the distances of its stored values), about
     /// [`CANDIDATES`] rows or `k` if more, nearest first; rows removed since are left out.
     pub fn candidates(&self, query: &[f32], k: usize, gallery: &Path) -> Result<Vec<i64>> {
         if query.len() != self.dim {
@@ -375,13 +446,27 @@ impl Ann {
         self.seq
     }
 
-    /// Bytes the graph and its row-to-person table hold in memory.
+    /// Bytes of the graph's vectors and links (the size of its file) and of its row-to-person
+    /// table: what it fills in memory. usearch reserves its memory in large blocks, of which
+    /// a graph fills only part.
     pub fn memory_bytes(&self) -> usize {
-        self.index.memory_usage() + self.persons.len() * 8
+        self.index.serialized_length() + self.persons.len() * 8
     }
-}
 
-/// The SIMD kernels usearch chose for this CPU (benchmarks report them).
-pub fn kernels() -> String {
-    new_index(Path::new("-"), 128).map(|i| i.hardware_acceleration()).unwrap_or_default()
+    /// The storage and links this graph was built with (a loaded graph: those of its file).
+    pub fn graph(&self) -> Graph {
+        use usearch::ScalarKind;
+        let storage = match self.index.scalar_kind() {
+            ScalarKind::F32 => Storage::F32,
+            ScalarKind::BF16 => Storage::BF16,
+            ScalarKind::I8 => Storage::I8,
+            _ => Storage::F16,
+        };
+        Graph { storage, links: self.index.connectivity() }
+    }
+
+    /// The SIMD kernels usearch picked for this graph's storage on this CPU.
+    pub fn kernels(&self) -> String {
+        self.index.hardware_acceleration()
+    }
 }

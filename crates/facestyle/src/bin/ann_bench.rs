@@ -9,7 +9,8 @@
 //! people against the exact scan; the CPU and the instruction sets the searches used.
 //!
 //!     FACESTYLE_PG_BIN=... cargo run --release -p facestyle --bin ann_bench -- \
-//!         --faces 1000000 [--spread lfw.jsonl] [--sides exact,hnsw,pg,shards] [--ef 400]
+//!         --faces 1000000 [--spread lfw.jsonl] [--sides exact,hnsw,pg,shards] [--ef 400] \
+//!         [--graphs f16:32,i8:32 --sweep 100,200,400 --repeat 3]
 //!
 //! PostgreSQL: throwaway clusters from `$FACESTYLE_PG_BIN` (see `facestyle_face::pgtest`).
 //! Embeddings are loaded with COPY (SQLite: one transaction of inserts) and the indexes built
@@ -21,7 +22,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use facestyle_face::gallery::Gallery;
-use facestyle_face::gallery::ann::Search;
+use facestyle_face::gallery::ann::{Graph, Search, Storage};
 use facestyle_face::gallery::postgres::{PgGallery, Precision, create_index, person_id};
 use facestyle_face::gallery::sharded::ShardedGallery;
 use facestyle_face::gallery::store::Store;
@@ -322,6 +323,19 @@ fn main() -> anyhow::Result<()> {
     let get = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     let faces: usize = get("--faces").map(|s| s.parse()).transpose()?.unwrap_or(100_000);
     let n_queries: usize = get("--queries").map(|s| s.parse()).transpose()?.unwrap_or(200);
+    // In-process graphs to build, each as STORAGE:LINKS (default: the gallery's).
+    let graphs: Vec<Graph> = match get("--graphs") {
+        None => vec![Graph::default()],
+        Some(list) => list
+            .split(',')
+            .map(|g| {
+                let (storage, links) = g.split_once(':').unwrap_or((g, "32"));
+                let storage = Storage::parse(storage).map_err(anyhow::Error::msg)?;
+                let links = links.parse().with_context(|| format!("--graphs: links in '{g}'"))?;
+                Ok(Graph { storage, links })
+            })
+            .collect::<anyhow::Result<_>>()?,
+    };
     let sides = get("--sides").unwrap_or_else(|| "exact,hnsw,pg,shards".into());
     let wanted = |s: &str| sides.split(',').any(|x| x == s);
     let (spread, spread_name) = match get("--spread") {
@@ -391,6 +405,7 @@ fn main() -> anyhow::Result<()> {
         .map(|s| s.split(',').map(|w| w.trim().parse()).collect::<Result<_, _>>())
         .transpose()?
         .unwrap_or_default();
+    let repeat: usize = get("--repeat").map(|s| s.parse()).transpose()?.unwrap_or(1).max(1);
     let mut sweep = Vec::new();
     // Exact scan: the truth for recall.
     let t = Instant::now();
@@ -421,27 +436,66 @@ fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         load_sqlite(&path, &data, &names)?;
         notes.push(format!("SQLite load: {:.1} s", t.elapsed().as_secs_f64()));
-        let mut g = Gallery::open(&path, "bench", "1")?;
-        g.set_search(Search::Approximate);
-        let t = Instant::now();
-        let bytes = g.approximate(128)?.memory_bytes() as f64 / faces as f64;
-        let build = t.elapsed().as_secs_f64();
-        accel = usearch_kernels();
-        // One connection holds the index, as in the server; 8 clients take turns on it.
-        let g = std::sync::Mutex::new(g);
-        let side = measure(build, bytes, &queries, &truth, &probes, &|_, q| {
-            g.lock().unwrap().identify(&[q], 10, &verifier).unwrap().remove(0)
-        });
-        eprintln!("in-process HNSW: p50 {:.2} ms, recall@10 {:?}", side.p50_ms, side.recall_at_10);
-        let mut g = g.into_inner().unwrap();
-        for &ef in &widths {
-            g.approximate(128)?.set_search_width(ef);
-            let (p50, r10) = quick(&queries, &truth, &mut |q| g_identify(&mut g, q, &verifier));
-            eprintln!("in-process HNSW, width {ef}: p50 {p50:.2} ms, recall@10 {r10:.3}");
-            sweep.push(("in-process HNSW".to_string(), ef, p50, r10));
+        let mut built = Vec::new();
+        for graph in &graphs {
+            // A graph saved by the previous build would be loaded instead of built.
+            for f in std::fs::read_dir(dir.path())?.flatten() {
+                if f.path().extension().is_some_and(|e| e == "hnsw") {
+                    std::fs::remove_file(f.path())?;
+                }
+            }
+            let label = format!("{}, {} links", graph.storage.name(), graph.links);
+            let mut g = Gallery::open(&path, "bench", "1")?;
+            g.set_search(Search::Approximate);
+            g.set_graph(*graph);
+            let t = Instant::now();
+            let ann = g.approximate(128)?;
+            let bytes = ann.memory_bytes() as f64 / faces as f64;
+            let build = t.elapsed().as_secs_f64();
+            eprintln!("in-process HNSW ({label}): built in {build:.1} s");
+            let kernels = format!("{}: {}", graph.storage.name(), ann.kernels());
+            if !accel.contains(&kernels) {
+                accel = if accel.is_empty() { kernels } else { format!("{accel}, {kernels}") };
+            }
+            // One connection holds the index, as in the server; 8 clients take turns on it.
+            let g = std::sync::Mutex::new(g);
+            let side = measure(build, bytes, &queries, &truth, &probes, &|_, q| {
+                g.lock().unwrap().identify(&[q], 10, &verifier).unwrap().remove(0)
+            });
+            eprintln!(
+                "in-process HNSW ({label}): p50 {:.2} ms, recall@10 {:?}",
+                side.p50_ms, side.recall_at_10
+            );
+            eprintln!("{}", serde_json::to_string(&side)?);
+            out.push((format!("in-process HNSW (SQLite gallery: {label})"), side));
+            built.push((label, g.into_inner().unwrap()));
         }
-        eprintln!("{}", serde_json::to_string(&side)?);
-        out.push(("in-process HNSW (SQLite gallery)".to_string(), side));
+        // Every graph at every width, `--repeat` rounds taking turns (the machine's pace
+        // drifts between rounds alike for all); the median round's p50.
+        let mut rounds: Vec<Vec<f64>> = vec![Vec::new(); built.len() * widths.len()];
+        let mut recall = vec![0.0; built.len() * widths.len()];
+        for _ in 0..repeat {
+            for (i, (label, g)) in built.iter_mut().enumerate() {
+                for (j, &ef) in widths.iter().enumerate() {
+                    g.approximate(128)?.set_search_width(ef);
+                    let (p50, r10) = quick(&queries, &truth, &mut |q| g_identify(g, q, &verifier));
+                    eprintln!("in-process HNSW ({label}), width {ef}: p50 {p50:.2} ms, recall@10 {r10:.3}");
+                    rounds[i * widths.len() + j].push(p50);
+                    recall[i * widths.len() + j] = r10;
+                }
+            }
+        }
+        for (i, (label, _)) in built.iter().enumerate() {
+            for (j, &ef) in widths.iter().enumerate() {
+                let k = i * widths.len() + j;
+                sweep.push((
+                    format!("in-process HNSW ({label})"),
+                    ef,
+                    percentile(&rounds[k], 0.5),
+                    recall[k],
+                ));
+            }
+        }
     }
     let ef = get("--ef");
     let with_ef = |url: String| match &ef {
@@ -546,9 +600,4 @@ fn main() -> anyhow::Result<()> {
 
 fn g_identify(g: &mut Gallery, q: &[f32], verifier: &Verifier) -> Identified {
     g.identify(&[q], 10, verifier).expect("search").remove(0)
-}
-
-/// The SIMD kernels usearch picked on this CPU.
-fn usearch_kernels() -> String {
-    facestyle_face::gallery::ann::kernels()
 }
