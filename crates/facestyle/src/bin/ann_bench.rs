@@ -68,6 +68,8 @@ struct Report {
     sides: Vec<(String, Side)>,
     /// With `--sweep`: (side, search width, p50 ms, recall@10) at several widths.
     sweep: Vec<(String, usize, f64, f64)>,
+    /// With `--sweep` and `--lfw`: (side, search width, LFW rank-1) of the in-process graphs.
+    sweep_lfw_rank1: Vec<(String, usize, f64)>,
     notes: Vec<String>,
 }
 
@@ -407,6 +409,7 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or_default();
     let repeat: usize = get("--repeat").map(|s| s.parse()).transpose()?.unwrap_or(1).max(1);
     let mut sweep = Vec::new();
+    let mut sweep_lfw_rank1 = Vec::new();
     // Exact scan: the truth for recall.
     let t = Instant::now();
     let mut index = Index::new(128);
@@ -474,10 +477,21 @@ fn main() -> anyhow::Result<()> {
         // drifts between rounds alike for all); the median round's p50.
         let mut rounds: Vec<Vec<f64>> = vec![Vec::new(); built.len() * widths.len()];
         let mut recall = vec![0.0; built.len() * widths.len()];
-        for _ in 0..repeat {
+        for round in 0..repeat {
             for (i, (label, g)) in built.iter_mut().enumerate() {
                 for (j, &ef) in widths.iter().enumerate() {
                     g.approximate(128)?.set_search_width(ef);
+                    if round == 0 && !probes.is_empty() {
+                        let right = probes
+                            .iter()
+                            .filter(|(q, who)| {
+                                g_identify(g, q, &verifier).candidates.first().is_some_and(|c| c.name == *who)
+                            })
+                            .count();
+                        let rank1 = right as f64 / probes.len() as f64;
+                        eprintln!("in-process HNSW ({label}), width {ef}: LFW rank-1 {rank1:.3}");
+                        sweep_lfw_rank1.push((format!("in-process HNSW ({label})"), ef, rank1));
+                    }
                     let (p50, r10) = quick(&queries, &truth, &mut |q| g_identify(g, q, &verifier));
                     eprintln!("in-process HNSW ({label}), width {ef}: p50 {p50:.2} ms, recall@10 {r10:.3}");
                     rounds[i * widths.len() + j].push(p50);
@@ -581,6 +595,7 @@ fn main() -> anyhow::Result<()> {
         two_people_mean: mean(&other),
         sides: out,
         sweep,
+        sweep_lfw_rank1,
         notes,
     };
     if let Some(path) = get("--plot") {
