@@ -202,6 +202,15 @@ fn read_embeddings(path: &str) -> anyhow::Result<Photos> {
     Ok((photos, owners, names))
 }
 
+/// The share of LFW probe photos whose first answer by `identify` is their person.
+fn rank1(probes: &[(Vec<f32>, String)], identify: &mut dyn FnMut(&[f32]) -> Identified) -> f64 {
+    let right = probes
+        .iter()
+        .filter(|(q, who)| identify(q).candidates.first().is_some_and(|c| c.name == *who))
+        .count();
+    right as f64 / probes.len() as f64
+}
+
 /// Latency and throughput of `identify` (one query at a time) and recall against `truth`.
 fn measure(
     build_s: f64,
@@ -211,13 +220,7 @@ fn measure(
     probes: &[(Vec<f32>, String)],
     identify: &(dyn Fn(usize, &[f32]) -> Identified + Sync),
 ) -> Side {
-    let lfw_rank1 = (!probes.is_empty()).then(|| {
-        let right = probes
-            .iter()
-            .filter(|(q, who)| identify(0, q).candidates.first().is_some_and(|c| c.name == *who))
-            .count();
-        right as f64 / probes.len() as f64
-    });
+    let lfw_rank1 = (!probes.is_empty()).then(|| rank1(probes, &mut |q| identify(0, q)));
     let mut times = Vec::new();
     let mut answers = Vec::new();
     for q in queries {
@@ -482,13 +485,7 @@ fn main() -> anyhow::Result<()> {
                 for (j, &ef) in widths.iter().enumerate() {
                     g.approximate(128)?.set_search_width(ef);
                     if round == 0 && !probes.is_empty() {
-                        let right = probes
-                            .iter()
-                            .filter(|(q, who)| {
-                                g_identify(g, q, &verifier).candidates.first().is_some_and(|c| c.name == *who)
-                            })
-                            .count();
-                        let rank1 = right as f64 / probes.len() as f64;
+                        let rank1 = rank1(&probes, &mut |q| g_identify(g, q, &verifier));
                         eprintln!("in-process HNSW ({label}), width {ef}: LFW rank-1 {rank1:.3}");
                         sweep_lfw_rank1.push((format!("in-process HNSW ({label})"), ef, rank1));
                     }
