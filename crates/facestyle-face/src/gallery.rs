@@ -326,7 +326,7 @@ impl Gallery {
                 }
                 let quiet = |_: usize, _: usize| {};
                 let progress: &ann::Progress = self.progress.as_deref().unwrap_or(&quiet);
-                let a = ann::Ann::open_with(&self.conn, &self.path, dim, self.graph, progress)?;
+                let a = ann::Ann::open(&self.conn, &self.path, dim, self.graph, progress)?;
                 // Opening may have saved and trimmed the log: stamp after it.
                 self.ann = Some((self.stamp(dim)?, a));
             }

@@ -104,7 +104,7 @@ fn every_storage_finds_the_person_with_the_exact_distance_and_is_kept_when_reloa
         sizes.push(built.memory_bytes());
         // The file holds the graph as built: a connection that would build f16 with 32 links
         // loads it as it is.
-        let loaded = Ann::open(&conn, &path, 128, &quiet).unwrap();
+        let loaded = Ann::open(&conn, &path, 128, Graph::default(), &quiet).unwrap();
         assert_eq!(loaded.graph(), Graph { storage, links: 16 }, "{name} reloaded");
     }
     // f32, f16, bf16, i8: 4, 2, 2 and 1 bytes a value.
@@ -198,7 +198,7 @@ fn a_gallery_restored_from_a_backup_does_not_use_the_newer_index() {
         assert_eq!(who_is(&mut g, &face(8000, 1)).0, "newer");
         let conn = rusqlite::Connection::open(&path).unwrap();
         let quiet = |_: usize, _: usize| {};
-        let a = Ann::open(&conn, &path, 128, &quiet).unwrap();
+        let a = Ann::open(&conn, &path, 128, Graph::default(), &quiet).unwrap();
         a.save(&conn, &path).unwrap();
     }
     // The backup restored over the gallery: p4 is back and must be found.
@@ -217,7 +217,7 @@ fn a_saved_index_trims_the_log_and_older_indexes_load_the_newest_file() {
     let path = filled(dir.path());
     let conn = rusqlite::Connection::open(&path).unwrap();
     let quiet = |_: usize, _: usize| {};
-    let mut old = Ann::open(&conn, &path, 128, &quiet).unwrap();
+    let mut old = Ann::open(&conn, &path, 128, Graph::default(), &quiet).unwrap();
     let log = |c: &rusqlite::Connection| -> i64 {
         c.query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0)).unwrap()
     };
@@ -226,7 +226,7 @@ fn a_saved_index_trims_the_log_and_older_indexes_load_the_newest_file() {
     let mut g = open(&path, Search::Exact);
     g.enroll("late", &[row(6000, 0), row(6000, 1)]).unwrap();
     assert_eq!(log(&conn), 2);
-    let mut newer = Ann::open(&conn, &path, 128, &quiet).unwrap();
+    let mut newer = Ann::open(&conn, &path, 128, Graph::default(), &quiet).unwrap();
     assert_eq!(newer.len(), old.len() + 2);
     newer.save(&conn, &path).unwrap();
     assert_eq!(log(&conn), 0);
@@ -239,6 +239,18 @@ fn a_saved_index_trims_the_log_and_older_indexes_load_the_newest_file() {
     assert!(old.seq() > newer.seq());
     let _ = newer.catch_up(&conn, &path).unwrap();
     assert_eq!(newer.len(), old.len());
+
+    // A graph behind the trimmed log with no file left to load is rebuilt as it was built.
+    let i8 = Graph { storage: Storage::I8, links: 16 };
+    let mut behind = Ann::build(&conn, &path, 128, i8, &quiet).unwrap();
+    g.enroll("last", &[row(6002, 0)]).unwrap();
+    let _ = newer.catch_up(&conn, &path).unwrap();
+    newer.save(&conn, &path).unwrap();
+    for f in index_files(dir.path()) {
+        std::fs::remove_file(dir.path().join(f)).unwrap();
+    }
+    behind.catch_up(&conn, &path).unwrap();
+    assert_eq!((behind.graph(), behind.len()), (i8, newer.len()));
 }
 
 #[test]

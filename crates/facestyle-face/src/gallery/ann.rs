@@ -206,14 +206,9 @@ fn files(gallery: &Path, id: &str) -> Vec<(i64, PathBuf)> {
 
 impl Ann {
     /// The graph of the gallery at `gallery` (open as `conn`) for `dim`-value embeddings: the
-    /// newest file brought up to date, or built from the table (and saved when the gallery is
-    /// writable).
-    pub fn open(conn: &Connection, gallery: &Path, dim: usize, progress: &Progress) -> Result<Ann> {
-        Self::open_with(conn, gallery, dim, Graph::default(), progress)
-    }
-
-    /// [`Ann::open`], building a missing graph as `graph` says.
-    pub fn open_with(
+    /// newest file brought up to date (with the storage and links it was built with), or built
+    /// from the table as `graph` says (and saved when the gallery is writable).
+    pub fn open(
         conn: &Connection,
         gallery: &Path,
         dim: usize,
@@ -335,7 +330,8 @@ impl Ann {
         let db = |e: rusqlite::Error| fail(gallery, e);
         let (_, trimmed) = identity(conn).map_err(db)?;
         if self.seq < trimmed {
-            *self = Self::open(conn, gallery, self.dim, &|_, _| {})?;
+            // A rebuild keeps this graph's storage and links.
+            *self = Self::open(conn, gallery, self.dim, self.graph(), &|_, _| {})?;
             return Ok(0);
         }
         let mut st = conn
@@ -402,8 +398,9 @@ impl Ann {
         Ok(())
     }
 
-    /// The person of each row nearest to `query` by the graph (the distances of its stored values), about
-    /// [`CANDIDATES`] rows or `k` if more, nearest first; rows removed since are left out.
+    /// The person of each row nearest to `query` by the graph (the distances of its stored
+    /// values), about [`CANDIDATES`] rows or `k` if more, nearest first; rows removed since are
+    /// left out.
     pub fn candidates(&self, query: &[f32], k: usize, gallery: &Path) -> Result<Vec<i64>> {
         if query.len() != self.dim {
             return Err(FaceError::gallery(
